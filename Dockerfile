@@ -1,0 +1,25 @@
+# The action's image. CI and the tests build it with a local base image:
+#   scripts/build-image.sh   (passes --build-arg BASE_IMAGE=localhost/...)
+ARG BASE_IMAGE=python:3.14-slim
+FROM ${BASE_IMAGE}
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+
+# git: the gates read the repository and the local transport deploys from it.
+# hadolint ignore=DL3008
+RUN if ! command -v git >/dev/null; then \
+      apt-get update && apt-get install -y --no-install-recommends git \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi
+
+WORKDIR /action
+COPY requirements.txt /action/requirements.txt
+RUN python -m pip install --no-cache-dir -r /action/requirements.txt
+
+# The code lives in /action: the runner mounts the workspace over the workdir.
+COPY action.yml entrypoint.py /action/
+COPY ssm_action /action/ssm_action
+ENTRYPOINT ["python", "/action/entrypoint.py"]

@@ -1,0 +1,103 @@
+"""Entry point for the runner and for people: inputs from INPUT_* or --flags, then a mode.
+
+Heavy libraries (boto3, PyGithub) are imported only by the modes that need them,
+so a bad input is reported at once and before any AWS or GitHub call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import traceback
+from collections.abc import Sequence
+from types import FrameType
+
+from ssm_action import PROJECT_URL, config, context, runner, spec
+from ssm_action.errors import ActionError, Cancelled
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ssm_action",
+        description="Quality gates and verified deploys to EC2 through AWS SSM. Every input "
+        "of action.yml is a flag of the same name; flags win over INPUT_* variables.",
+    )
+    for item in spec.load().inputs:
+        default = "(the workflow's token)" if item.is_expression else repr(item.default)
+        parser.add_argument(
+            f"--{item.name}", dest=item.name, metavar="VALUE",
+            help=f"{item.description} Default: {default}.".replace("%", "%%"),
+        )
+    return parser
+
+
+def _mask_secrets(values: dict[str, str]) -> None:
+    for name in config.SECRET_INPUTS:
+        runner.mask(values.get(name, "").strip())
+
+
+def report_config_errors(errors: Sequence[config.ConfigError]) -> None:
+    for err in errors:
+        got = f"got {err.value!r}; " if err.value else ""
+        runner.error(f"{err.input}: {got}{err.message}", title="Invalid input")
+    rows = "\n".join(f"| `{e.input}` | `{e.value or '(empty)'}` | {e.message} |" for e in errors)
+    runner.add_summary(
+        f"## :x: ssm-deploy-action: {len(errors)} invalid input(s)\n\n"
+        f"Nothing was run and nothing was sent to AWS or GitHub.\n\n"
+        f"| input | value | problem |\n|---|---|---|\n{rows}\n"
+    )
+    runner.set_output("result", "failure")
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Cancelled(f"signal {signum}: the workflow was cancelled")
+
+
+def run_modes(cfg: config.Config) -> bool:
+    """Gates, deploy, or both (the deploy only when every blocking gate passed)."""
+    gates_ok = True
+    if cfg.runs_gates:
+        from ssm_action import gates
+
+        gates_ok = gates.run(cfg)
+    deploy_ok = True
+    if cfg.deploys:
+        from ssm_action import deploy
+
+        ctx = context.from_env(cfg.working_directory)
+        deploy_ok = deploy.run(cfg, ctx, gates_ok=gates_ok)
+    ok = gates_ok and deploy_ok
+    runner.set_output("result", "success" if ok else "failure")
+    return ok
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    raw = config.raw_inputs(os.environ)
+    _mask_secrets(raw)  # first thing: nothing may print a secret before this
+    overrides = {k: v for k, v in vars(build_parser().parse_args(argv)).items() if v is not None}
+    _mask_secrets(overrides)
+    raw.update(overrides)
+    cfg, errors = config.parse(raw)
+    try:
+        if cfg is None:
+            report_config_errors(errors)
+            return 1
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        return 0 if run_modes(cfg) else 1
+    except ActionError as exc:
+        runner.error(f"{exc.message} See {exc.doc_url}", title=exc.title)
+        runner.set_output("result", "failure")
+        return 1
+    except Cancelled as exc:
+        runner.error(f"Stopped: {exc}.", title="Cancelled")
+        runner.set_output("result", "failure")
+        return 1
+    except Exception as exc:  # a bug: say so, with what to send us
+        runner.log(traceback.format_exc())
+        runner.error(f"Unexpected {type(exc).__name__}: {exc}. This is a bug in ssm-deploy-action; "
+                     f"please report it with this log at {PROJECT_URL}/issues.", title="Internal error")
+        runner.set_output("result", "failure")
+        return 1
+    finally:
+        runner.flush()

@@ -1,0 +1,334 @@
+"""One immutable, typed configuration, read from the inputs exactly as the runner sets them.
+
+parse() checks every input and returns ALL problems at once, each naming the
+input, the bad value and how to fix it. Nothing here talks to AWS or GitHub.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import urlparse
+
+from ssm_action import spec
+
+MODES = ("gates", "deploy", "all")
+TRANSPORTS = ("ssm", "local")
+PLATFORMS = ("windows", "linux")
+INSTALLERS = ("auto", "pip", "uv")
+GATE_NAMES = ("tests", "pip-audit", "safety", "bandit", "flake8", "pylint", "smoke", "env", "deps")
+SECRET_INPUTS = ("github-token", "safety-api-key")
+TRUE_WORDS = ("true", "True", "TRUE")  # the YAML 1.2 forms the runner's toolkit accepts
+FALSE_WORDS = ("false", "False", "FALSE")
+
+INSTANCE_ID = re.compile(r"^(i|mi)-[0-9a-f]{8,17}$")
+TARGET = re.compile(r"^tag:([^=\s][^=]{0,127})=(.{1,256})$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+MAX_CONCURRENCY = re.compile(r"^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$")
+MAX_ERRORS = re.compile(r"^(0|[1-9][0-9]*|[0-9]%|[1-9][0-9]%|100%)$")
+MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENVIRONMENT = re.compile(r"^[\w .-]{1,255}$")
+WINDOWS_ABS = re.compile(r"^([A-Za-z]:[\\/]|\\\\[^\\]+\\)")
+MAX_TARGET_KEYS = 5  # SSM accepts at most 5 Targets entries
+
+
+class ConfigError(NamedTuple):
+    input: str
+    value: str  # as given, shortened; never the value of a secret
+    message: str  # what is wrong and how to fix it
+
+
+@dataclass(frozen=True)
+class Config:
+    mode: str
+    working_directory: Path
+    gates: tuple[str, ...]
+    blocking_gates: tuple[str, ...]
+    requirements_file: str
+    coverage_threshold: float
+    smoke_imports: tuple[str, ...]
+    required_env: tuple[str, ...]
+    safety_api_key: str
+    pytest_args: tuple[str, ...]
+    flake8_args: tuple[str, ...]
+    pylint_args: tuple[str, ...]
+    bandit_args: tuple[str, ...]
+    pip_audit_args: tuple[str, ...]
+    gate_timeout: int
+    cache_directory: Path
+    transport: str
+    dry_run: bool
+    aws_region: str
+    environment: str
+    environment_map: tuple[tuple[str, str], ...]
+    instance_ids: tuple[str, ...]
+    targets: tuple[tuple[str, tuple[str, ...]], ...]  # (tag:Key, values)
+    platform: str
+    app_directory: str
+    app_entry: str
+    server_python: str
+    venv_directory: str
+    server_installer: str
+    git_remote: str
+    hooks_directory: str
+    health_check_url: str
+    health_check_timeout: int
+    backup_directory: str
+    backup_retention: int
+    rollback_on_failure: bool
+    s3_bucket: str
+    s3_key_prefix: str
+    delivery_timeout: int
+    execution_timeout: int
+    max_concurrency: str
+    max_errors: str
+    github_token: str
+    create_deployment: bool
+    environment_url: str
+
+    @property
+    def deploys(self) -> bool:
+        return self.mode in ("deploy", "all")
+
+    @property
+    def runs_gates(self) -> bool:
+        return self.mode in ("gates", "all")
+
+    def __repr__(self) -> str:  # never show secrets, even in a traceback
+        return f"Config(mode={self.mode!r}, transport={self.transport!r}, ...)"
+
+
+def raw_inputs(env: Mapping[str, str], overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Every declared input: CLI overrides, else INPUT_* as the runner sets it, else the default."""
+    raw = {}
+    for item in spec.load().inputs:
+        value = env.get(item.env_name)
+        if value is None:
+            value = env.get("GITHUB_TOKEN", "") if item.is_expression else item.default
+        raw[item.name] = value
+    raw.update(overrides or {})
+    return raw
+
+
+def _shorten(value: str, limit: int = 80) -> str:
+    value = value.replace("\n", "\\n")
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+def split_list(text: str) -> tuple[str, ...]:
+    """Lists accept commas and newlines; blanks are dropped."""
+    return tuple(part.strip() for part in re.split(r"[,\n]", text) if part.strip())
+
+
+class _Reader:
+    """Typed getters over the raw inputs; each bad value is recorded, not raised."""
+
+    def __init__(self, raw: Mapping[str, str]):
+        self.raw = raw
+        self.errors: list[ConfigError] = []
+
+    def fail(self, name: str, message: str, value: str | None = None) -> None:
+        shown = "(hidden)" if name in SECRET_INPUTS else _shorten(self.raw[name] if value is None else value)
+        self.errors.append(ConfigError(name, shown, message))
+
+    def text(self, name: str) -> str:
+        return self.raw[name].strip()
+
+    def choice(self, name: str, allowed: tuple[str, ...]) -> str:
+        value = self.text(name)
+        if value not in allowed:
+            self.fail(name, f"must be one of: {', '.join(allowed)}.")
+            return allowed[0]
+        return value
+
+    def boolean(self, name: str) -> bool:
+        value = self.text(name)
+        if value in TRUE_WORDS or value in FALSE_WORDS:
+            return value in TRUE_WORDS
+        self.fail(name, "must be a boolean: true or false.")
+        return False
+
+    def integer(self, name: str, low: int, high: int) -> int:
+        value = self.text(name)
+        try:
+            number = int(value)
+        except ValueError:
+            self.fail(name, f"must be a whole number from {low} to {high}.")
+            return low
+        if not low <= number <= high:
+            self.fail(name, f"must be from {low} to {high}.")
+        return number
+
+    def number(self, name: str, low: float, high: float) -> float:
+        value = self.text(name).rstrip("%")
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not low <= number <= high:  # also false for nan
+            self.fail(name, f"must be a number from {low:g} to {high:g}.")
+            return low
+        return number
+
+    def items(self, name: str, check: Callable[[str], bool] | None = None, hint: str = "") -> tuple[str, ...]:
+        values = split_list(self.raw[name])
+        for value in values:
+            if check and not check(value):
+                self.fail(name, hint, value)
+        return values
+
+    def args(self, name: str) -> tuple[str, ...]:
+        try:
+            return tuple(shlex.split(self.raw[name]))
+        except ValueError as exc:
+            self.fail(name, f"cannot be split into arguments ({exc}); check the quotes.")
+            return ()
+
+    def matching(self, name: str, pattern: re.Pattern[str], hint: str) -> str:
+        value = self.text(name)
+        if value and not pattern.match(value):
+            self.fail(name, hint)
+        return value
+
+    def relative_path(self, name: str) -> str:
+        value = self.text(name)
+        if value and (os.path.isabs(value) or WINDOWS_ABS.match(value) or ".." in Path(value).parts):
+            self.fail(name, "must be a path relative to the repository, without '..'.")
+        return value
+
+    def url(self, name: str) -> str:
+        value = self.text(name)
+        if value:
+            parsed = urlparse(value)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                self.fail(name, "must be an http:// or https:// URL, e.g. http://localhost:8000/health.")
+        return value
+
+
+def _gate_list(reader: _Reader, name: str) -> tuple[str, ...]:
+    values = split_list(reader.raw[name])
+    if values == ("all",):
+        return GATE_NAMES
+    for value in values:
+        if value not in GATE_NAMES:
+            reader.fail(name, f"is not a gate; gates are: {', '.join(GATE_NAMES)} (or all).", value)
+    return tuple(gate for gate in GATE_NAMES if gate in values)
+
+
+def _environment_map(reader: _Reader) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in split_list(reader.raw["environment-map"]):
+        branch, sep, environment = (part.strip() for part in item.partition("="))
+        if not sep or not branch or not ENVIRONMENT.match(environment):
+            reader.fail("environment-map", "is not a branch=environment pair, e.g. dev=development.", item)
+            continue
+        pairs.append((branch, environment))
+    return tuple(pairs)
+
+
+def _targets(reader: _Reader) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    grouped: dict[str, list[str]] = {}
+    for item in split_list(reader.raw["targets"]):
+        match = TARGET.match(item)
+        if not match:
+            reader.fail("targets", "is not of the form tag:Key=Value, e.g. tag:App=web.", item)
+            continue
+        grouped.setdefault(f"tag:{match.group(1).strip()}", []).append(match.group(2).strip())
+    if len(grouped) > MAX_TARGET_KEYS:
+        reader.fail("targets", f"uses {len(grouped)} tag keys; SSM accepts at most {MAX_TARGET_KEYS}.")
+    return tuple((key, tuple(values)) for key, values in grouped.items())
+
+
+def _resolve_dir(value: str, env: Mapping[str, str]) -> Path:
+    base = Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
+    return (base / value).resolve()
+
+
+def parse(raw: Mapping[str, str], env: Mapping[str, str] = os.environ) -> tuple[Config | None, list[ConfigError]]:
+    """Build the Config, or return every problem found."""
+    r = _Reader(raw)
+    platform = r.choice("platform", PLATFORMS)
+    config = Config(
+        mode=r.choice("mode", MODES),
+        working_directory=_resolve_dir(r.text("working-directory") or ".", env),
+        gates=_gate_list(r, "gates"),
+        blocking_gates=_gate_list(r, "blocking-gates"),
+        requirements_file=r.relative_path("requirements-file"),
+        coverage_threshold=r.number("coverage-threshold", 0, 100),
+        smoke_imports=r.items("smoke-imports", MODULE.match, "use dotted module names, e.g. app or app.main."),
+        required_env=r.items("required-env", ENV_NAME.match, "use variable names like DATABASE_URL."),
+        safety_api_key=r.text("safety-api-key"),
+        pytest_args=r.args("pytest-args"),
+        flake8_args=r.args("flake8-args"),
+        pylint_args=r.args("pylint-args"),
+        bandit_args=r.args("bandit-args"),
+        pip_audit_args=r.args("pip-audit-args"),
+        gate_timeout=r.integer("gate-timeout", 10, 21600),
+        cache_directory=_resolve_dir(r.text("cache-directory") or ".ssm-action-cache", env),
+        transport=r.choice("transport", TRANSPORTS),
+        dry_run=r.boolean("dry-run"),
+        aws_region=r.matching("aws-region", REGION, "must be an AWS region code, e.g. us-east-1.")
+        or env.get("AWS_REGION", "") or env.get("AWS_DEFAULT_REGION", ""),
+        environment=r.matching("environment", ENVIRONMENT, "use letters, digits, spaces, '.', '-' or '_'."),
+        environment_map=_environment_map(r),
+        instance_ids=r.items("instance-ids", INSTANCE_ID.match, "instance ids look like i-0123456789abcdef0 or mi-0123456789abcdef0."),
+        targets=_targets(r),
+        platform=platform,
+        app_directory=r.text("app-directory"),
+        app_entry=r.relative_path("app-entry"),
+        server_python=r.text("server-python") or ("python" if platform == "windows" else "python3"),
+        venv_directory=r.text("venv-directory"),
+        server_installer=r.choice("server-installer", INSTALLERS),
+        git_remote=r.text("git-remote"),
+        hooks_directory=r.relative_path("hooks-directory"),
+        health_check_url=r.url("health-check-url"),
+        health_check_timeout=r.integer("health-check-timeout", 1, 3600),
+        backup_directory=r.text("backup-directory"),
+        backup_retention=r.integer("backup-retention", 1, 100),
+        rollback_on_failure=r.boolean("rollback-on-failure"),
+        s3_bucket=r.matching("s3-bucket", BUCKET, "must be an S3 bucket name (3-63 lowercase letters, digits, '.' or '-'), without s3://."),
+        s3_key_prefix=r.text("s3-key-prefix").strip("/"),
+        delivery_timeout=r.integer("delivery-timeout", 30, 2592000),
+        execution_timeout=r.integer("execution-timeout", 1, 172800),
+        max_concurrency=r.matching("max-concurrency", MAX_CONCURRENCY, "must be a number from 1 or a percentage from 1% to 100%, e.g. 10 or 25%."),
+        max_errors=r.matching("max-errors", MAX_ERRORS, "must be a number from 0 or a percentage from 0% to 100%, e.g. 0 or 10%."),
+        github_token=r.text("github-token"),
+        create_deployment=r.boolean("create-deployment"),
+        environment_url=r.url("environment-url"),
+    )
+    _check_together(config, r)
+    return (None, r.errors) if r.errors else (config, [])
+
+
+def _check_together(config: Config, r: _Reader) -> None:
+    """Rules that involve more than one input."""
+    if not config.working_directory.is_dir():
+        r.fail("working-directory", "is not a folder; give a path relative to the workspace, e.g. . or services/api.")
+    if not config.app_entry:
+        r.fail("app-entry", "is empty; name the app's entry script, e.g. app.py.")
+    if not config.deploys:
+        return
+    if not config.app_directory:
+        r.fail("app-directory", "is required to deploy: the app's git clone on the server, e.g. C:\\apps\\myapp.")
+    if config.transport != "ssm":
+        return
+    if bool(config.instance_ids) == bool(config.targets):
+        which = "both are set" if config.instance_ids else "neither is set"
+        r.fail("instance-ids", f"give exactly one of instance-ids or targets to deploy through SSM ({which}).")
+    if config.app_directory and not _absolute_for(config.platform, config.app_directory):
+        example = "C:\\apps\\myapp" if config.platform == "windows" else "/srv/myapp"
+        r.fail("app-directory", f"must be an absolute {config.platform} path on the server, e.g. {example}.")
+    if not config.aws_region and not config.dry_run:
+        r.fail("aws-region", "is not set and AWS_REGION is empty; set aws-region, e.g. us-east-1, "
+               "or configure credentials with aws-actions/configure-aws-credentials.")
+
+
+def _absolute_for(platform: str, path: str) -> bool:
+    return bool(WINDOWS_ABS.match(path)) if platform == "windows" else path.startswith("/")

@@ -1,0 +1,79 @@
+"""Who, what and where of this run, from the runner's GITHUB_* variables.
+
+Outside GitHub (the CLI) the commit and branch come from the repository itself.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import subprocess  # nosec B404: fixed git commands, no shell
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunContext:
+    actor: str
+    repository: str  # owner/name
+    sha: str
+    branch: str
+    event: str
+    run_id: str
+    run_attempt: str
+    server_url: str
+    api_url: str
+
+    @property
+    def run_url(self) -> str:
+        if not (self.repository and self.run_id):
+            return ""
+        return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
+
+    @property
+    def deploy_id(self) -> str:
+        return f"{self.run_id or 'local'}-{self.run_attempt or '1'}"
+
+
+def _git(repo: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(  # nosec B603 B607: git from PATH, fixed arguments
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30, check=False
+        )
+    except OSError:
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _pull_request_head(env: Mapping[str, str]) -> str:
+    """On pull requests GITHUB_REF_NAME is '<n>/merge'; the branch is the head ref."""
+    if env.get("GITHUB_HEAD_REF"):
+        return env["GITHUB_HEAD_REF"]
+    path = env.get("GITHUB_EVENT_PATH")
+    if not path or not os.path.exists(path):
+        return ""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            event = json.load(fh)
+    except (OSError, ValueError):
+        return ""
+    return str((event.get("pull_request") or {}).get("head", {}).get("ref", ""))
+
+
+def from_env(repo: Path, env: Mapping[str, str] = os.environ) -> RunContext:
+    branch = env.get("GITHUB_REF_NAME", "")
+    if env.get("GITHUB_EVENT_NAME", "").startswith("pull_request"):
+        branch = _pull_request_head(env) or branch
+    return RunContext(
+        actor=env.get("GITHUB_ACTOR") or getpass.getuser(),
+        repository=env.get("GITHUB_REPOSITORY", ""),
+        sha=env.get("GITHUB_SHA") or _git(repo, "rev-parse", "HEAD"),
+        branch=branch or _git(repo, "rev-parse", "--abbrev-ref", "HEAD"),
+        event=env.get("GITHUB_EVENT_NAME", "cli"),
+        run_id=env.get("GITHUB_RUN_ID", ""),
+        run_attempt=env.get("GITHUB_RUN_ATTEMPT", ""),
+        server_url=env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/"),
+        api_url=env.get("GITHUB_API_URL", "https://api.github.com").rstrip("/"),
+    )

@@ -1,0 +1,161 @@
+"""Talking to the GitHub runner: outputs, job summary, annotations, masks, log groups.
+
+Inside a workflow (GITHUB_ACTIONS=true) the runner's file and stdout commands are
+written with github-action-utils (random heredoc delimiters, escaping). In a
+terminal the same calls print readable text, and outputs and the summary are
+printed by flush() at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import github_action_utils as gha
+
+from ssm_action import spec
+
+SUMMARY_LIMIT = 1024 * 1024  # GitHub refuses a step summary over 1 MiB
+_CUT_NOTE = (
+    "\n\n> **Summary cut**: it reached GitHub's 1 MiB limit and {left} bytes were left"
+    " out. The job log has every line.\n"
+)
+
+_outputs: dict[str, str] = {}
+_summary: list[str] = []
+_secrets: set[str] = set()
+
+
+def in_github() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def reset() -> None:
+    """Forget collected outputs, summary and secrets (one run per process, or a test)."""
+    _outputs.clear()
+    _summary.clear()
+    _secrets.clear()
+
+
+def redact(text: str) -> str:
+    for secret in _secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def mask(value: str) -> None:
+    """Hide a secret in the job log. In a terminal, printing it would reveal it."""
+    if not value:
+        return
+    _secrets.add(value)
+    if in_github():
+        gha.add_mask(value)
+
+
+def log(message: str = "") -> None:
+    print(redact(message), flush=True)
+
+
+def annotate(
+    level: str,
+    message: str,
+    *,
+    title: str | None = None,
+    file: str | None = None,
+    line: int | None = None,
+    col: int | None = None,
+) -> None:
+    """An error, warning or notice: an annotation on GitHub, a prefixed line here."""
+    message = redact(message)
+    if in_github():
+        emit = {"error": gha.error, "warning": gha.warning, "notice": gha.notice}[level]
+        emit(message, title=title, file=file, line=line, col=col)
+        return
+    where = f" ({file}:{line})" if file and line else f" ({file})" if file else ""
+    head = f"{title}: " if title else ""
+    print(f"{level.capitalize()}: {head}{message}{where}", flush=True)
+
+
+def error(message: str, **where: object) -> None:
+    annotate("error", message, **where)  # type: ignore[arg-type]
+
+
+def warning(message: str, **where: object) -> None:
+    annotate("warning", message, **where)  # type: ignore[arg-type]
+
+
+def notice(message: str, **where: object) -> None:
+    annotate("notice", message, **where)  # type: ignore[arg-type]
+
+
+@contextmanager
+def group(title: str) -> Iterator[None]:
+    """A collapsible section of the job log."""
+    if in_github():
+        gha.start_group(title)
+    else:
+        print(f"\n== {title}", flush=True)
+    try:
+        yield
+    finally:
+        if in_github():
+            gha.end_group()
+
+
+def set_output(name: str, value: object) -> None:
+    """Set a step output now (so it survives a later crash); names come from action.yml."""
+    if name not in spec.load().outputs:
+        raise KeyError(f"{name!r} is not an output declared in action.yml")
+    text = redact(value if isinstance(value, str) else str(value))
+    _outputs[name] = text
+    if os.environ.get("GITHUB_OUTPUT"):
+        gha.set_output(name, text)
+
+
+def outputs() -> dict[str, str]:
+    return dict(_outputs)
+
+
+def add_summary(markdown: str) -> None:
+    _summary.append(markdown)
+
+
+def flush() -> None:
+    """Write the job summary (capped at 1 MiB) or print summary and outputs here."""
+    text = redact("\n".join(_summary))
+    _summary.clear()
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        if text:
+            _append_capped(path, text)
+    else:
+        _print_for_terminal(text)
+
+
+def _append_capped(path: str, text: str) -> None:
+    used = os.path.getsize(path) if os.path.exists(path) else 0
+    data = text.encode("utf-8") + b"\n"
+    room = SUMMARY_LIMIT - used
+    if len(data) > room:
+        keep = max(room - len(_CUT_NOTE) - 20, 0)  # room for the note and its number
+        head = data[: data.rfind(b"\n", 0, keep) + 1]
+        data = head + _CUT_NOTE.format(left=len(data) - len(head)).encode("utf-8")
+        if len(data) > room:  # not even the note fits
+            return
+    with open(path, "ab") as fh:
+        fh.write(data)
+
+
+def _print_for_terminal(text: str) -> None:
+    out = sys.stdout
+    if text:
+        print("\n== Summary\n" + text, file=out)
+    if _outputs:
+        print("\n== Outputs", file=out)
+        width = max(len(name) for name in _outputs)
+        for name, value in _outputs.items():
+            shown = value if "\n" not in value else value.replace("\n", "\n" + " " * (width + 3))
+            print(f"{name.ljust(width)} = {shown}", file=out)
+    out.flush()
