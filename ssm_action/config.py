@@ -101,6 +101,10 @@ class Config:
     def runs_gates(self) -> bool:
         return self.mode in ("gates", "all")
 
+    @property
+    def python_on_server(self) -> str:
+        return self.server_python or ("python" if self.platform == "windows" else "python3")
+
     def __repr__(self) -> str:  # never show secrets, even in a traceback
         return f"Config(mode={self.mode!r}, transport={self.transport!r}, ...)"
 
@@ -283,7 +287,7 @@ def parse(raw: Mapping[str, str], env: Mapping[str, str] = os.environ) -> tuple[
         platform=platform,
         app_directory=r.text("app-directory"),
         app_entry=r.relative_path("app-entry"),
-        server_python=r.text("server-python") or ("python" if platform == "windows" else "python3"),
+        server_python=r.text("server-python"),
         venv_directory=r.text("venv-directory"),
         server_installer=r.choice("server-installer", INSTALLERS),
         git_remote=r.text("git-remote"),

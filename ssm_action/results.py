@@ -57,3 +57,24 @@ class InstanceResult:
     @property
     def rolled_back(self) -> bool:
         return bool(self.agent and self.agent.get("rolled_back"))
+
+
+@dataclass
+class DeployOutcome:
+    """What a transport reports for the whole deploy."""
+
+    transport: str  # "ssm" or "local"
+    results: list[InstanceResult] = field(default_factory=list)
+    command_id: str = ""
+    log_url: str = ""  # where the full output is (S3 prefix console URL, or a file)
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        if self.dry_run:
+            return True
+        return bool(self.results) and all(r.ok for r in self.results)
+
+    @property
+    def failed(self) -> list[InstanceResult]:
+        return [r for r in self.results if not r.ok]
