@@ -8,7 +8,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import subprocess  # nosec B404: fixed git commands, no shell
+import subprocess  # nosec B404
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +39,8 @@ class RunContext:
 
 def _git(repo: Path, *args: str) -> str:
     try:
-        done = subprocess.run(  # nosec B603 B607: git from PATH, fixed arguments
+        # git from PATH with fixed arguments and no shell
+        done = subprocess.run(  # nosec B603 B607
             ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30, check=False
         )
     except OSError:
