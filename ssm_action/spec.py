@@ -36,8 +36,7 @@ class ActionSpec:
 
 @lru_cache(maxsize=1)
 def load(path: Path = ACTION_YML) -> ActionSpec:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # a safe loader, C speed when built
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # nosec B506
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     inputs = tuple(
         InputSpec(name, str(item.get("description", "")), str(item.get("default", "")))
         for name, item in data["inputs"].items()
