@@ -16,6 +16,8 @@ build_local_base() {
   mirror="$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1)"
   mirror="${mirror:-http://deb.debian.org/debian}"
   tar="$PODMAN_HOME/base.tar"
+  # The hooks run in mmdebstrap's shell, where $1 is the new root.
+  # shellcheck disable=SC2016
   mmdebstrap --quiet --variant=minbase \
     --include=python3,python3-pip,python3-venv,ca-certificates,git \
     --customize-hook='cp /usr/local/share/ca-certificates/*.crt "$1/usr/local/share/ca-certificates/" 2>/dev/null || true' \

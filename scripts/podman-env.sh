@@ -1,8 +1,9 @@
+# shellcheck shell=bash
 # Source this file: it points podman at a private config and storage that work on
 # our build machines (runc, not crun; overlay storage in a folder we own; ulimits
 # the host allows). See ../shared/notes/platform-facts.md §6 in the dev notes.
 root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PODMAN_HOME="${PODMAN_HOME:-$root_dir/.cache/podman}"
+export PODMAN_HOME="${PODMAN_HOME:-$root_dir/.cache/podman}"
 mkdir -p "$PODMAN_HOME/storage" "$PODMAN_HOME/run"
 cat > "$PODMAN_HOME/containers.conf" <<CONF
 [containers]

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Set up and run the whole test suite: ./scripts/test.sh [pytest arguments]
+# The container tests need podman and mmdebstrap: installed here when missing and
+# apt-get can (root on Debian), else those tests are skipped with a loud reason.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+scripts/setup.sh
+if ! command -v podman >/dev/null || ! command -v mmdebstrap >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing podman and mmdebstrap for the container tests..."
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      podman buildah runc crun fuse-overlayfs slirp4netns uidmap mmdebstrap \
+      containernetworking-plugins netavark aardvark-dns catatonit >/dev/null
+  fi
+fi
+exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-auto}" "$@"
