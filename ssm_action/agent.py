@@ -135,12 +135,15 @@ class Ran(NamedTuple):
 
 # ---------------------------------------------------------------- parameters
 
+KINDS = {"str": ((str,), "a string"), "number": ((int, float), "a number"),
+         "int": ((int,), "an integer"), "bool": ((bool,), "true or false"),
+         "dict": ((dict,), "an object")}
+
+
 def _type_ok(kind: str, value: Any) -> bool:
-    if kind == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, {"str": str, "bool": bool, "dict": dict}[kind])
+    if isinstance(value, bool) and kind != "bool":  # JSON true is not 1
+        return False
+    return isinstance(value, KINDS[kind][0])
 
 
 def _inside(rel: str) -> bool:
@@ -168,7 +171,7 @@ def validate(raw: Any, local_platform: str) -> Dict[str, Any]:
                 errors.append("%s is required" % name)
             params[name] = default
         elif not _type_ok(kind, raw[name]):
-            errors.append("%s must be a %s" % (name, kind))
+            errors.append("%s must be %s" % (name, KINDS[kind][1]))
             params[name] = default
         else:
             params[name] = raw[name]

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from agent_fixtures import Server, build_wheel, kill_processes_under, uv_folder  # noqa: E402
+from tests.agent.agent_fixtures import Server, build_wheel, kill_processes_under, uv_folder
 
 
 @pytest.fixture(scope="session")
