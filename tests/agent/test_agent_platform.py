@@ -209,8 +209,8 @@ def test_posix_finds_and_stops_the_app_by_command_line(tmp_path: Path):
 def test_posix_hooks_and_lock(tmp_path: Path):
     posix = agent.PosixPlatform()
     assert posix.hook_argv("/a/pre-stop.sh", "/v/bin/python") == ["/bin/sh", "/a/pre-stop.sh"]
-    assert posix.hook_argv("/a/pre-stop.py", "/v/bin/python") == ["/v/bin/python",
-                                                                   "/a/pre-stop.py"]
+    python_hook = posix.hook_argv("/a/pre-stop.py", "/v/bin/python")
+    assert python_hook == ["/v/bin/python", "/a/pre-stop.py"]
     lock = tmp_path / "deploy.lock"
     with open(lock, "a+b") as first, open(lock, "a+b") as second:
         assert posix.try_lock(first.fileno()) is True

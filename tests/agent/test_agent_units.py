@@ -117,7 +117,7 @@ def test_output_stays_within_the_ssm_budget(capsys: pytest.CaptureFixture):
 
 def test_cap_list():
     assert agent.cap_list(["a", "b"], 2) == ["a", "b"]
-    assert agent.cap_list(["a", "b", "c", "d"], 3) == ["a", "b", "... and 2 more (see the log file)"]
+    assert agent.cap_list(list("abcd"), 3) == ["a", "b", "... and 2 more (see the log file)"]
 
 
 def make_tree(root: Path) -> None:
