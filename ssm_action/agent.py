@@ -363,7 +363,8 @@ class PosixPlatform:
                 pids.append(int(name))
         return sorted(pids)
 
-    def terminate(self, pid: int, force: bool) -> None:
+    def terminate(self, pid: int, force: bool) -> bool:
+        """Signal the app (its process group when it leads one); False if it was gone."""
         sig = signal.SIGKILL if force else signal.SIGTERM
         try:
             if os.getpgid(pid) == pid:  # the app leads its own session: end its children too
@@ -371,7 +372,8 @@ class PosixPlatform:
             else:
                 os.kill(pid, sig)
         except ProcessLookupError:
-            pass
+            return False
+        return True
 
     def try_lock(self, fd: int) -> bool:
         import fcntl
@@ -478,13 +480,14 @@ class WindowsPlatform:
             exe, _, rest = line.partition(" ")
         return "python" in ntpath.basename(exe).lower() and entry.lower() in rest.lower()
 
-    def terminate(self, pid: int, force: bool) -> None:
+    def terminate(self, pid: int, force: bool) -> bool:
+        """taskkill; False when refused (a window-less app only stops with /F)."""
         # /T: a venv's pythonw.exe is a launcher whose child runs the app.
         argv = [ntpath.join(self.system32, "taskkill.exe"), "/PID", str(pid), "/T"]
-        subprocess.run(  # nosec B603 # absolute taskkill path, numeric pid
+        return subprocess.run(  # nosec B603 # absolute taskkill path, numeric pid
             argv + (["/F"] if force else []), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
-            creationflags=self.CREATE_NO_WINDOW)
+            creationflags=self.CREATE_NO_WINDOW).returncode == 0
 
     def try_lock(self, fd: int) -> bool:
         import msvcrt
@@ -1039,9 +1042,9 @@ class Deploy:
         if not pids:
             self.state.remove("app.json")
             return "no running app" + note
-        for pid in pids:
-            self.plat.terminate(pid, force=False)
-        left = self.wait_gone(pids, self.p["stop_timeout"])
+        delivered = [self.plat.terminate(pid, force=False) for pid in pids]
+        # Wait for a graceful exit only when every stop request was delivered.
+        left = self.wait_gone(pids, self.p["stop_timeout"] if all(delivered) else 0)
         if left:
             for pid in left:
                 self.plat.terminate(pid, force=True)
@@ -1052,12 +1055,15 @@ class Deploy:
                                        " (forced)" if left else "", note)
 
     def wait_gone(self, pids: List[int], timeout: float) -> List[int]:
+        """The pids still alive after ``timeout`` (polled, returns as soon as all are gone)."""
         deadline = time.monotonic() + timeout
+        delay = 0.005
         while True:
             left = [pid for pid in pids if self.plat.alive(pid)]
             if not left or time.monotonic() >= deadline:
                 return left
-            time.sleep(0.05)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
     def start(self, sha: str) -> str:
         if not os.path.isfile(self.entry):

@@ -39,7 +39,7 @@ import tinydep
 
 VERSION = {version!r}
 STATUS = {status}
-{crash}
+{prelude}
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
@@ -172,13 +172,14 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/health"
 
-    def commit(self, version: str, status: int = 200, crash: bool = False,
+    def commit(self, version: str, status: int = 200, crash: bool = False, prelude: str = "",
                requirements: str | None = None, files: dict[str, str] | None = None) -> str:
-        """Commit an app version (plus ``files``: path -> text, "" deletes) and return its SHA."""
+        """Commit an app version (``prelude``: code run before serving; ``files``: more
+        path -> text, "" deletes) and return its SHA."""
+        if crash:
+            prelude += '\nraise SystemExit("boom: %s cannot start")' % version
         content = {
-            "app.py": APP_TEMPLATE.format(
-                version=version, status=status,
-                crash='raise SystemExit("boom: %s cannot start")' % version if crash else ""),
+            "app.py": APP_TEMPLATE.format(version=version, status=status, prelude=prelude),
             "requirements.txt": requirements or f"tinydep @ {self.wheel_url}\n",
             **(files or {}),
         }

@@ -195,6 +195,18 @@ def test_two_deploys_at_once_one_is_refused(server: Server, tmp_path: Path):
     assert server.get() == (200, "v2 tinydep-1.0")
 
 
+def test_an_app_ignoring_sigterm_is_killed_after_stop_timeout(server: Server):
+    stubborn = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)"
+    first = server.deploy(server.commit("v1", prelude=stubborn))
+    assert first.code == agent.EXIT_OK, first.out
+    run = server.deploy(server.commit("v2"), stop_timeout=0.5)
+    assert run.code == agent.EXIT_OK, run.out
+    assert "stopped pid %d (forced)" % first.result["pid"] in run.out
+    stop = next(s for s in run.result["steps"] if s["name"] == "stop")
+    assert stop["seconds"] >= 0.5
+    assert server.get() == (200, "v2 tinydep-1.0")
+
+
 def test_stale_locks_are_taken_over(server: Server):
     v1 = server.commit("v1")
     assert server.deploy(v1).code == agent.EXIT_OK

@@ -88,12 +88,12 @@ def test_windows_start_other_errors_propagate(fake_popen):
     assert len(fake_popen.calls) == 1
 
 
-def fake_run(monkeypatch: pytest.MonkeyPatch, stdout: bytes = b"") -> list:
+def fake_run(monkeypatch: pytest.MonkeyPatch, stdout: bytes = b"", code: int = 0) -> list:
     calls = []
 
     def run(argv, **kwargs):
         calls.append((argv, kwargs))
-        return subprocess.CompletedProcess(argv, 0, stdout, b"")
+        return subprocess.CompletedProcess(argv, code, stdout, b"")
 
     monkeypatch.setattr(agent.subprocess, "run", run)
     return calls
@@ -101,12 +101,14 @@ def fake_run(monkeypatch: pytest.MonkeyPatch, stdout: bytes = b"") -> list:
 
 def test_windows_terminate_graceful_then_forced(monkeypatch: pytest.MonkeyPatch):
     calls = fake_run(monkeypatch)
-    WIN.terminate(42, force=False)
-    WIN.terminate(42, force=True)
+    assert WIN.terminate(42, force=False) is True
+    assert WIN.terminate(42, force=True) is True
     taskkill = r"C:\Windows\System32\taskkill.exe"
     assert [c[0] for c in calls] == [[taskkill, "/PID", "42", "/T"],
                                      [taskkill, "/PID", "42", "/T", "/F"]]
     assert calls[0][1]["creationflags"] == 0x08000000
+    fake_run(monkeypatch, code=1)  # "can only be terminated forcefully"
+    assert WIN.terminate(42, force=False) is False
 
 
 def test_windows_finds_the_app_by_command_line(monkeypatch: pytest.MonkeyPatch):
@@ -197,8 +199,9 @@ def test_posix_finds_and_stops_the_app_by_command_line(tmp_path: Path):
     other = subprocess.Popen(["sleep", "60", str(entry)])
     try:
         assert posix.find_app_pids(str(entry)) == [app.pid]
-        posix.terminate(app.pid, force=False)
+        assert posix.terminate(app.pid, force=False) is True
         assert app.wait(timeout=10) == -15
+        assert posix.terminate(app.pid, force=False) is False
         assert posix.find_app_pids(str(entry)) == []
     finally:
         for proc in (app, other):
