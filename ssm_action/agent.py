@@ -808,6 +808,9 @@ class Deploy:
                        "for it to finish, then retry" % (owner.get("deploy_id", "?"),
                                                          owner.get("pid", "?"),
                                                          owner.get("since", "?")))
+        for name in os.listdir(self.state.root):  # half-written by a killed agent
+            if name.endswith(".tmp"):
+                os.remove(self.state.path(name))
         stale = self.state.read("lock-owner.json")
         self.state.write("lock-owner.json", {"pid": os.getpid(), "since": utc_now(),
                                              "deploy_id": self.p["deploy_id"]})
@@ -956,16 +959,18 @@ class Deploy:
 
     def deps(self) -> str:
         tool, uv = self.installer()
-        venv_note = self.ensure_venv(uv)
+        return "%s; %s" % (self.ensure_venv(uv), self.install_requirements(tool, uv))
+
+    def install_requirements(self, tool: str, uv: Optional[str]) -> str:
+        """Install the requirements file (if any), recording its hash once installed."""
         requirements = os.path.join(self.app_dir, self.p["requirements_file"])
         digest = file_hash(requirements)
-        if not digest:
-            self.state.write("deps.json", {"hash": ""})
-            return "%s; no %s" % (venv_note, self.p["requirements_file"])
         self.state.write("deps.json", {"hash": None})  # half-installed until it succeeds
-        self.install(requirements, uv)
+        if digest:
+            self.install(requirements, uv)
         self.state.write("deps.json", {"hash": digest})
-        return "%s; %s install -r %s" % (venv_note, tool, self.p["requirements_file"])
+        name = self.p["requirements_file"]
+        return "%s install -r %s" % (tool, name) if digest else "no " + name
 
     def python_of(self, python: str) -> Optional[str]:
         ran = self.sh([python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
@@ -1166,17 +1171,12 @@ class Deploy:
         return note
 
     def restore_deps(self) -> str:
-        requirements = os.path.join(self.app_dir, self.p["requirements_file"])
-        digest = file_hash(requirements)
+        """Reinstall only when the restored requirements differ from what is installed."""
+        digest = file_hash(os.path.join(self.app_dir, self.p["requirements_file"]))
         if digest == self.state.read("deps.json").get("hash"):
             return "requirements unchanged"
-        self.state.write("deps.json", {"hash": None})
-        _, uv = self.installer()
-        self.ensure_venv(uv)
-        if digest:
-            self.install(requirements, uv)
-        self.state.write("deps.json", {"hash": digest})
-        return "reinstalled %s" % self.p["requirements_file"]
+        tool, uv = self.installer()
+        return "%s; %s" % (self.ensure_venv(uv), self.install_requirements(tool, uv))
 
 
 def result_object(status: str, error: Optional[str], **fields: Any) -> Dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ssm_action import agent
-from tests.agent.agent_fixtures import Server, run_agent
+from tests.agent.agent_fixtures import Server, build_wheel, git, run_agent
 
 PY38 = "/root/.pyenv/versions/3.8.18/bin/python"
 RESULT_KEYS = {
@@ -79,6 +80,20 @@ def test_unhealthy_commit_rolls_back_to_the_old_version(server: Server):
     assert server.state("last-good.json")["sha"] == v1
 
 
+def test_rollback_reinstalls_changed_requirements(server: Server, tmp_path: Path):
+    assert server.deploy(server.commit("v1")).code == agent.EXIT_OK
+    newer = build_wheel(tmp_path, version="2.0").as_uri()
+    v2 = server.commit("v2", requirements=f"tinydep @ {newer}\n")
+    assert server.deploy(v2).code == agent.EXIT_OK
+    assert server.get() == (200, "v2 tinydep-2.0")
+    v3 = server.commit("v3", status=500, requirements=f"tinydep @ {server.wheel_url}\n")
+    run = server.deploy(v3, health_timeout=0.3)
+    assert run.code == agent.EXIT_ROLLED_BACK, run.out
+    assert any(line.startswith("rollback-deps") and "uv install -r requirements.txt" in line
+               for line in run.out.splitlines())
+    assert server.get() == (200, "v2 tinydep-2.0")  # v3 had installed tinydep 1.0
+
+
 def test_commit_that_crashes_at_start_rolls_back(server: Server):
     v1 = server.commit("v1")
     assert server.deploy(v1).code == agent.EXIT_OK
@@ -88,6 +103,33 @@ def test_commit_that_crashes_at_start_rolls_back(server: Server):
     assert "exited with code 1" in run.result["error"]
     assert "boom: v2 cannot start" in run.result["error"]  # the app's own last words
     assert server.get() == (200, "v1 tinydep-1.0")
+
+
+def test_rollback_without_git_history_restores_the_backup(server: Server):
+    assert server.deploy(server.commit("v1")).code == agent.EXIT_OK
+    # The history is rewritten (a force push) and the clone is re-created: v1 is gone.
+    git(server.origin, "checkout", "-q", "--orphan", "rewritten")
+    v2 = server.commit("v2", status=500)
+    git(server.origin, "branch", "-M", "main")
+    shutil.rmtree(server.app_dir / ".git")
+    git(server.app_dir, "init", "-q")
+    run = server.deploy(v2, health_timeout=0.3)
+    assert run.code == agent.EXIT_ROLLED_BACK, run.out
+    assert "restored every file from %s" % run.result["backup_path"] in run.out
+    assert server.get() == (200, "v1 tinydep-1.0")
+
+
+def test_failed_rollback_exits_1(server: Server, tmp_path: Path):
+    flag = tmp_path / "flag"
+    flag.touch()
+    needs_flag = f"if not os.path.exists({str(flag)!r}):\n    raise SystemExit('no flag')"
+    assert server.deploy(server.commit("v1", prelude=needs_flag)).code == agent.EXIT_OK
+    flag.unlink()  # the previous version cannot start any more either
+    run = server.deploy(server.commit("v2", crash=True))
+    assert run.code == agent.EXIT_FAILED, run.out
+    assert run.result["status"] == "failed" and run.result["rolled_back"] is False
+    assert "; rollback failed: the app" in run.result["error"]
+    assert "no flag" in run.result["error"]
 
 
 def test_crash_without_rollback_reports_failure(server: Server):
@@ -102,9 +144,11 @@ def test_crash_without_rollback_reports_failure(server: Server):
 
 def test_pip_install_failure_keeps_the_old_app_running(server: Server, tmp_path: Path):
     v1 = server.commit("v1")
+    assert server.deploy(v1, installer="uv").code == agent.EXIT_OK
+    # pip into the venv uv made (it has no pip): ensurepip first, then the install.
     first = server.deploy(v1, installer="pip")
     assert first.code == agent.EXIT_OK, first.out
-    assert "pip install" in first.out
+    assert "venv ok; pip install -r requirements.txt" in first.out
     missing = (tmp_path / "missing-1.0-py3-none-any.whl").as_uri()
     v2 = server.commit("v2", requirements=f"missing @ {missing}\n")
     run = server.deploy(v2, installer="pip")
