@@ -464,7 +464,10 @@ class WindowsPlatform:
             self.powershell() + ["-Command", self.PS_PROCESSES], stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
             creationflags=self.CREATE_NO_WINDOW)
-        processes = json.loads(ran.stdout.decode("utf-8", "replace") or "[]")
+        if ran.returncode:
+            raise StepError("listing processes with PowerShell failed: %s" % " ".join(
+                tail(ran.stderr.decode("utf-8", "replace"), 2)))
+        processes = json.loads(ran.stdout.decode("utf-8-sig", "replace") or "[]")  # BOM or not
         if isinstance(processes, dict):
             processes = [processes]
         return sorted(int(p["ProcessId"]) for p in processes

@@ -125,8 +125,11 @@ def test_windows_finds_the_app_by_command_line(monkeypatch: pytest.MonkeyPatch):
     argv = calls[0][0]
     assert argv[:-2] == POWERSHELL and argv[-2] == "-Command"
     assert "Get-CimInstance Win32_Process" in argv[-1]
-    fake_run(monkeypatch, json.dumps(processes[1]).encode())  # one process: an object
+    fake_run(monkeypatch, b"\xef\xbb\xbf" + json.dumps(processes[1]).encode())  # BOM, one
     assert WIN.find_app_pids(ENTRY) == [11]
+    fake_run(monkeypatch, code=1)
+    with pytest.raises(agent.StepError, match="listing processes with PowerShell failed"):
+        WIN.find_app_pids(ENTRY)
 
 
 class FakeKernel32:
