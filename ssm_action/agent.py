@@ -159,7 +159,7 @@ def _contains(outer: str, inner: str) -> bool:
     return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
 
 
-def validate(raw: Any, local_platform: str) -> Dict[str, Any]:
+def validate(raw: Any, os_name: str) -> Dict[str, Any]:
     """Check every key (types, ranges, shapes) and fill the defaults."""
     if not isinstance(raw, dict):
         raise ParamError("the parameters must be a JSON object")
@@ -205,8 +205,8 @@ def validate(raw: Any, local_platform: str) -> Dict[str, Any]:
         (params["backup_retention"] >= 1, "backup_retention must be >= 1"),
         (params["installer"] in ("auto", "pip", "uv"), "installer must be auto, pip or uv"),
         (params["platform"] in ("windows", "linux"), "platform must be windows or linux"),
-        (params["platform"] not in ("windows", "linux") or params["platform"] == local_platform,
-         "platform is %r but this server runs %s" % (params["platform"], local_platform)),
+        (params["platform"] not in ("windows", "linux") or params["platform"] == os_name,
+         "platform is %r but this server runs %s" % (params["platform"], os_name)),
         (all(isinstance(k, str) and isinstance(v, str) and k and "=" not in k and "\0" not in k
              for k, v in params["app_env"].items()),
          "app_env must map variable names to strings"),
@@ -217,12 +217,17 @@ def validate(raw: Any, local_platform: str) -> Dict[str, Any]:
     return params
 
 
-def load_params(argv: List[str], local_platform: str) -> Dict[str, Any]:
+def load_params(argv: List[str], os_name: str) -> Dict[str, Any]:
     parser = argparse.ArgumentParser(prog="agent.py", description="Deploy one commit of an app.")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--params-file", help="JSON parameter file")
     source.add_argument("--params-b64", help="base64 of the UTF-8 JSON parameters")
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # bad arguments: still exit 4 with a result line
+        if exc.code == 0:  # --help
+            raise
+        raise ParamError("usage: agent.py --params-file PATH | --params-b64 B64")
     try:
         if args.params_file:
             with open(args.params_file, "rb") as handle:
@@ -232,7 +237,7 @@ def load_params(argv: List[str], local_platform: str) -> Dict[str, Any]:
         raw = json.loads(text)
     except (OSError, ValueError) as exc:
         raise ParamError("cannot read the parameters: %s" % exc)
-    return validate(raw, local_platform)
+    return validate(raw, os_name)
 
 
 # ---------------------------------------------------------------- output

@@ -98,6 +98,12 @@ def test_params_b64_and_unreadable_input(tmp_path: Path):
         agent.load_params(["--params-file", str(tmp_path / "list.json")], "linux")
 
 
+def test_bad_command_line_exits_4_with_a_result_line(capsys: pytest.CaptureFixture):
+    assert agent.main(["--params-file"]) == agent.EXIT_BAD_PARAMS
+    result = results.parse_result_line(capsys.readouterr().out)
+    assert result["status"] == "invalid" and result["error"].startswith("usage: agent.py")
+
+
 def test_redactor_strips_url_credentials_and_secrets():
     redact = agent.Redactor(["hunter2-secret", "8080"])
     text = "fetch https://x-access-token:ghs_abc@github.com/o/r.git port 8080 pw hunter2-secret"
