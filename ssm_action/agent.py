@@ -307,8 +307,18 @@ class Reporter:
         self.steps.append({"name": name, "seconds": round(seconds, 3), "ok": ok})
         self.say("%-16s %-6s %6.2fs  %s" % (name, "ok" if ok else "FAILED", seconds, detail))
 
+    def scrub(self, value: Any) -> Any:
+        """Redact every string in a JSON-able value (before escaping can hide a secret)."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, list):
+            return [self.scrub(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self.scrub(item) for key, item in value.items()}
+        return value
+
     def result(self, result: Dict[str, Any]) -> None:
-        line = self.redact(json.dumps(result, separators=(",", ":"), sort_keys=True))
+        line = json.dumps(self.scrub(result), separators=(",", ":"), sort_keys=True)
         self.log(RESULT_PREFIX + line)
         print(RESULT_PREFIX + line, flush=True)
 

@@ -110,6 +110,12 @@ def test_redactor_strips_url_credentials_and_secrets():
     assert redact(text) == "fetch https://***@github.com/o/r.git port 8080 pw ***"
 
 
+def test_result_line_is_redacted_before_json_escaping(capsys: pytest.CaptureFixture):
+    secret = 'pa"ss\u00e9word'
+    agent.Reporter(agent.Redactor([secret])).result({"error": "bad " + secret, "n": [secret]})
+    assert capsys.readouterr().out == agent.RESULT_PREFIX + '{"error":"bad ***","n":["***"]}\n'
+
+
 def test_output_stays_within_the_ssm_budget(capsys: pytest.CaptureFixture):
     reporter = agent.Reporter(agent.Redactor())
     for _ in range(100):
