@@ -27,6 +27,9 @@ from ssm_action.results import parse_result_line
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AGENT = REPO_ROOT / "ssm_action" / "agent.py"
+# The health wait in tests that expect a rollback: the bad version waits it out, and the
+# restarted old version must answer within it too, also on a loaded 2-core machine.
+ROLLBACK_WAIT = 2
 GIT_ENV = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
            "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com"}
 

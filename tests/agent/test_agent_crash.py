@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ssm_action import agent
-from tests.agent.agent_fixtures import Server, run_agent
+from tests.agent.agent_fixtures import ROLLBACK_WAIT, Server, run_agent
 
 HOOKS = {"deploy/hooks/pre-stop.py": "print('pre-stop')\n",
          "deploy/hooks/post-start.sh": "echo post-start\n"}
@@ -85,7 +85,7 @@ def test_failed_deploy_after_a_killed_one_restores_the_last_good_files(server: S
     assert server.deploy(v1).code == agent.EXIT_OK
     (server.app_dir / "config.txt").write_text("edited on the server\n")
     killed_id = kill(server, server.commit("v2"), "sync")  # killed as deps starts: tree at v2
-    run = server.deploy(server.commit("v3", status=500), health_timeout=0.3)
+    run = server.deploy(server.commit("v3", status=500), health_timeout=ROLLBACK_WAIT)
     assert run.code == agent.EXIT_ROLLED_BACK, run.out
     assert "deploy %s was interrupted during" % killed_id in run.out
     assert run.result["previous_sha"] == v1

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ssm_action import agent
-from tests.agent.agent_fixtures import Server, build_wheel, git, run_agent
+from tests.agent.agent_fixtures import ROLLBACK_WAIT, Server, build_wheel, git, run_agent
 
 PY38 = "/root/.pyenv/versions/3.8.18/bin/python"
 RESULT_KEYS = {
@@ -68,7 +68,7 @@ def test_unhealthy_commit_rolls_back_to_the_old_version(server: Server):
     v1 = server.commit("v1")
     assert server.deploy(v1).code == agent.EXIT_OK
     v2 = server.commit("v2", status=503)
-    run = server.deploy(v2, health_timeout=1)
+    run = server.deploy(v2, health_timeout=ROLLBACK_WAIT)
     assert run.code == agent.EXIT_ROLLED_BACK, run.out
     result = run.result
     assert result["status"] == "rolled_back" and result["rolled_back"] is True
@@ -87,7 +87,7 @@ def test_rollback_reinstalls_changed_requirements(server: Server, tmp_path: Path
     assert server.deploy(v2).code == agent.EXIT_OK
     assert server.get() == (200, "v2 tinydep-2.0")
     v3 = server.commit("v3", status=500, requirements=f"tinydep @ {server.wheel_url}\n")
-    run = server.deploy(v3, health_timeout=0.3)
+    run = server.deploy(v3, health_timeout=ROLLBACK_WAIT)
     assert run.code == agent.EXIT_ROLLED_BACK, run.out
     assert any(line.startswith("rollback-deps") and "uv install -r requirements.txt" in line
                for line in run.out.splitlines())
@@ -113,7 +113,7 @@ def test_rollback_without_git_history_restores_the_backup(server: Server):
     git(server.origin, "branch", "-M", "main")
     shutil.rmtree(server.app_dir / ".git")
     git(server.app_dir, "init", "-q")
-    run = server.deploy(v2, health_timeout=0.3)
+    run = server.deploy(v2, health_timeout=ROLLBACK_WAIT)
     assert run.code == agent.EXIT_ROLLED_BACK, run.out
     assert "restored every file from %s" % run.result["backup_path"] in run.out
     assert server.get() == (200, "v1 tinydep-1.0")
@@ -194,7 +194,7 @@ def test_local_changes_are_discarded_reported_and_restored_by_rollback(server: S
     (server.app_dir / "notes.txt").write_text("untracked, kept\n")
     (server.app_dir / "extra.txt").write_text("untracked, in the way\n")
     v2 = server.commit("v2", status=500, files={"extra.txt": "from v2\n"})
-    run = server.deploy(v2, health_timeout=0.5)
+    run = server.deploy(v2, health_timeout=ROLLBACK_WAIT)
     assert run.code == agent.EXIT_ROLLED_BACK, run.out
     assert run.result["discarded_changes"] == ["config.txt", "extra.txt"]
     assert (server.app_dir / "config.txt").read_text() == "edited on the server\n"
@@ -313,7 +313,7 @@ def test_agent_under_python_3_8(server: Server):
     assert first.code == agent.EXIT_OK, first.out + first.err
     assert first.result["python"].startswith("3.8.")
     assert server.get() == (200, "v1 tinydep-1.0")
-    run = server.deploy(server.commit("v2", status=500), python=PY38, health_timeout=0.5)
+    run = server.deploy(server.commit("v2", status=500), python=PY38, health_timeout=ROLLBACK_WAIT)
     assert run.code == agent.EXIT_ROLLED_BACK, run.out + run.err
     assert run.err == ""
     assert server.get() == (200, "v1 tinydep-1.0")
