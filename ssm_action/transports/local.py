@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess  # nosec B404 # runs the agent
 import sys
 import tempfile
@@ -28,18 +29,22 @@ def run(params: dict, python: str | None = None, timeout: float = 3600) -> Insta
                 proc = subprocess.Popen(  # nosec B603 # our agent file, no shell
                     [python, str(AGENT), "--params-file", str(params_file)],
                     stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
-                    encoding="utf-8", errors="replace")
+                    encoding="utf-8", errors="replace",
+                    env={**os.environ, "PYTHONIOENCODING": "utf-8"})
             except OSError as exc:
                 return InstanceResult("local", "Failed", error=f"cannot run {python}: {exc}")
             timed_out = threading.Event()
             timer = threading.Timer(timeout, lambda: (timed_out.set(), proc.kill()))
+            timer.daemon = True
             timer.start()
             lines = []
-            for line in proc.stdout:
-                lines.append(line)
-                print("  " + line, end="", flush=True)  # indented: never a workflow command
-            code = proc.wait()
-            timer.cancel()
+            try:
+                for line in proc.stdout:
+                    lines.append(line)
+                    print("  " + line, end="", flush=True)  # indented: never a workflow command
+                code = proc.wait()
+            finally:
+                timer.cancel()
             err.seek(0)
             stderr = err.read().strip()
     output = "".join(lines)
