@@ -305,7 +305,8 @@ class Reporter:
 
     def step_line(self, name: str, ok: bool, seconds: float, detail: str) -> None:
         self.steps.append({"name": name, "seconds": round(seconds, 3), "ok": ok})
-        self.say("%-16s %-6s %6.2fs  %s" % (name, "ok" if ok else "FAILED", seconds, detail))
+        self.say("%-16s %-6s %6.2fs  %s" % (name, "ok" if ok else "FAILED", seconds,
+                                            " ".join(detail.splitlines())))
 
     def scrub(self, value: Any) -> Any:
         """Redact every string in a JSON-able value (before escaping can hide a secret)."""
@@ -1217,6 +1218,8 @@ def cap_list(items: List[str], limit: int) -> List[str]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    if hasattr(sys.stdout, "reconfigure"):  # a Windows code page must not crash a deploy
+        sys.stdout.reconfigure(errors="backslashreplace")
     plat = local_platform()
     rep = Reporter(Redactor())
     try:

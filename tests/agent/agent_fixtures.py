@@ -141,15 +141,15 @@ def run_agent(params: dict[str, Any], env: dict[str, str], python: str = sys.exe
             (Path(tmp) / "params.json").write_text(text)
             source = ["--params-file", str(Path(tmp) / "params.json")]
         with open(Path(tmp) / "stderr", "w+") as err:
-            proc = subprocess.Popen([python, str(AGENT), *source], stdout=subprocess.PIPE,
-                                    stderr=err, text=True, env=env, start_new_session=True)
             lines = []
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                lines.append(line)
-                if kill_after and line.split()[:1] == [kill_after]:
-                    os.killpg(proc.pid, signal.SIGKILL)
-            code = proc.wait(timeout=60)
+            with subprocess.Popen([python, str(AGENT), *source], stdout=subprocess.PIPE,
+                                  stderr=err, text=True, env=env, start_new_session=True) as proc:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    lines.append(line)
+                    if kill_after and line.split()[:1] == [kill_after]:
+                        os.killpg(proc.pid, signal.SIGKILL)
+            code = proc.returncode
             err.seek(0)
             out = "".join(lines)
             return AgentRun(code, out, err.read(), parse_result_line(out))
