@@ -31,20 +31,29 @@ touch it, in the sibling folder ``<app_dir>.deploy/``:
 
 Every state file is written to a temporary name, flushed and renamed.
 
+"sync" fetches (the branch, then the commit itself) only when the commit is not
+already in the clone, then ``git checkout -f -B <branch> <sha>`` and checks HEAD.
+"deps" creates the venv when missing or made by another Python and installs
+``-r <requirements> --upgrade`` with uv (``installer`` uv, or auto with uv on
+PATH: ``uv pip install --python <venv python>``) or pip; output goes to the log.
+
 Backups are zip files ``<backup_dir>/<app>-<UTC time>-<deploy_id>.zip`` of the
 work tree WITHOUT ``.git``, virtual environments and caches, plus a
 ``DEPLOY_BACKUP.json`` manifest naming the commit. Files alone bring the app
 back even when the clone's history is lost (unzip, create the venv, start it);
 history lives on the remote. Rollback checks out the previous commit and puts
-back, from the backup, the server-local changes the deploy discarded.
+back, from the backup, the server-local changes the deploy discarded (every file
+from the backup when git cannot check the commit out), reinstalls the
+requirements if they differ from what the venv holds, restarts and re-verifies.
 
 The app is identified by its command line: a python executable running the
 absolute entry path. "stop" ends every such process (the one in the PID file
 and any orphan left by a killed agent), gracefully first, forced after
 ``stop_timeout``. On Windows the app is started with the venv's
 ``pythonw.exe``, detached, in a new process group and out of the SSM job
-object; graceful stop there is ``taskkill`` without ``/F`` (CTRL_BREAK cannot
-reach a console-less process).
+object; graceful stop there is ``taskkill`` without ``/F``, forced at once when
+refused (CTRL_BREAK cannot reach a console-less process; an app that needs a clean
+shutdown can get it from a pre-stop hook).
 """
 
 from __future__ import annotations
