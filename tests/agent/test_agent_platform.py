@@ -1,0 +1,223 @@
+"""The agent's platform layer. Windows is not available here: its methods are checked for
+what they WOULD run (argv, creation flags, paths) with subprocess/ctypes/msvcrt faked."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from ssm_action import agent
+
+WIN = agent.WindowsPlatform(system_root=r"C:\Windows")
+VENV = r"C:\apps\shop\.venv"
+ENTRY = r"C:\apps\shop\app.py"
+POWERSHELL = [r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", "-NoProfile",
+              "-NonInteractive", "-ExecutionPolicy", "Bypass"]
+
+
+class FakePopen:
+    """Records each call; raises the queued errors first."""
+
+    calls: list[tuple[list[str], dict]] = []
+    errors: list[OSError] = []
+
+    def __init__(self, argv, **kwargs):
+        FakePopen.calls.append((argv, kwargs))
+        if FakePopen.errors:
+            raise FakePopen.errors.pop(0)
+        self.pid = 4242
+
+
+@pytest.fixture
+def fake_popen(monkeypatch: pytest.MonkeyPatch) -> type[FakePopen]:
+    FakePopen.calls, FakePopen.errors = [], []
+    monkeypatch.setattr(agent.subprocess, "Popen", FakePopen)
+    return FakePopen
+
+
+def winerror(code: int) -> OSError:
+    exc = OSError(13, "Access is denied")
+    exc.winerror = code  # type: ignore[attr-defined]
+    return exc
+
+
+def test_windows_venv_paths(monkeypatch: pytest.MonkeyPatch):
+    assert WIN.venv_python(VENV) == r"C:\apps\shop\.venv\Scripts\python.exe"
+    monkeypatch.setattr(agent.os.path, "isfile", lambda p: p.endswith("pythonw.exe"))
+    assert WIN.app_python(VENV) == r"C:\apps\shop\.venv\Scripts\pythonw.exe"
+    monkeypatch.setattr(agent.os.path, "isfile", lambda p: False)
+    assert WIN.app_python(VENV) == r"C:\apps\shop\.venv\Scripts\python.exe"
+
+
+def test_windows_hook_runners():
+    assert WIN.hook_suffixes == (".ps1", ".py")
+    hook = r"C:\apps\shop\deploy\hooks\pre-stop.ps1"
+    assert WIN.hook_argv(hook, "py.exe") == POWERSHELL + ["-File", hook]
+    assert WIN.hook_argv(r"C:\h\post-start.py", "py.exe") == ["py.exe", r"C:\h\post-start.py"]
+
+
+def test_windows_start_is_detached_out_of_the_job(fake_popen):
+    proc, note = WIN.start([r"C:\v\pythonw.exe", ENTRY], r"C:\apps\shop", {"A": "1"}, "LOG")
+    argv, kwargs = fake_popen.calls[0]
+    assert proc.pid == 4242 and note == "" and argv == [r"C:\v\pythonw.exe", ENTRY]
+    # DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP | CREATE_BREAKAWAY_FROM_JOB | CREATE_NO_WINDOW
+    assert kwargs["creationflags"] == 0x00000008 | 0x00000200 | 0x01000000 | 0x08000000
+    assert kwargs["close_fds"] is True and kwargs["cwd"] == r"C:\apps\shop"
+    assert kwargs["stdin"] is subprocess.DEVNULL and kwargs["stdout"] == "LOG"
+    assert kwargs["stderr"] is subprocess.STDOUT
+
+
+def test_windows_start_falls_back_when_breakaway_is_denied(fake_popen):
+    fake_popen.errors = [winerror(5)]
+    proc, note = WIN.start(["pythonw.exe", ENTRY], "C:\\", {}, "LOG")
+    # All four flags, then the same without CREATE_BREAKAWAY_FROM_JOB (0x01000000).
+    assert [c[1]["creationflags"] for c in fake_popen.calls] == [0x09000208, 0x08000208]
+    assert "refused breakaway" in note and proc.pid == 4242
+
+
+def test_windows_start_other_errors_propagate(fake_popen):
+    fake_popen.errors = [winerror(2)]
+    with pytest.raises(OSError):
+        WIN.start(["pythonw.exe", ENTRY], "C:\\", {}, "LOG")
+    assert len(fake_popen.calls) == 1
+
+
+def fake_run(monkeypatch: pytest.MonkeyPatch, stdout: bytes = b"", code: int = 0) -> list:
+    calls = []
+
+    def run(argv, **kwargs):
+        calls.append((argv, kwargs))
+        return subprocess.CompletedProcess(argv, code, stdout, b"")
+
+    monkeypatch.setattr(agent.subprocess, "run", run)
+    return calls
+
+
+def test_windows_terminate_graceful_then_forced(monkeypatch: pytest.MonkeyPatch):
+    calls = fake_run(monkeypatch)
+    assert WIN.terminate(42, force=False) is True
+    assert WIN.terminate(42, force=True) is True
+    taskkill = r"C:\Windows\System32\taskkill.exe"
+    assert [c[0] for c in calls] == [[taskkill, "/PID", "42", "/T"],
+                                     [taskkill, "/PID", "42", "/T", "/F"]]
+    assert calls[0][1]["creationflags"] == 0x08000000
+    fake_run(monkeypatch, code=1)  # "can only be terminated forcefully"
+    assert WIN.terminate(42, force=False) is False
+
+
+def test_windows_finds_the_app_by_command_line(monkeypatch: pytest.MonkeyPatch):
+    processes = [
+        {"ProcessId": 10, "CommandLine": r'"C:\apps\shop\.venv\Scripts\pythonw.exe" '
+                                         r"C:\apps\shop\app.py"},  # the venv launcher
+        {"ProcessId": 11, "CommandLine": r"C:\Python311\pythonw.exe C:\APPS\shop\app.py"},
+        {"ProcessId": 12, "CommandLine": r"notepad.exe C:\apps\shop\app.py"},
+        {"ProcessId": 13, "CommandLine": r"C:\Python311\python.exe C:\apps\other\app.py"},
+        {"ProcessId": 14, "CommandLine": None},
+    ]
+    calls = fake_run(monkeypatch, json.dumps(processes).encode())
+    assert WIN.find_app_pids(ENTRY) == [10, 11]
+    argv = calls[0][0]
+    assert argv[:-2] == POWERSHELL and argv[-2] == "-Command"
+    assert "Get-CimInstance Win32_Process" in argv[-1]
+    fake_run(monkeypatch, b"\xef\xbb\xbf" + json.dumps(processes[1]).encode())  # BOM, one
+    assert WIN.find_app_pids(ENTRY) == [11]
+    fake_run(monkeypatch, code=1)
+    with pytest.raises(agent.StepError, match="listing processes with PowerShell failed"):
+        WIN.find_app_pids(ENTRY)
+
+
+class FakeKernel32:
+    def __init__(self, handle: int, exit_code: int) -> None:
+        self.handle, self.exit_code, self.closed = handle, exit_code, []
+
+    def OpenProcess(self, access, inherit, pid):  # noqa: N802 - the Win32 name
+        assert access == 0x1000 and pid == 42
+        return self.handle
+
+    def GetExitCodeProcess(self, handle, code_ref):  # noqa: N802
+        code_ref._obj.value = self.exit_code
+        return 1
+
+    def CloseHandle(self, handle):  # noqa: N802
+        self.closed.append(handle)
+
+
+@pytest.mark.parametrize("handle, exit_code, last_error, expected", [
+    (7, 259, 0, True),  # STILL_ACTIVE
+    (7, 0, 0, False),  # exited
+    (0, 0, 5, True),  # exists, access denied
+    (0, 0, 87, False),  # no such process
+])
+def test_windows_alive(monkeypatch, handle, exit_code, last_error, expected):
+    kernel32 = FakeKernel32(handle, exit_code)
+    monkeypatch.setattr(agent.ctypes, "get_last_error", lambda: last_error, raising=False)
+    assert agent.WindowsPlatform(kernel32=kernel32).alive(42) is expected
+    assert kernel32.closed == ([handle] if handle else [])
+
+
+def test_windows_lock(monkeypatch: pytest.MonkeyPatch):
+    held = set()
+
+    def locking(fd, mode, nbytes):
+        assert mode == "LK_NBLCK" and nbytes == 1
+        if fd in held:
+            raise OSError(36, "Resource deadlock avoided")
+        held.add(fd)
+
+    fake = types.SimpleNamespace(locking=locking, LK_NBLCK="LK_NBLCK")
+    monkeypatch.setitem(sys.modules, "msvcrt", fake)
+    assert WIN.try_lock(3) is True
+    assert WIN.try_lock(3) is False
+
+
+def test_local_platform_is_posix_here():
+    assert isinstance(agent.local_platform(), agent.PosixPlatform)
+
+
+def test_posix_alive_sees_exited_and_zombie_processes():
+    posix = agent.PosixPlatform()
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    stat = Path(f"/proc/{child.pid}/stat")
+    deadline = time.monotonic() + 30
+    while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":  # exited, not reaped yet
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert not posix.alive(child.pid)
+    child.wait()
+    assert not posix.alive(child.pid)
+    assert posix.alive(agent.os.getpid())
+
+
+def test_posix_finds_and_stops_the_app_by_command_line(tmp_path: Path):
+    posix = agent.PosixPlatform()
+    entry = tmp_path / "app.py"
+    entry.write_text("import time\ntime.sleep(60)\n")
+    app = subprocess.Popen([sys.executable, str(entry)], start_new_session=True)
+    other = subprocess.Popen(["sleep", "60", str(entry)])
+    try:
+        assert posix.find_app_pids(str(entry)) == [app.pid]
+        assert posix.terminate(app.pid, force=False) is True
+        assert app.wait(timeout=10) == -15
+        assert posix.terminate(app.pid, force=False) is False
+        assert posix.find_app_pids(str(entry)) == []
+    finally:
+        for proc in (app, other):
+            proc.kill()
+            proc.wait()
+
+
+def test_posix_hooks_and_lock(tmp_path: Path):
+    posix = agent.PosixPlatform()
+    assert posix.hook_argv("/a/pre-stop.sh", "/v/bin/python") == ["/bin/sh", "/a/pre-stop.sh"]
+    python_hook = posix.hook_argv("/a/pre-stop.py", "/v/bin/python")
+    assert python_hook == ["/v/bin/python", "/a/pre-stop.py"]
+    lock = tmp_path / "deploy.lock"
+    with open(lock, "a+b") as first, open(lock, "a+b") as second:
+        assert posix.try_lock(first.fileno()) is True
+        assert posix.try_lock(second.fileno()) is False
