@@ -201,6 +201,10 @@ def test_posix_finds_and_stops_the_app_by_command_line(tmp_path: Path):
     app = subprocess.Popen([sys.executable, str(entry)], start_new_session=True)
     other = subprocess.Popen(["sleep", "60", str(entry)])
     try:
+        # Right after fork the child still shows the parent's command line: wait for its exec.
+        deadline = time.monotonic() + 10
+        while posix.find_app_pids(str(entry)) != [app.pid] and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert posix.find_app_pids(str(entry)) == [app.pid]
         assert posix.terminate(app.pid, force=False) is True
         assert app.wait(timeout=10) == -15
