@@ -1,0 +1,74 @@
+"""The SendCommand request(s): document, bootstrap, timeouts, rate control, output bucket.
+
+Size limit. SSM counts a command's runtime parameters against the 64 KB quota of
+its document: "The content of the document must not exceed 64KB. This quota
+also includes the content specified for input parameters at runtime." (SSM API
+reference, CreateDocument ``Content``; the same text is in botocore's ssm
+service-2.json.) The AWS-Run*Script document itself takes about 1.5 KB, so the
+parameters must stay under 64 KiB less a 4 KiB reserve.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ssm_action.config import Config
+from ssm_action.context import RunContext
+from ssm_action.errors import ActionError
+from ssm_action.transports import ssm_bootstrap as bootstrap
+
+MAX_IDS_PER_CALL = 50  # SendCommand InstanceIds: at most 50 (Targets has no such limit)
+DOCUMENT_QUOTA = 64 * 1024
+DOCUMENT_RESERVE = 4 * 1024
+PARAMETERS_LIMIT = DOCUMENT_QUOTA - DOCUMENT_RESERVE
+COMMENT_MAX = 100
+
+
+def comment(ctx: RunContext, environment: str) -> str:
+    text = f"ssm-deploy {ctx.sha[:12]} to {environment} by {ctx.actor} (run {ctx.deploy_id})"
+    return text[:COMMENT_MAX]
+
+
+def parameters_size(request: dict[str, Any]) -> int:
+    """Bytes of the runtime parameters as they travel (JSON, UTF-8)."""
+    return len(json.dumps(request["Parameters"], separators=(",", ":")).encode("utf-8"))
+
+
+def check_size(request: dict[str, Any], data: bootstrap.Payload) -> None:
+    size = parameters_size(request)
+    if size <= PARAMETERS_LIMIT:
+        return
+    raise ActionError(
+        "SSM request too large",
+        f"The command's parameters are {size:,} bytes; SSM allows 64 KB for a document and its runtime "
+        f"parameters together, so this action keeps them under {PARAMETERS_LIMIT:,} bytes. The agent takes "
+        f"{len(data.agent_gzip_b64):,} bytes (gzip+base64) and the deploy parameters {len(data.params_b64):,} "
+        "bytes (base64): shorten the long inputs (app-directory, git-remote, health-check-url, paths).",
+    )
+
+
+def _base(cfg: Config, ctx: RunContext, environment: str, script_lines: list[str]) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "DocumentName": bootstrap.DOCUMENTS[cfg.platform],
+        "Comment": comment(ctx, environment),
+        "Parameters": {"commands": script_lines, "executionTimeout": [str(cfg.execution_timeout)]},
+        "TimeoutSeconds": cfg.delivery_timeout,
+        "MaxConcurrency": cfg.max_concurrency,
+        "MaxErrors": cfg.max_errors,
+    }
+    if cfg.s3_bucket:
+        request["OutputS3BucketName"] = cfg.s3_bucket
+        if cfg.s3_key_prefix:
+            request["OutputS3KeyPrefix"] = cfg.s3_key_prefix
+    return request
+
+
+def build(cfg: Config, ctx: RunContext, environment: str, data: bootstrap.Payload) -> list[dict[str, Any]]:
+    """One request per 50 instance ids, or a single request with tag Targets."""
+    base = _base(cfg, ctx, environment, bootstrap.commands(cfg.platform, data))
+    check_size(base, data)
+    if cfg.targets:
+        return [{**base, "Targets": [{"Key": key, "Values": list(values)} for key, values in cfg.targets]}]
+    ids = list(cfg.instance_ids)
+    return [{**base, "InstanceIds": ids[i:i + MAX_IDS_PER_CALL]} for i in range(0, len(ids), MAX_IDS_PER_CALL)]
