@@ -1,0 +1,177 @@
+"""The SSM transport: pre-flight, SendCommand, a wait on the whole fleet, per-instance results.
+
+deploy() is what ssm_action/deploy.py calls. Credentials come from boto3's
+default chain (so aws-actions/configure-aws-credentials just works) and
+AWS_ENDPOINT_URL is honoured by botocore itself (the tests point it at moto).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ssm_action import __version__, runner
+from ssm_action.config import Config
+from ssm_action.context import RunContext
+from ssm_action.errors import ActionError, Cancelled
+from ssm_action.results import DeployOutcome, InstanceResult
+from ssm_action.transports import ssm_bootstrap as bootstrap
+from ssm_action.transports import ssm_preflight as preflight
+from ssm_action.transports import ssm_request
+from ssm_action.transports.ssm_output import Collector
+from ssm_action.transports.ssm_wait import FleetWait, Pacing, Watch
+
+# botocore retries each call on throttling, 5xx and connection errors; adaptive mode also slows the
+# client down while SSM throttles. Bounded: past that, the waiter skips a poll and backs off.
+RETRIES = {"mode": "adaptive", "max_attempts": 5}  # retries after the first attempt
+DEADLINE_GRACE = 60  # seconds past delivery-timeout + execution-timeout before this action gives up
+ACCESS_HINTS = {
+    "AccessDeniedException": "the AWS identity lacks this permission: allow ssm:DescribeInstanceInformation, "
+                             "ssm:SendCommand, ssm:ListCommandInvocations, ssm:ListCommands, ssm:CancelCommand, "
+                             "ssm:GetCommandInvocation (and s3:GetObject on s3-bucket).",
+    "UnrecognizedClientException": "the credentials are not valid in this account or region.",
+    "ExpiredTokenException": "the credentials expired: configure them in the same job, right before this step.",
+}
+
+
+def clients(cfg: Config, retries: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """SSM and S3 clients on the default credential chain; ActionError before any call without credentials."""
+    session = boto3.session.Session(region_name=cfg.aws_region)
+    if session.get_credentials() is None:
+        raise ActionError(
+            "No AWS credentials",
+            "No AWS credentials were found (environment, shared files, web identity, container or instance "
+            "role). Add aws-actions/configure-aws-credentials before this step (an OIDC role or access keys).",
+        )
+    boto_cfg = BotoConfig(retries=retries or RETRIES,
+                          user_agent_extra=f"ssm-deploy-action/{__version__}")
+    return session.client("ssm", config=boto_cfg), session.client("s3", config=boto_cfg)
+
+
+def aws_error(action: str, exc: Exception) -> ActionError:
+    code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
+    hint = ACCESS_HINTS.get(code, "see the AWS message above.")
+    return ActionError(f"{action} failed", f"AWS refused {action}: {exc}. Likely cause: {hint}")
+
+
+def show_dry_run(cfg: Config, requests: list[dict[str, Any]], data: bootstrap.Payload,
+                 params: dict[str, Any]) -> None:
+    with runner.group(f"Dry run: the SendCommand request(s), {len(requests)} call(s)"):
+        runner.log(json.dumps(requests, indent=2))
+    with runner.group("Dry run: the script each instance would run (base64 literals shown decoded)"):
+        runner.log(bootstrap.review(cfg.platform, data, params, cfg.python_on_server))
+    runner.notice("Nothing was sent and no AWS call was made (pre-flight skipped). The request and the script "
+                  "are in the log above.", title="SSM dry run")
+
+
+def show_outputs(results: list[InstanceResult]) -> None:
+    """Each instance's output (the agent's step lines), folded, after the live timeline."""
+    for result in results:
+        with runner.group(f"Output of {result.instance_id} ({result.status})"):
+            runner.log(result.output.rstrip() or result.error or "(no output)")
+
+
+def deploy(cfg: Config, ctx: RunContext, environment: str, params: dict[str, Any], *,
+           pacing: Pacing | None = None, retries: dict[str, Any] | None = None) -> DeployOutcome:
+    data = bootstrap.payload(bootstrap.AGENT_PATH.read_bytes(), params, cfg.python_on_server)
+    requests = ssm_request.build(cfg, ctx, environment, data)
+    runner.log(f"SSM: {bootstrap.DOCUMENTS[cfg.platform]} in {len(requests)} SendCommand call(s); parameters "
+               f"{ssm_request.parameters_size(requests[0]):,} of {ssm_request.PARAMETERS_LIMIT:,} bytes allowed.")
+    if cfg.dry_run:
+        show_dry_run(cfg, requests, data, params)
+        return DeployOutcome("ssm", dry_run=True)
+    ssm, s3 = clients(cfg, retries)
+    try:
+        ids = preflight.check(ssm, cfg)
+    except (ClientError, BotoCoreError) as exc:
+        raise aws_error("DescribeInstanceInformation", exc) from exc
+    return Run(ssm, s3, cfg, pacing or Pacing()).execute(requests, ids)
+
+
+class Run:
+    """One deploy through SSM: send, wait, and cancel what was sent when it must stop."""
+
+    def __init__(self, ssm: Any, s3: Any, cfg: Config, pacing: Pacing):
+        self.ssm = ssm
+        self.cfg = cfg
+        self.pacing = pacing
+        self.collector = Collector(ssm, s3, cfg)
+        self.sent: dict[str, list[str]] = {}  # command id -> instance ids it was sent to (or pre-flight's)
+        self.waiter: FleetWait | None = None
+
+    @property
+    def timeout(self) -> int:
+        return self.cfg.delivery_timeout + self.cfg.execution_timeout + DEADLINE_GRACE
+
+    def execute(self, requests: list[dict[str, Any]], ids: list[str]) -> DeployOutcome:
+        try:
+            self.send(requests, ids)
+            waiter = self.waiter = FleetWait(self.ssm, self.sent, bool(self.cfg.targets), self.pacing,
+                                             self.pacing.clock() + self.timeout, self.collector)
+            finished = waiter.run()
+        except Cancelled:
+            self.cancel("the workflow was cancelled")
+            self.record_cancelled()
+            raise
+        if not finished:
+            runner.warning(f"Not every instance finished within {self.timeout} s (delivery-timeout + "
+                           f"execution-timeout + {DEADLINE_GRACE} s): cancelling.", title="SSM deadline passed")
+            self.cancel("the deadline passed")
+        outcome = self.outcome(waiter, ids, finished)
+        show_outputs(outcome.results)
+        return outcome
+
+    def send(self, requests: list[dict[str, Any]], ids: list[str]) -> None:
+        for request in requests:
+            try:
+                command = self.ssm.send_command(**request)["Command"]
+            except (ClientError, BotoCoreError) as exc:
+                self.cancel("a later SendCommand call failed")
+                raise aws_error("SendCommand", exc) from exc
+            self.sent[command["CommandId"]] = request.get("InstanceIds") or ids
+            runner.log(f"Sent command {command['CommandId']} to "
+                       f"{len(self.sent[command['CommandId']])} instance(s); the timeline (UTC) follows.")
+
+    def cancel(self, reason: str) -> None:
+        for command_id in self.sent:
+            try:
+                self.ssm.cancel_command(CommandId=command_id)
+            except (ClientError, BotoCoreError) as exc:
+                runner.warning(f"Could not cancel SSM command {command_id} ({exc}): cancel it in the AWS console.",
+                               title="Cancel failed")
+                continue
+            runner.log(f"Cancelled SSM command {command_id}: {reason}.")
+
+    def record_cancelled(self) -> None:
+        """What each instance was doing when the workflow was cancelled: in the log and the summary."""
+        rows = []
+        for watch in self.waiter.watches.values() if self.waiter else []:
+            result = self.collector.results.get(watch.instance_id)
+            last = result.status if result else watch.state or "not listed yet"
+            rows.append(f"| `{watch.instance_id}` | {last} | {'finished' if result else 'stopped'} |")
+        runner.warning(f"The workflow was cancelled during the deploy: SSM command(s) {', '.join(self.sent) or '-'} "
+                       "cancelled. Instances that had started may be part-way through the deploy: check them, "
+                       "or deploy again.", title="Deploy cancelled")
+        runner.add_summary("## :stop_sign: Deploy cancelled\n\nThe workflow was cancelled; the SSM command "
+                           f"`{', '.join(self.sent) or '-'}` was cancelled.\n\n| instance | last state | |\n"
+                           "|---|---|---|\n" + "\n".join(rows) + "\n")
+
+    def outcome(self, waiter: FleetWait, ids: list[str], finished: bool) -> DeployOutcome:
+        results = self.collector.results
+        order = ids + [iid for iid in waiter.watches if iid not in ids]
+        return DeployOutcome(
+            "ssm", [results.get(iid) or self.missing(waiter.watches[iid], finished) for iid in order],
+            command_id=",".join(self.sent), log_url=self.collector.log_url(next(iter(self.sent))))
+
+    def missing(self, watch: Watch, finished: bool) -> InstanceResult:
+        url = self.collector.log_url(watch.command_id, watch.instance_id)
+        if finished:  # by tag: SSM's own target list left it out
+            return InstanceResult(watch.instance_id, "NotSent", log_url=url, error=(
+                "SSM did not send the command to it: its tags changed or it went offline after pre-flight."))
+        return InstanceResult(watch.instance_id, "Cancelled", timeline=list(watch.timeline), log_url=url, error=(
+            f"Still {watch.state or 'not started'} when this action's deadline passed ({self.timeout} s: "
+            f"delivery-timeout + execution-timeout + {DEADLINE_GRACE} s); the command was cancelled."))
