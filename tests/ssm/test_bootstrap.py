@@ -1,0 +1,133 @@
+"""The bootstrap script: valid syntax, no input ever in its text, an exact round trip of what it
+carries, and (Linux, which runs here) a real run of the real agent through it."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import random
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tree_sitter
+import tree_sitter_powershell
+
+from ssm_action.transports import ssm_bootstrap as bootstrap
+from tests.ssm.agent_runs import run_script
+from tests.ssm.conftest import SHA
+
+AGENT = bootstrap.AGENT_PATH.read_bytes()
+HOSTILE = ["'", '"', "`", "$(rm -rf /)", "`reboot`", "a\nb", "x\r\ny", "; rm -rf / #", "${env:PATH}", "@(1)",
+           "'; Remove-Item C:\\ -Recurse -Force; '", "\u2019\u201c", "%COMSPEC%", "&& calc", "| Out-Null",
+           "\\'", "$null", "#>", "<#", "\x00", "@AGENT_GZIP_B64@", "-EncodedCommand AAAA"]
+DANGEROUS_CHARS = "'\"`$();|&<>#@{}[]\\\n\r\t %!^*?~=+,:"
+
+
+def params(value: str = "plain") -> dict:
+    return {"deploy_id": "4242-1", "app_dir": f"C:\\apps\\{value}", "git_remote": value, "branch": value,
+            "sha": SHA, "venv_dir": value, "requirements_file": value, "entry": value, "python": "",
+            "health_url": value, "health_timeout": 60, "backup_dir": value, "backup_retention": 5,
+            "rollback": True, "platform": "windows", "installer": "auto", "hooks_dir": value}
+
+
+def powershell_errors(text: str) -> list[str]:
+    parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+    found, stack = [], [parser.parse(text.encode()).root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR" or node.is_missing:
+            found.append(f"{node.type} at {node.start_point}: {node.text[:60]!r}")
+        stack.extend(node.children)
+    return found
+
+
+def real_script(platform: str, value: str = "plain", python: str = "python") -> str:
+    return bootstrap.script(platform, bootstrap.payload(AGENT, params(value), python))
+
+
+def test_powershell_bootstrap_parses_without_errors():
+    assert powershell_errors(real_script("windows")) == []
+
+
+def test_the_powershell_check_does_catch_broken_syntax():
+    broken = real_script("windows").replace("} finally {", "} finally ", 1)
+    assert powershell_errors(broken)
+
+
+def test_shell_bootstrap_passes_shellcheck_as_posix_sh(tmp_path):
+    path = tmp_path / "_script.sh"
+    path.write_text(real_script("linux"))
+    shellcheck = shutil.which("shellcheck", path=str(Path(sys.executable).parent)) or "shellcheck"
+    done = subprocess.run([shellcheck, "--shell=sh", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+
+
+def slot_values(platform: str, text: str) -> tuple[str, ...] | None:
+    """The slots' contents when ``text`` is exactly the template with base64 in its slots, else None."""
+    pattern = re.escape(bootstrap.TEMPLATES[platform])
+    for slot in bootstrap.SLOTS:
+        pattern = pattern.replace(re.escape(slot), "([A-Za-z0-9+/=]+)")
+    match = re.fullmatch(pattern, text)
+    return match.groups() if match else None
+
+
+def random_hostile(rng: random.Random) -> str:
+    return "".join(rng.choice(DANGEROUS_CHARS + "abc") for _ in range(rng.randint(1, 40)))
+
+
+@pytest.mark.parametrize("platform", ["windows", "linux"])
+def test_no_input_value_ever_reaches_the_script_text(platform):
+    rng = random.Random(5)  # fixed seed: the same 200 cases every run
+    for value in HOSTILE + [random_hostile(rng) for _ in range(200)]:
+        text = real_script(platform, value, python=value)
+        assert slot_values(platform, text), value  # the fixed template; only base64 in its slots
+    for value in HOSTILE:
+        if value not in bootstrap.TEMPLATES[platform]:
+            assert value not in real_script(platform, value, python=value), value
+
+
+@pytest.mark.parametrize("platform", ["windows", "linux"])
+def test_agent_params_and_python_round_trip_through_base64(platform):
+    sent = params("it's \"quoted\" $(x) `y`\n")
+    python = "C:\\Program Files\\Python 3.12\\python.exe"
+    text = bootstrap.script(platform, bootstrap.payload(AGENT, sent, python))
+    agent_b64, params_b64, python_b64 = slot_values(platform, text)
+    assert gzip.decompress(base64.b64decode(agent_b64)) == AGENT
+    assert json.loads(base64.b64decode(params_b64)) == sent
+    assert base64.b64decode(python_b64).decode() == python
+
+
+def test_the_same_input_gives_the_same_script():
+    assert real_script("windows") == real_script("windows")  # gzip without a timestamp: reviewable diffs
+
+
+def test_the_review_shows_what_the_literals_hold():
+    data = bootstrap.payload(AGENT, params(), "python")
+    text = bootstrap.review("windows", data, params(), "python")
+    assert f"sha256 {data.agent_sha256}" in text and f'"sha": "{SHA}"' in text
+    assert data.agent_gzip_b64 not in text
+
+
+def test_linux_bootstrap_runs_the_real_agent_and_passes_its_exit_code_on(agent_runs):
+    codes = {name: (run.code, run.result["status"]) for name, run in agent_runs.items()}
+    assert codes == {"success": (0, "success"), "rolled_back": (2, "rolled_back"), "failed": (1, "failed")}
+    assert agent_runs["success"].stdout.rstrip().splitlines()[-1].startswith("SSM_DEPLOY_RESULT {")
+
+
+def test_linux_bootstrap_cleans_up_and_passes_bad_params_on(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)}
+    data = bootstrap.payload(AGENT, {"deploy_id": "1-1"}, sys.executable)
+    run = run_script(bootstrap.script("linux", data), tmp_path, env)
+    assert (run.code, run.result["status"]) == (4, "invalid")
+    assert [p.name for p in tmp_path.iterdir()] == ["_script.sh"]  # its work folder is gone
+
+
+def test_linux_bootstrap_with_a_missing_python_fails_clearly(tmp_path):
+    data = bootstrap.payload(AGENT, params(), "/opt/no-such/python3")
+    run = run_script(bootstrap.script("linux", data), tmp_path, {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)})
+    assert run.code == 127 and "/opt/no-such/python3" in run.stderr and run.result is None
