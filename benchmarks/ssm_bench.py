@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""The SSM transport against moto over real HTTP (extended by tests/ssm/fake_ssm.py).
+
+    .venv/bin/python benchmarks/ssm_bench.py [--sizes 1,10,100,500] [--runs 3]
+
+For each fleet size N it prints:
+- API calls per poll cycle (ListCommandInvocations pages + ListCommands) against
+  the target ceil(N/50) + 1, with invocations going Pending -> InProgress -> Success,
+  by instance id (ceil(N/50) commands) and by tag (one command, plus ListCommands);
+- the wall time of ssm.deploy() from start to verdict when every invocation is
+  already terminal at the first poll (pre-flight, SendCommand, one walk, results),
+  with the agent's real output: "listed" when the listing (2,500 characters)
+  holds the result line, "fetched" when it was cut and each instance's output is
+  read back with GetCommandInvocation. Target: under 3 s for 100 instances.
+Invocations carry the real agent's output, from a real run through the bootstrap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from moto.server import ThreadedMotoServer  # noqa: E402
+
+from ssm_action import config, deploy, runner  # noqa: E402
+from ssm_action.transports import ssm  # noqa: E402
+from ssm_action.transports.ssm_wait import Pacing  # noqa: E402
+from tests.ssm import fake_ssm  # noqa: E402
+from tests.ssm.agent_runs import real_runs  # noqa: E402
+from tests.ssm.conftest import BASE_INPUTS, CTX  # noqa: E402
+
+
+def make_cfg(workspace: str, instance_ids: list[str], by_tag: bool = False) -> config.Config:
+    targets = {"targets": "tag:App=bench"} if by_tag else {"instance-ids": ",".join(instance_ids)}
+    raw = config.raw_inputs({}, {**BASE_INPUTS, **targets})
+    cfg, errors = config.parse(raw, {"GITHUB_WORKSPACE": workspace})
+    if cfg is None:
+        raise SystemExit(f"bad benchmark config: {errors}")
+    return cfg
+
+
+def fresh_fleet(endpoint: str, size: int, *steps: fake_ssm.Step,
+                by_tag: bool = False) -> tuple[fake_ssm.FakeSSM, list[str]]:
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    fake = fake_ssm.reset()
+    ids = [f"i-{n:017x}" for n in range(1, size + 1)]
+    if by_tag:  # SSM (moto) resolves tags through EC2: real tagged instances
+        tags = [{"ResourceType": "instance", "Tags": [{"Key": "App", "Value": "bench"}]}]
+        made = boto3.client("ec2").run_instances(ImageId="ami-12c6146b", MinCount=size, MaxCount=size,
+                                                 TagSpecifications=tags)
+        ids = [i["InstanceId"] for i in made["Instances"]]
+    for iid in ids:
+        fake.register(iid, tags={"App": "bench"})
+        fake.plan(iid, *steps)
+    return fake, ids
+
+
+def deploy_quietly(cfg: config.Config, pacing: Pacing | None = None) -> tuple[bool, float]:
+    runner.reset()
+    with open(os.devnull, "w") as sink:
+        stdout, sys.stdout = sys.stdout, sink
+        try:
+            start = time.perf_counter()
+            outcome = ssm.deploy(cfg, CTX, "production", deploy.agent_params(cfg, CTX), pacing=pacing)
+            return outcome.ok, time.perf_counter() - start
+        finally:
+            sys.stdout = stdout
+
+
+def calls_per_poll(endpoint: str, workspace: str, size: int, output: str, by_tag: bool = False) -> tuple[float, int]:
+    steps = (fake_ssm.PENDING, fake_ssm.RUNNING, fake_ssm.ran(output))
+    fake, ids = fresh_fleet(endpoint, size, *steps, by_tag=by_tag)
+    ok, _ = deploy_quietly(make_cfg(workspace, ids, by_tag), Pacing(sleep=lambda seconds: None))
+    polls = max(fake.walks.values())
+    listing = fake.calls["ListCommandInvocations"] + fake.calls["ListCommands"]
+    assert ok and polls == len(steps), (ok, polls)
+    return listing / polls, fake.calls["SendCommand"]
+
+
+def time_to_verdict(endpoint: str, workspace: str, size: int, output: str, code: int, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        fake, ids = fresh_fleet(endpoint, size, fake_ssm.ran(output, code=code))
+        ok, seconds = deploy_quietly(make_cfg(workspace, ids))
+        assert ok == (code == 0) and fake.calls["ListCommandInvocations"] == math.ceil(size / 50)
+        times.append(seconds)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1,10,100,500")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                       "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})
+    fake_ssm.install()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            agent = real_runs(Path(tmp) / "agent")
+            listed, cut = agent["success"].stdout, agent["rolled_back"].stdout
+            print(f"agent output: success {len(listed)} chars (listing holds it), "
+                  f"rolled_back {len(cut)} chars (cut at 2,500: fetched)\n")
+            print(f"{'N':>5} {'sends':>5} {'calls/poll':>10} {'by tag':>6} {'target':>6} {'ratio':>5} "
+                  f"{'verdict listed':>14} {'verdict fetched':>15} {'per instance':>12}")
+            for size in (int(n) for n in args.sizes.split(",")):
+                per_poll, sends = calls_per_poll(endpoint, tmp, size, listed)
+                tagged, _ = calls_per_poll(endpoint, tmp, size, listed, by_tag=True)
+                target = math.ceil(size / 50) + 1
+                fast = time_to_verdict(endpoint, tmp, size, listed, 0, args.runs)
+                slow = time_to_verdict(endpoint, tmp, size, cut, 2, args.runs)
+                print(f"{size:>5} {sends:>5} {per_poll:>10.1f} {tagged:>6.1f} {target:>6} "
+                      f"{max(per_poll, tagged) / target:>5.2f} {fast:>13.2f}s {slow:>14.2f}s "
+                      f"{slow / size * 1000:>10.1f}ms")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
