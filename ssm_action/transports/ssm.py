@@ -117,6 +117,9 @@ class Run:
             self.cancel("the workflow was cancelled")
             self.record_cancelled()
             raise
+        except (ClientError, BotoCoreError) as exc:  # e.g. ssm:ListCommandInvocations denied
+            self.cancel("this action can no longer follow it")
+            raise aws_error("following the command", exc) from exc
         if not finished:
             runner.warning(f"Not every instance finished within {self.timeout} s (delivery-timeout + "
                            f"execution-timeout + {DEADLINE_GRACE} s): cancelling.", title="SSM deadline passed")

@@ -59,8 +59,11 @@ class Collector:
         self.results: dict[str, InstanceResult] = {}
 
     def __call__(self, watches: list[Watch]) -> None:
-        with ThreadPoolExecutor(max_workers=min(FETCH_WORKERS, len(watches))) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(FETCH_WORKERS, len(watches)))
+        try:
             results = list(pool.map(self.result, watches))
+        finally:  # on a cancel (SIGTERM), do not wait for the queued fetches
+            pool.shutdown(wait=False, cancel_futures=True)
         for result in results:
             self.results[result.instance_id] = result
             runner.log(self.line(result))

@@ -38,8 +38,8 @@ def is_terminal(invocation: dict[str, Any]) -> bool:
     return invocation.get("Status") in TERMINAL_STATUS or state_of(invocation) in TERMINAL_DETAILS
 
 
-def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%H:%M:%S")
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 @dataclass
@@ -61,7 +61,7 @@ class Watch:
     command_id: str
     state: str = ""  # "" until SSM lists the invocation
     invocation: dict[str, Any] = field(default_factory=dict)
-    timeline: list[tuple[str, str]] = field(default_factory=list)
+    timeline: list[tuple[str, str]] = field(default_factory=list)  # (ISO UTC time, state)
     done: bool = False
 
 
@@ -77,7 +77,6 @@ class FleetWait:
         self.on_terminal = on_terminal
         self.watches = {iid: Watch(iid, cid) for cid, ids in expected.items() for iid in ids}
         self.open = list(expected)
-        self.polls = 0
 
     def run(self) -> bool:
         """True when every invocation ended; False at the deadline."""
@@ -95,7 +94,6 @@ class FleetWait:
 
     def poll(self) -> bool:
         """One walk per open command; False when SSM throttled or failed a walk."""
-        self.polls += 1
         clean = True
         ended: list[Watch] = []
         for command_id in list(self.open):
@@ -110,23 +108,21 @@ class FleetWait:
             self.on_terminal(ended)
         return clean
 
-    def unfinished(self) -> list[Watch]:
-        return [w for w in self.watches.values() if not w.done]
-
     def _walk(self, command_id: str) -> list[dict[str, Any]] | None:
         pages = self.client.get_paginator("list_command_invocations").paginate(
             CommandId=command_id, Details=True, PaginationConfig={"PageSize": PAGE_SIZE})
         try:
             return [inv for page in pages for inv in page.get("CommandInvocations", [])]
         except (BotoConnectionError, HTTPClientError) as exc:  # botocore already retried: try next poll
-            runner.log(f"{utc_now()} No answer from SSM while listing {command_id} ({exc}); polling again later.")
+            runner.log(f"{utc_now():%H:%M:%S} No answer from SSM while listing {command_id} ({exc}); "
+                       "polling again later.")
             return None
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in NOT_YET:
                 return []
             if code in TRANSIENT or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
-                runner.log(f"{utc_now()} SSM answered {code} while listing {command_id}; polling again later.")
+                runner.log(f"{utc_now():%H:%M:%S} SSM answered {code} while listing {command_id}; polling again later.")
                 return None
             raise
 
@@ -137,9 +133,9 @@ class FleetWait:
         watch.invocation = invocation
         state = state_of(invocation)
         if state != watch.state:
-            stamp = utc_now()
-            watch.timeline.append((stamp, state))
-            runner.log(f"{stamp} {iid} {watch.state or 'sent'} -> {state}")
+            now = utc_now()
+            watch.timeline.append((now.isoformat(timespec="seconds"), state))
+            runner.log(f"{now:%H:%M:%S} {iid} {watch.state or 'sent'} -> {state}")
             watch.state = state
         if watch.done or not is_terminal(invocation):
             return None

@@ -290,3 +290,12 @@ def test_a_failed_send_cancels_the_batches_already_sent(fake, make_cfg, clock):
         run(make_cfg(instance_ids=",".join(many)), clock)
     [sent] = fake.commands()
     assert fake.cancelled == [sent.command_id]
+
+
+def test_losing_the_right_to_follow_the_command_cancels_it(fake, make_cfg, clock):
+    [one] = ids(1)
+    fleet(fake, [one], RUNNING)
+    fake.errors["ListCommandInvocations"] = ["AccessDeniedException"]
+    with pytest.raises(ActionError, match="AWS refused following the command"):
+        run(make_cfg(instance_ids=one), clock)
+    assert fake.cancelled == [fake.commands()[0].command_id]
