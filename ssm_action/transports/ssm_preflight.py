@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from ssm_action import runner
 from ssm_action.config import Config
 from ssm_action.errors import ActionError
+from ssm_action.transports import ssm_request
 
 PLATFORM_TYPES = {"windows": "Windows", "linux": "Linux"}
 FILTER_VALUES_MAX = 50  # the filter takes 100 values; 50 keeps each id chunk to one page
@@ -46,11 +47,12 @@ def find(client: Any, cfg: Config) -> tuple[list[str], dict[str, dict[str, Any]]
     if cfg.targets:
         found = list(_describe(client, [{"Key": key, "Values": list(values)} for key, values in cfg.targets]))
         return [info["InstanceId"] for info in found], {info["InstanceId"]: info for info in found}
+    ids = ssm_request.instance_ids(cfg)
     known: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(cfg.instance_ids, FILTER_VALUES_MAX):
+    for chunk in _chunks(ids, FILTER_VALUES_MAX):
         for info in _describe(client, [{"Key": "InstanceIds", "Values": chunk}]):
             known[info["InstanceId"]] = info
-    return list(cfg.instance_ids), known
+    return ids, known
 
 
 def problem(instance_id: str, info: dict[str, Any] | None, cfg: Config) -> Problem | None:

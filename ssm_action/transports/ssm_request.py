@@ -25,6 +25,11 @@ PARAMETERS_LIMIT = DOCUMENT_QUOTA - DOCUMENT_RESERVE
 COMMENT_MAX = 100
 
 
+def instance_ids(cfg: Config) -> list[str]:
+    """The ids in the order given, each once (SendCommand rejects repeats)."""
+    return list(dict.fromkeys(cfg.instance_ids))
+
+
 def comment(ctx: RunContext, environment: str) -> str:
     text = f"ssm-deploy {ctx.sha[:12]} to {environment} by {ctx.actor} (run {ctx.deploy_id})"
     return text[:COMMENT_MAX]
@@ -70,5 +75,5 @@ def build(cfg: Config, ctx: RunContext, environment: str, data: bootstrap.Payloa
     check_size(base, data)
     if cfg.targets:
         return [{**base, "Targets": [{"Key": key, "Values": list(values)} for key, values in cfg.targets]}]
-    ids = list(cfg.instance_ids)
+    ids = instance_ids(cfg)
     return [{**base, "InstanceIds": ids[i:i + MAX_IDS_PER_CALL]} for i in range(0, len(ids), MAX_IDS_PER_CALL)]

@@ -28,6 +28,11 @@ def test_instance_ids_go_50_to_a_call(make_cfg):
     assert all("Targets" not in r for r in requests)
 
 
+def test_a_repeated_instance_id_is_sent_once(make_cfg):
+    [request] = requests_for(make_cfg(instance_ids="i-0123456789abcdef0, i-0123456789abcdef1, i-0123456789abcdef0"))
+    assert request["InstanceIds"] == ["i-0123456789abcdef0", "i-0123456789abcdef1"]
+
+
 def test_targets_go_in_one_call(make_cfg):
     [request] = requests_for(make_cfg(targets="tag:App=web, tag:App=api, tag:Env=prod"))
     assert request["Targets"] == [{"Key": "tag:App", "Values": ["web", "api"]}, {"Key": "tag:Env", "Values": ["prod"]}]
