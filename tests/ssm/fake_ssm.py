@@ -38,6 +38,7 @@ STDOUT_MAX = 24_000
 STDERR_MAX = 8_000
 PLUGINS = {"AWS-RunPowerShellScript": "aws:runPowerShellScript", "AWS-RunShellScript": "aws:runShellScript"}
 STARTED = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
+RUN_SECONDS = 42  # how long every finished invocation ran
 
 
 class FakeError(ServiceException):
@@ -51,7 +52,6 @@ class Step:
     stdout: str = ""
     stderr: str = ""
     code: int = -1
-    seconds: float = 42.0
 
     @property
     def terminal(self) -> bool:
@@ -77,8 +77,7 @@ class FakeSSM:
 
     registry: dict[str, dict[str, Any]] = field(default_factory=dict)  # DescribeInstanceInformation items
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
-    plans: dict[str, list[Step]] = field(default_factory=dict)
-    default_plan: list[Step] = field(default_factory=lambda: [PENDING, RUNNING, ran("no result line\n")])
+    plans: dict[str, list[Step]] = field(default_factory=dict)  # every instance a command reaches needs one
     hidden_walks: int = 0  # the first walks of each command see nothing yet (the race)
     hide_with_error: bool = False  # ...as InvocationDoesNotExist instead of an empty list
     errors: dict[str, list[str]] = field(default_factory=dict)  # action -> error codes to answer first ("" = ok)
@@ -109,7 +108,7 @@ class FakeSSM:
 
     def step(self, command: Command, instance_id: str) -> Step:
         walk = self.walks[command.command_id] - self.hidden_walks
-        plan = self.plans.get(instance_id, self.default_plan)
+        plan = self.plans[instance_id]
         step = plan[min(max(walk, 1), len(plan)) - 1]
         if command.command_id in self.cancelled and not step.terminal:
             return Step("Cancelled")
@@ -123,7 +122,7 @@ class FakeSSM:
                   "OutputS3BucketName": command.output_s3_bucket_name,
                   "OutputS3KeyPrefix": command.output_s3_key_prefix}
         if step.terminal:
-            plugin["ResponseFinishDateTime"] = STARTED + datetime.timedelta(seconds=step.seconds)
+            plugin["ResponseFinishDateTime"] = STARTED + datetime.timedelta(seconds=RUN_SECONDS)
             if command.output_s3_bucket_name:
                 self.write_output(command, instance_id, step)
         return {"CommandId": command.command_id, "InstanceId": instance_id, "Comment": command.comment,

@@ -16,6 +16,8 @@ from ssm_action import deploy, runner
 from ssm_action.errors import ActionError
 from ssm_action.results import DeployOutcome
 from ssm_action.transports import ssm
+from ssm_action.transports import ssm_bootstrap as bootstrap
+from tests.ssm.agent_runs import run_script
 from tests.ssm.conftest import CTX, SHA
 from tests.ssm.fake_ssm import PENDING, RUNNING, Step, ran
 
@@ -133,6 +135,17 @@ def test_ssm_end_states_are_mapped(fake, make_cfg, clock, agent_runs, step, stat
     assert hint in r.error
     never_ran = state in ("DeliveryTimedOut", "Undeliverable")
     assert fake.calls["GetCommandInvocation"] == (0 if never_ran else 1)
+
+
+def test_a_server_python_that_cannot_run_is_reported_with_its_error(fake, make_cfg, clock, tmp_path):
+    cfg = make_cfg(instance_ids=ids(1)[0], platform="linux", app_directory="/srv/octo", server_python="/no/python3")
+    data = bootstrap.payload(bootstrap.AGENT_PATH.read_bytes(), deploy.agent_params(cfg, CTX), cfg.server_python)
+    real = run_script(bootstrap.script("linux", data), tmp_path, {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)})
+    fleet(fake, cfg.instance_ids, ran(real.stdout, real.stderr, real.code), platform="Linux")
+    [r] = run(cfg, clock).results
+
+    assert (r.status, r.ok, r.agent) == ("Failed", False, None)
+    assert r.error.startswith("The agent reported no result") and "/no/python3: not found" in r.error
 
 
 def test_past_the_deadline_the_command_is_cancelled_and_fails(fake, make_cfg, clock, capsys):
