@@ -20,6 +20,6 @@ COPY requirements.txt /action/requirements.txt
 RUN python -m pip install --no-cache-dir -r /action/requirements.txt
 
 # The code lives in /action: the runner mounts the workspace over the workdir.
-COPY action.yml entrypoint.py /action/
+COPY action.yml entrypoint.py post_entrypoint.py /action/
 COPY ssm_action /action/ssm_action
 ENTRYPOINT ["python", "/action/entrypoint.py"]
