@@ -37,7 +37,8 @@ CANCEL_SECONDS = 5.0  # after a cancel the runner kills the container within sec
 DESCRIPTION_LIMIT = 140  # GitHub's maximum for a status description
 STATE_ID = "deployment_id"  # GITHUB_STATE names read by the post-entrypoint
 STATE_FINAL = "deployment_final"
-OPEN_STATES = ("in_progress", "queued", "pending")
+OPEN_STATES = ("", "in_progress", "queued", "pending")  # "": created, but no status got through
+KILLED = {"state": "error", "description": "The deploy step ended without a final status (killed or timed out)"}
 
 PERMISSION_HINT = ("The workflow's token may not write deployments: add `permissions: deployments: write` "
                    "to the job (or the workflow), or set create-deployment: false.")
@@ -209,7 +210,7 @@ def skip_reason(cfg: Config, ctx: RunContext) -> str:
 
 
 def status_body(state: str, description: str, log_url: str, environment_url: str = "") -> dict[str, Any]:
-    body: dict[str, Any] = {"state": state, "description": truncate(description)}
+    body: dict[str, Any] = {"state": state, "description": truncate(runner.redact(description))}
     if log_url:
         body["log_url"] = log_url
     if environment_url:
@@ -249,7 +250,7 @@ class Deployment:
         """The final status; if it cannot be posted, the post-entrypoint tries again."""
         if self.id is None:
             return
-        runner.save_state(STATE_FINAL, json.dumps({"state": state, "description": truncate(description)}))
+        runner.save_state(STATE_FINAL, json.dumps(status_body(state, description, "")))
         if self._post(state, description, seconds, self.cfg.environment_url):
             runner.save_state(STATE_ID, "")  # nothing left for the post-entrypoint
 
@@ -284,27 +285,23 @@ class Deployment:
         runner.warning(message, title=title)
 
 
-def finalise_leftover(env: Mapping[str, str] = os.environ) -> int:
+def finalise_leftover(env: Mapping[str, str] = os.environ) -> None:
     """The post-entrypoint: finish a deployment the main step left open (killed, or its post failed)."""
     deployment_id = env.get(f"STATE_{STATE_ID}", "")
     if not deployment_id.isdigit():
-        return 0
-    raw = config.raw_inputs(env)
-    token = raw["github-token"].strip()
+        return
+    token = config.raw_inputs(env)["github-token"].strip()
     runner.mask(token)
     ctx = context.from_env(Path.cwd(), env)
     client = Client(ctx.api_url, ctx.repository, token)
-    final = json.loads(env.get(f"STATE_{STATE_FINAL}") or "{}") or {
-        "state": "error", "description": "The deploy step ended without a final status (killed or timed out)"}
+    final = json.loads(env.get(f"STATE_{STATE_FINAL}") or "{}") or KILLED
     try:
         latest = client.latest_state(int(deployment_id))
-        if latest not in OPEN_STATES:
-            return 0
-        client.post_status(int(deployment_id), status_body(final["state"], final["description"], ctx.run_url,
-                                                           raw["environment-url"].strip()), FINAL_SECONDS)
+        if latest in OPEN_STATES:
+            body = status_body(final["state"], final["description"], ctx.run_url, env.get("INPUT_ENVIRONMENT-URL", ""))
+            client.post_status(int(deployment_id), body, FINAL_SECONDS)
+            runner.log(f"GitHub deployment {deployment_id} was left {latest or 'without a status'}; "
+                       f"set it to {final['state']}.")
     except GitHubError as exc:
         runner.warning(f"Could not finalise GitHub deployment {deployment_id}; it may still show in progress: {exc}",
                        title="GitHub deployment status not posted")
-        return 0
-    runner.log(f"GitHub deployment {deployment_id} was left {latest}; set it to {final['state']}.")
-    return 0

@@ -89,6 +89,10 @@ class FakeGitHub:
         """Answer the next request of ``route`` (create, list, status, statuses) with this error."""
         self._queued.setdefault(route, []).append(Answer(status, body, headers or {}, apply))
 
+    def heal(self) -> None:
+        """Forget the errors still queued: GitHub is back."""
+        self._queued.clear()
+
     def calls(self, route: str) -> list[Request]:
         return [r for r in self.requests if r.route == route]
 

@@ -102,6 +102,7 @@ def test_the_post_entrypoint_posts_the_final_status_the_main_step_could_not(step
                                   + json.dumps({"state": "failure", "description": "1/3 target(s) failed"}) + "\n")
     step_env["INPUT_ENVIRONMENT-URL"] = "https://web.example.com"
     assert post_step(runner_files, step_env).returncode == 0
+    assert github.states(number) == ["in_progress", "failure"]
     assert github.calls("status")[-1].body == {
         "state": "failure", "description": "1/3 target(s) failed", "environment_url": "https://web.example.com",
         "log_url": "https://github.com/octo-org/octo-app/actions/runs/4242"}
