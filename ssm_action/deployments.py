@@ -44,7 +44,7 @@ PERMISSION_HINT = ("The workflow's token may not write deployments: add `permiss
                    "to the job (or the workflow), or set create-deployment: false.")
 HINTS = {
     401: "GitHub refused the token (expired or invalid): leave github-token at its default "
-         "(${{ github.token }}) or pass a valid token.",
+         "(the workflow's token) or pass a valid token.",
     403: "The token may not write deployments to {repo}: a personal access token needs the repo or "
          "repo_deployment scope (fine-grained: Deployments read and write).",
     404: "GitHub cannot find {repo} with this token: the token cannot see the repository, or "
