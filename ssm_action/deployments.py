@@ -147,7 +147,8 @@ class Client:
         })
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None,
-             params: dict[str, Any] | None = None) -> Any:
+             params: dict[str, Any] | None = None, expect: type = dict) -> Any:
+        """One request; the answer must be JSON of the ``expect`` type, as GitHub's API sends."""
         url = f"{self.api_url}/repos/{self.repository}{path}"
         try:
             resp = self.session.request(method, url, json=body, params=params, timeout=TIMEOUT)
@@ -158,11 +159,13 @@ class Client:
         if resp.status_code >= 400:
             raise explain(resp, self.repository, self.api_url)
         try:
-            return resp.json() if resp.content else None
-        except ValueError as exc:
-            raise GitHubError(f"{self.api_url} answered {resp.status_code} with something that is not JSON: "
-                              "is GITHUB_API_URL the API's address (https://HOST/api/v3 on Enterprise Server)?"
-                              ) from exc
+            data = resp.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, expect):
+            raise GitHubError(f"{self.api_url} answered {resp.status_code} with something GitHub's API does not "
+                              "send: is GITHUB_API_URL the API's address (https://HOST/api/v3 on Enterprise Server)?")
+        return data
 
     def create(self, body: dict[str, Any], seconds: float) -> int:
         """Create the deployment; before any retry, adopt the one a failed attempt may have created."""
@@ -175,15 +178,14 @@ class Client:
             if found is not None:
                 return found
         data = self.call("POST", "/deployments", body)
-        if not isinstance(data, dict) or not isinstance(data.get("id"), int):  # 202: merged, not created
-            said = data.get("message", "") if isinstance(data, dict) else ""
-            raise GitHubError(f"GitHub created no deployment ({said or 'no id in its answer'}).")
+        if not isinstance(data.get("id"), int):  # 202: GitHub merged the default branch instead
+            raise GitHubError(f"GitHub created no deployment ({data.get('message') or 'no id in its answer'}).")
         return data["id"]
 
     def find(self, sha: str, environment: str, deploy_id: str) -> int | None:
         listed = self.call("GET", "/deployments", params={"sha": sha, "environment": environment,
-                                                          "task": "deploy", "per_page": 30})
-        for item in listed or []:
+                                                          "task": "deploy", "per_page": 30}, expect=list)
+        for item in listed:
             payload = item.get("payload")
             if isinstance(payload, dict) and payload.get("deploy_id") == deploy_id:
                 return int(item["id"])
@@ -193,7 +195,7 @@ class Client:
         retry(lambda: self.call("POST", f"/deployments/{deployment_id}/statuses", body), seconds)
 
     def latest_state(self, deployment_id: int) -> str:
-        statuses = self.call("GET", f"/deployments/{deployment_id}/statuses", params={"per_page": 1})
+        statuses = self.call("GET", f"/deployments/{deployment_id}/statuses", params={"per_page": 1}, expect=list)
         return str(statuses[0]["state"]) if statuses else ""
 
 

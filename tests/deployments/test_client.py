@@ -93,8 +93,11 @@ def test_an_answer_that_is_not_json_names_the_api_url():
     """E.g. GITHUB_API_URL set to an Enterprise Server's web address instead of its API."""
     url = f"https://ghe.example.com/repos/{REPO}/deployments/7/statuses"
     responses.get(url, body="<html>sign in</html>", content_type="text/html")
-    with pytest.raises(GitHubError, match="is GITHUB_API_URL the API's address"):
-        Client("https://ghe.example.com", REPO, "t").latest_state(7)
+    responses.get(url, json={"message": "a proxy's page"})  # JSON, but not the list GitHub sends
+    client = Client("https://ghe.example.com", REPO, "t")
+    for _ in range(2):
+        with pytest.raises(GitHubError, match="is GITHUB_API_URL the API's address"):
+            client.latest_state(7)
 
 
 def test_status_descriptions_are_cut_to_140_characters():
