@@ -134,6 +134,17 @@ def test_sigterm_while_the_agent_works_ends_the_deployment_error(step, server, g
     assert runner_files.states()["deployment_id"] == ""  # nothing left for the post step
 
 
+def test_sigint_first_as_docker_forwards_a_cancel(step, server, github):
+    """On cancel the runner interrupts `docker run`, which passes SIGINT on before any SIGTERM."""
+    process, before = start_and_wait_in_the_hook(step, server, github)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=30)
+    assert process.returncode != 0
+    assert github.states(1) == ["in_progress", "error"]
+    assert github.calls("status")[-1].body["description"].startswith("Cancelled (")
+    assert stored_records()[0]["result"] == "cancelled"
+
+
 def test_killed_while_the_agent_works_then_the_post_step_ends_it(step, server, github, runner_files, post_step):
     process, _ = start_and_wait_in_the_hook(step, server, github)
     process.kill()  # no chance to clean up, as when the runner's kill timeout expires
