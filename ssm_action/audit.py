@@ -42,7 +42,7 @@ def _instance(r: InstanceResult) -> dict[str, Any]:
         "health": agent.get("health") or "unknown",
         "previous_sha": agent.get("previous_sha") or "",
         "seconds": round(r.duration, 1) if r.duration is not None else None,
-        "error": error[:ERROR_LIMIT],
+        "error": runner.redact(error)[:ERROR_LIMIT],  # before JSON escaping could hide a secret from redact
     }
 
 
@@ -68,7 +68,7 @@ class Record:
     def finish(self, result: str, summary: str, outcome: DeployOutcome | None, deployment_id: int | None) -> None:
         self.ended_at = utc_now()
         self.result = result
-        self.summary = summary
+        self.summary = runner.redact(summary)
         self.deployment_id = deployment_id
         if outcome is not None:
             self.command_id = outcome.command_id
