@@ -20,6 +20,9 @@ COPY requirements.txt /action/requirements.txt
 RUN python -m pip install --no-cache-dir -r /action/requirements.txt
 
 # The code lives in /action: the runner mounts the workspace over the workdir.
-COPY action.yml entrypoint.py /action/
+COPY action.yml entrypoint.py post_entrypoint.py /action/
 COPY ssm_action /action/ssm_action
+# action.yml names the post-entrypoint relative to the action (actionlint checks it exists);
+# the runner passes it to docker run --entrypoint, which finds it on the PATH.
+ENV PATH="${PATH}:/action"
 ENTRYPOINT ["python", "/action/entrypoint.py"]

@@ -12,7 +12,7 @@ import re
 import sys
 from typing import Any
 
-from ssm_action import routing, runner
+from ssm_action import routing, runner, tracking
 from ssm_action.config import Config
 from ssm_action.context import RunContext
 from ssm_action.errors import ActionError
@@ -66,16 +66,20 @@ def _run_transport(cfg: Config, ctx: RunContext, environment: str, params: dict[
 def run(cfg: Config, ctx: RunContext, gates_ok: bool = True) -> bool:
     environment = routing.environment_for(cfg, ctx)
     runner.set_output("environment", environment)
-    if not gates_ok:
-        runner.error("A blocking gate failed, so nothing was deployed. Fix the gates above and push again.",
-                     title="Deploy skipped")
-        runner.add_summary(f"## :no_entry: Deploy to {environment} skipped\n\nA blocking gate failed.\n")
-        return False
-    params = agent_params(cfg, ctx)
-    runner.log(f"Deploying {ctx.sha[:12]} ({ctx.branch or 'no branch'}) to {environment} via {cfg.transport}")
-    outcome = _run_transport(cfg, ctx, environment, params)
-    report(outcome, ctx, environment)
-    return outcome.ok
+    # However this ends (even cancelled), the GitHub deployment gets a final status and the audit record is kept.
+    with tracking.track(cfg, ctx, environment) as track:
+        if not gates_ok:
+            runner.error("A blocking gate failed, so nothing was deployed. Fix the gates above and push again.",
+                         title="Deploy skipped")
+            runner.add_summary(f"## :no_entry: Deploy to {environment} skipped\n\nA blocking gate failed.\n")
+            track.skip("a blocking gate failed")
+            return False
+        params = agent_params(cfg, ctx)
+        track.start()
+        runner.log(f"Deploying {ctx.sha[:12]} ({ctx.branch or 'no branch'}) to {environment} via {cfg.transport}")
+        outcome = track.done(_run_transport(cfg, ctx, environment, params))
+        report(outcome, ctx, environment)
+        return outcome.ok
 
 
 def _worst_health(results: list[InstanceResult]) -> str:

@@ -114,6 +114,12 @@ def set_output(name: str, value: object) -> None:
         gha.set_output(name, text)
 
 
+def save_state(name: str, value: str) -> None:
+    """Pass a value to this action's post-entrypoint, which reads it as env STATE_<name>."""
+    if os.environ.get("GITHUB_STATE"):
+        gha.save_state(name, value)
+
+
 def outputs() -> dict[str, str]:
     return dict(_outputs)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE_INPUTS = ("Dockerfile", ".dockerignore", "requirements.txt", "requirements-tools.txt",
-                "action.yml", "entrypoint.py", "ssm_action")
+                "action.yml", "entrypoint.py", "post_entrypoint.py", "ssm_action")
 
 
 def podman_env() -> dict[str, str]:
