@@ -1,6 +1,6 @@
 """Entry point for the runner and for people: inputs from INPUT_* or --flags, then a mode.
 
-Heavy libraries (boto3, PyGithub) are imported only by the modes that need them,
+Heavy libraries (boto3, requests) are imported only by the modes that need them,
 so a bad input is reported at once and before any AWS or GitHub call.
 """
 
@@ -50,7 +50,7 @@ def report_config_errors(errors: Sequence[config.ConfigError]) -> None:
     runner.set_output("result", "failure")
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise Cancelled(f"signal {signum}: the workflow was cancelled")
 
 
@@ -83,7 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if cfg is None:
             report_config_errors(errors)
             return 1
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        # A cancelled workflow stops the container: docker forwards SIGINT, then SIGTERM.
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
         return 0 if run_modes(cfg) else 1
     except ActionError as exc:
         runner.error(f"{exc.message} See {exc.doc_url}", title=exc.title)

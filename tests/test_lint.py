@@ -22,12 +22,12 @@ def run(*cmd: str) -> subprocess.CompletedProcess:
 
 
 def test_flake8():
-    done = run(tool("flake8"), "ssm_action", "entrypoint.py", "tests", "scripts", "benchmarks")
+    done = run(tool("flake8"), "ssm_action", "entrypoint.py", "post_entrypoint.py", "tests", "scripts", "benchmarks")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_bandit():
-    done = run(tool("bandit"), "-q", "-r", "ssm_action", "entrypoint.py")
+    done = run(tool("bandit"), "-q", "-r", "ssm_action", "entrypoint.py", "post_entrypoint.py")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
