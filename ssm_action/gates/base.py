@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess  # nosec B404: only for the CompletedProcess type
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ssm_action.config import Config
 from ssm_action.gates.model import ERROR, FAILED, PASSED, Finding, Outcome
 from ssm_action.gates.process import GateLog
 from ssm_action.gates.projectenv import EnvError, ProjectEnv
+
+if TYPE_CHECKING:
+    from subprocess import CompletedProcess  # nosec B404
 
 # Top-level folders that are never the project's code.
 NOT_SOURCES = frozenset({"__pycache__", "node_modules", "build", "dist", "site-packages"})
@@ -66,7 +69,7 @@ def last_line(text: str) -> str:
     return lines[-1].strip() if lines else ""
 
 
-def conclude(done: subprocess.CompletedProcess[str], findings: list[Finding] | None, tool: str,
+def conclude(done: CompletedProcess[str], findings: list[Finding] | None, tool: str,
              fail_codes: Collection[int] = (1,)) -> Outcome:
     """The usual verdict: exit 0 passes, a fail code with a readable report fails,
     anything else (a crash, no report, a usage error) is an error."""

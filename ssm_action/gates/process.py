@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import subprocess  # nosec B404: the gates run tools, never through a shell
+# The gates run tools, never through a shell
+import subprocess  # nosec B404
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -64,7 +65,8 @@ class GateLog:
         self.note("$ " + shlex.join(argv))
         started = time.monotonic()
         try:
-            proc = subprocess.Popen(  # nosec B603: argv list, no shell
+            # Argv list, no shell
+            proc = subprocess.Popen(  # nosec B603
                 list(argv), cwd=cwd, env=dict(env) if env is not None else None, text=True,
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 start_new_session=True, errors="replace",

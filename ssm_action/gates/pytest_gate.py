@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import xml.etree.ElementTree as ET  # nosec B405: parses the JUnit file pytest just wrote
+# Parses the JUnit file pytest just wrote
+import xml.etree.ElementTree as ET  # nosec B405
 from pathlib import Path
 
 from ssm_action.gates.base import GateContext, last_line
@@ -54,7 +55,8 @@ def _coverage(path: Path) -> float | None:
 def _failures(path: Path) -> list[Finding]:
     """Failed tests with their file and line (the xunit1 JUnit flavour carries both)."""
     try:
-        root = ET.parse(path).getroot()  # nosec B314: our own pytest run wrote it
+        # Our own pytest run wrote it
+        root = ET.parse(path).getroot()  # nosec B314
     except (OSError, ET.ParseError):
         return []
     found = []
