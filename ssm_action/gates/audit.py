@@ -20,7 +20,7 @@ SAFETY_VULNERABLE = 64  # safety's exit code when it found vulnerabilities
 def pip_audit(ctx: GateContext) -> Outcome:
     argv = [tools.path("pip-audit"), "--path", str(ctx.env.site_packages), *ctx.cfg.pip_audit_args,
             "--format", "json", "--progress-spinner", "off", "--desc", "on"]
-    done = ctx.log.run(argv, cwd=ctx.root)
+    done = ctx.log.run(argv, cwd=ctx.root, log_stdout=False)
     try:
         dependencies = json.loads(done.stdout)["dependencies"]
     except (ValueError, KeyError, TypeError):

@@ -25,9 +25,10 @@ def _no_code(ctx: GateContext) -> Outcome | None:
 def flake8(ctx: GateContext) -> Outcome:
     if skipped := _no_code(ctx):
         return skipped
-    report = ctx.scratch / "flake8.sarif"
-    argv = [tools.path("flake8"), *ctx.cfg.flake8_args, "--format=sarif", f"--output-file={report}", *ctx.targets]
-    return _sarif_outcome(ctx, "flake8", ctx.log.run(argv, cwd=ctx.root), _flake8_severity)
+    # flake8-sarif loses the report with --output-file: it prints it instead.
+    argv = [tools.path("flake8"), *ctx.cfg.flake8_args, "--format=sarif", *ctx.targets]
+    done = ctx.log.run(argv, cwd=ctx.root, log_stdout=False)
+    return _sarif_outcome(ctx, "flake8", done, sarif.parse(done.stdout), _flake8_severity)
 
 
 def _flake8_severity(result: dict[str, Any]) -> int:
@@ -43,7 +44,8 @@ def bandit(ctx: GateContext) -> Outcome:
     report = ctx.scratch / "bandit.sarif"
     argv = [tools.path("bandit"), *_bandit_config(ctx), *ctx.cfg.bandit_args,
             "--quiet", "--format", "sarif", "--output", str(report), "--recursive", *ctx.targets]
-    return _sarif_outcome(ctx, "bandit", ctx.log.run(argv, cwd=ctx.root), _bandit_severity)
+    done = ctx.log.run(argv, cwd=ctx.root)
+    return _sarif_outcome(ctx, "bandit", done, sarif.read(report), _bandit_severity)
 
 
 def _bandit_config(ctx: GateContext) -> list[str]:
@@ -59,11 +61,9 @@ def _bandit_severity(result: dict[str, Any]) -> int:
     return BANDIT_SEVERITY.get(result.get("properties", {}).get("issue_severity", ""), LOW)
 
 
-def _sarif_outcome(ctx: GateContext, tool: str, done: Any, severity: sarif.Severity) -> Outcome:
+def _sarif_outcome(ctx: GateContext, tool: str, done: Any, doc: dict[str, Any] | None,
+                   severity: sarif.Severity) -> Outcome:
     """Findings from the tool's SARIF report; a rebased copy is kept for code scanning."""
-    doc = sarif.read(ctx.scratch / f"{tool}.sarif")
-    if doc is None and done.returncode == 0:  # flake8-sarif writes nothing when there is nothing to say
-        return conclude(done, [], tool)
     outcome = conclude(done, sarif.findings(doc, severity) if doc else None, tool)
     if doc:
         outcome.sarif = sarif.write_rebased(doc, ctx.repo_prefix, ctx.sarif_dir / f"{tool}.sarif")

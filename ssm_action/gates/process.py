@@ -56,9 +56,10 @@ class GateLog:
     def text(self) -> str:
         return "\n".join(self.parts)
 
-    def run(self, argv: Sequence[str], *, cwd: Path,
-            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        """Run a tool to completion (or to the deadline); its output goes to the log."""
+    def run(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None,
+            log_stdout: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run a tool to completion (or to the deadline); its output goes to the log
+        (not stdout when it is a machine-readable report)."""
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise GateTimeout(f"gate-timeout of {self.timeout:g} s reached")
@@ -80,15 +81,16 @@ class GateLog:
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             out, err = proc.communicate()
-            self._record(out, err, started)
+            self._record(out, err, started, log_stdout)
             raise GateTimeout(f"stopped after the gate-timeout of {self.timeout:g} s") from None
         finally:
             with _live_lock:
                 _live.discard(proc)
-        self._record(out, err, started)
+        self._record(out, err, started, log_stdout)
         return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
 
-    def _record(self, out: str, err: str, started: float) -> None:
+    def _record(self, out: str, err: str, started: float, log_stdout: bool) -> None:
         self.tool_seconds += time.monotonic() - started
-        self.note(out)
+        if log_stdout:
+            self.note(out)
         self.note(err)

@@ -15,10 +15,17 @@ Severity = Callable[[dict[str, Any]], int]
 
 
 def read(path: Path) -> dict[str, Any] | None:
-    """The SARIF document, or None when the tool did not write a valid one."""
+    """The SARIF document in a file, or None when the tool did not write a valid one."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return parse(path.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+
+
+def parse(text: str) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(text)
+    except ValueError:
         return None
     return doc if isinstance(doc, dict) and isinstance(doc.get("runs"), list) else None
 
