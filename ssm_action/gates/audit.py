@@ -39,10 +39,11 @@ def pip_audit(ctx: GateContext) -> Outcome:
 
 
 def _vulnerability(dep: dict, vuln: dict) -> Finding:
-    fixed = ", ".join(vuln.get("fix_versions") or []) or "no fixed version"
+    ids = ", ".join([vuln["id"], *vuln.get("aliases", [])])
+    fixed = ", ".join(vuln.get("fix_versions") or []) or "none yet"
     text = " ".join((vuln.get("description") or "").split())[:300]
     return Finding("", None, None, f"{dep['name']} {dep.get('version', '')}".strip(),
-                   f"{vuln['id']} (fixed in: {fixed}): {text}", HIGH)
+                   f"{ids} (fixed in: {fixed}): {text}", HIGH)
 
 
 def safety(ctx: GateContext) -> Outcome:
