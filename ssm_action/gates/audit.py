@@ -18,11 +18,13 @@ SAFETY_VULNERABLE = 64  # safety's exit code when it found vulnerabilities
 
 
 def pip_audit(ctx: GateContext) -> Outcome:
-    argv = [tools.path("pip-audit"), "--path", str(ctx.env.site_packages), *ctx.cfg.pip_audit_args,
-            "--format", "json", "--progress-spinner", "off", "--desc", "on"]
+    # --skip-editable: the project itself (installed editable from its pyproject.toml) is
+    # not a dependency, and on PyPI it would count as "could not be audited".
+    argv = [tools.path("pip-audit"), "--path", str(ctx.env.site_packages), "--skip-editable",
+            *ctx.cfg.pip_audit_args, "--format", "json", "--progress-spinner", "off", "--desc", "on"]
     done = ctx.log.run(argv, cwd=ctx.root, log_stdout=False)
     try:
-        dependencies = json.loads(done.stdout)["dependencies"]
+        dependencies = [dep for dep in json.loads(done.stdout)["dependencies"] if not _editable(dep)]
     except (ValueError, KeyError, TypeError):
         return conclude(done, None, "pip-audit")
     found = [_vulnerability(dep, vuln) for dep in dependencies for vuln in dep.get("vulns", [])]
@@ -36,6 +38,10 @@ def pip_audit(ctx: GateContext) -> Outcome:
     if done.returncode != 0:
         return conclude(done, [], "pip-audit")
     return Outcome(PASSED, f"no known vulnerabilities in {len(dependencies)} packages")
+
+
+def _editable(dep: dict) -> bool:
+    return dep.get("skip_reason") == "distribution marked as editable"
 
 
 def _vulnerability(dep: dict, vuln: dict) -> Finding:

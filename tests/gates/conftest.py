@@ -8,6 +8,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -95,9 +96,15 @@ def by_name(run: schedule.GatesRun) -> dict[str, GateResult]:
 
 
 @pytest.fixture(scope="session")
-def sample_run(copy_project, osv_url: str) -> schedule.GatesRun:
+def sample_project(copy_project) -> Path:
+    """A copy of the sample app; its cached environment is shared by the tests that use it."""
+    return copy_project(SAMPLE_APP)
+
+
+@pytest.fixture(scope="session")
+def sample_run(sample_project: Path, osv_url: str) -> schedule.GatesRun:
     """Every gate on the sample app (pip-audit against the local OSV service)."""
-    project = copy_project(SAMPLE_APP)
+    project = sample_project
     with mock.patch.dict(os.environ, {"SAMPLE_APP_SETTING": "configured"}):
         return run_gates(project, pip_audit_args=f"-s osv --osv-url {osv_url}", smoke_imports="app, store",
                          required_env="SAMPLE_APP_SETTING", coverage_threshold="90")
@@ -109,3 +116,11 @@ def bad_run(copy_project, osv_url: str) -> schedule.GatesRun:
     project = copy_project(FIXTURES / "bad-app")
     return run_gates(project, pip_audit_args=f"-s osv --osv-url {osv_url}", smoke_imports="app, broken",
                      required_env="BAD_APP_UNSET_VARIABLE")
+
+
+def closed_port_url() -> str:
+    """A local URL where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1/query"
