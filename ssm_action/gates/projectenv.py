@@ -34,7 +34,9 @@ DEV_REQUIREMENTS = "requirements-dev.txt"
 TEST_EXTRAS = ("test", "tests")
 RUNNERS = ("pytest", "pytest-cov")  # the tests gate runs them inside the project
 INCLUDE_OPTIONS = ("-r", "--requirement", "-c", "--constraint")
-CONFLICT_WORDS = ("No solution found", "ResolutionImpossible", "conflicting dependencies")
+# The installer's words for requirements that cannot be satisfied (uv; pip), as opposed to
+# a failure to download or build. pip says the second also when its index is unreachable.
+CONFLICT_WORDS = ("No solution found", "ResolutionImpossible", "No matching distribution found")
 
 
 class EnvError(Exception):
@@ -178,6 +180,8 @@ def _damage(env: ProjectEnv, log: GateLog) -> str | None:
     missing = _missing_files(site)
     if missing:
         return f"the cached environment lost files (e.g. {missing})"
+    if not env.python.exists():  # also a link to a Python that is gone (another runner image)
+        return "the cached environment has no Python"
     if log.run([str(env.python), "-c", "import sys"], cwd=env.path).returncode != 0:
         return "the cached environment's Python does not start"
     return None
