@@ -209,7 +209,8 @@ def _build(env: ProjectEnv, reqs: Requirements, cfg: Config, log: GateLog, uv: s
     wanted += list(RUNNERS)
     if uv:
         variables.setdefault("UV_CACHE_DIR", str(cfg.cache_directory / "uv"))
-        variables.update(UV_PYTHON_DOWNLOADS="never", UV_NO_PROGRESS="1")
+        # Bytecode is compiled once into the cached environment, as pip does by default.
+        variables.update(UV_PYTHON_DOWNLOADS="never", UV_NO_PROGRESS="1", UV_COMPILE_BYTECODE="1")
         steps = [[uv, "venv", "--quiet", "--python", sys.executable, str(env.path)],
                  [uv, "pip", "install", "--python", str(env.python), *wanted]]
     else:
