@@ -65,7 +65,7 @@ def scale_{i}_{j}(value, factor={j + 1}):
 
 
 def _tests(i: int) -> str:
-    lines = [f'"""Tests of bigapp.mod_{i}."""\n', f"from bigapp import mod_{i}\n\n",
+    lines = [f'"""Tests of bigapp.mod_{i}."""\n', f"from bigapp import mod_{i}\n\n\n",
              f"def test_mod_{i}_scales_and_clamps():\n", '    """Each helper scales, then clamps."""\n']
     for j in range(FUNCTIONS):
         limit = 1000 * (i + 1) + j
@@ -92,7 +92,8 @@ def timed(run: Callable[[], schedule.GatesRun]) -> schedule.GatesRun:
     done = run()
     bad = [f"{r.name}={r.state}" for r in done.results if r.state not in ("passed", "skipped")]
     if bad:
-        raise SystemExit(f"a gate did not pass: {', '.join(bad)}\n" + "\n".join(r.log for r in done.results))
+        details = [f"{r.name}: {r.outcome.message}\n{r.log}" for r in done.results if r.state not in ("passed", "skipped")]
+        raise SystemExit(f"a gate did not pass: {', '.join(bad)}\n" + "\n".join(details))
     return done
 
 

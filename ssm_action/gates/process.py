@@ -23,10 +23,17 @@ class ToolMissing(Exception):
 
 _live: set[subprocess.Popen[str]] = set()
 _live_lock = threading.Lock()
+_stopped = threading.Event()
+
+
+def allow() -> None:
+    """Let tools start (a new run)."""
+    _stopped.clear()
 
 
 def kill_all() -> None:
-    """Stop every tool still running (the run was cancelled)."""
+    """Stop every tool still running, and start no more (the run was cancelled)."""
+    _stopped.set()
     with _live_lock:
         for proc in _live:
             _kill_group(proc)
@@ -61,6 +68,8 @@ class GateLog:
         """Run a tool to completion (or to the deadline); its output goes to the log
         (not stdout when it is a machine-readable report)."""
         remaining = self.deadline - time.monotonic()
+        if _stopped.is_set():
+            raise GateTimeout("stopped: the run was cancelled")
         if remaining <= 0:
             raise GateTimeout(f"gate-timeout of {self.timeout:g} s reached")
         self.note("$ " + shlex.join(argv))
@@ -76,6 +85,8 @@ class GateLog:
             raise ToolMissing(f"{Path(argv[0]).name} is not installed (looked for {argv[0]})") from exc
         with _live_lock:
             _live.add(proc)
+            if _stopped.is_set():  # cancelled while it was starting
+                _kill_group(proc)
         try:
             out, err = proc.communicate(timeout=remaining)
         except subprocess.TimeoutExpired:

@@ -28,8 +28,3 @@ GATES: dict[str, Gate] = {
     "env": Gate(project.required_env, needs_env=False),
     "deps": Gate(project.deps, needs_env=True, cost=1),
 }
-
-
-def start_order(names: tuple[str, ...]) -> list[str]:
-    """Gates that need no environment first (they run while it is built), costliest first."""
-    return sorted(names, key=lambda name: (GATES[name].needs_env, -GATES[name].cost))

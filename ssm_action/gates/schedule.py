@@ -4,13 +4,15 @@ start at once. Results come back in the canonical gate order."""
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +22,10 @@ from ssm_action.gates.base import GateContext, last_line, python_targets
 from ssm_action.gates.model import ERROR, GateResult, Outcome
 from ssm_action.gates.process import GateLog, GateTimeout, ToolMissing
 from ssm_action.gates.projectenv import EnvError, ProjectEnv
-from ssm_action.gates.registry import GATES, start_order
+from ssm_action.gates.registry import GATES
 
 SARIF_FOLDER = ".ssm-action-sarif"
+ENV_JOB = "(project environment)"
 
 
 @dataclass
@@ -61,31 +64,78 @@ def run_gates(cfg: Config, *, workers: int | None = None, installer: str | None 
     shutil.rmtree(sarif_dir, ignore_errors=True)  # no stale reports from an earlier run
     prefix = cfg.working_directory.relative_to(root).as_posix() if cfg.working_directory != root else ""
     shared = _Shared(cfg, Path(tempfile.mkdtemp(prefix="ssm-gates-")), sarif_dir, prefix,
-                     python_targets(cfg.working_directory, cfg.cache_directory))
-    order = start_order(cfg.gates)
-    independent = [name for name in order if not GATES[name].needs_env]
-    pool = ThreadPoolExecutor(max_workers=workers or cpu_count(), thread_name_prefix="gate")
+                     python_targets(cfg.working_directory, cfg.cache_directory), installer)
+    jobs = _Jobs(cfg.gates)
+    futures: dict[str, Future] = {job: Future() for job in jobs.waiting}
+    threads = [threading.Thread(target=_work, args=(jobs, shared, futures), name=f"gate-{n}", daemon=True)
+               for n in range(min(workers or cpu_count(), len(futures)))]
+    process.allow()
+    for thread in threads:
+        thread.start()
     try:
-        env_future = pool.submit(_prepare_env, cfg, installer) if len(independent) < len(order) else None
-        futures = {name: pool.submit(_run_gate, name, shared, None) for name in independent}
-        env = env_future.result() if env_future else None
+        env = futures[ENV_JOB].result() if ENV_JOB in futures else None
         if env:
             on_env(env)
-            # Submitted only now, so that no worker sits waiting while the environment is built.
-            futures.update({name: pool.submit(_run_gate, name, shared, env.project)
-                            for name in order if name not in futures})
         results = []
         for name in cfg.gates:
             results.append(futures[name].result())
             on_result(results[-1])
     except BaseException:  # cancelled (SIGTERM) or a bug: leave no tool running
+        jobs.cancel()
         process.kill_all()
-        pool.shutdown(wait=False, cancel_futures=True)
         raise
     finally:
-        pool.shutdown(wait=True)
+        for thread in threads:
+            thread.join()
         shutil.rmtree(shared.scratch, ignore_errors=True)
     return GatesRun(results, env, root, sarif_dir, time.monotonic() - started)
+
+
+class _Jobs:
+    """What is left to run. A free worker takes the project environment first, then the
+    costliest gate that can run: one that needs no environment, or any once it is built
+    (so no worker waits while another can work, and the longest gates start first)."""
+
+    def __init__(self, gates: tuple[str, ...]):
+        needs_env = any(GATES[name].needs_env for name in gates)
+        self.waiting = [ENV_JOB] * needs_env + list(gates)
+        self.env: EnvReport | None = None
+        self._changed = threading.Condition()
+
+    def take(self) -> str | None:
+        with self._changed:
+            while self.waiting:
+                ready = [job for job in self.waiting if self._ready(job)]
+                if ready:
+                    job = max(ready, key=lambda job: GATES[job].cost if job != ENV_JOB else math.inf)
+                    self.waiting.remove(job)
+                    return job
+                self._changed.wait()
+            return None
+
+    def _ready(self, job: str) -> bool:
+        return job == ENV_JOB or self.env is not None or not GATES[job].needs_env
+
+    def env_built(self, report: EnvReport) -> None:
+        with self._changed:
+            self.env = report
+            self._changed.notify_all()
+
+    def cancel(self) -> None:
+        with self._changed:
+            self.waiting.clear()
+            self._changed.notify_all()
+
+
+def _work(jobs: _Jobs, shared: _Shared, futures: dict[str, Future]) -> None:
+    while (job := jobs.take()) is not None:
+        if job == ENV_JOB:
+            report = _prepare_env(shared.cfg, shared.installer)
+            jobs.env_built(report)
+            futures[job].set_result(report)
+        else:
+            project = jobs.env.project if jobs.env and GATES[job].needs_env else None
+            futures[job].set_result(_run_gate(job, shared, project))
 
 
 @dataclass(frozen=True)
@@ -97,6 +147,7 @@ class _Shared:
     sarif_dir: Path
     repo_prefix: str
     targets: tuple[str, ...]
+    installer: str | None
 
 
 def _prepare_env(cfg: Config, installer: str | None) -> EnvReport:
@@ -108,6 +159,9 @@ def _prepare_env(cfg: Config, installer: str | None) -> EnvReport:
         project = exc
     except (GateTimeout, ToolMissing) as exc:
         project = EnvError(str(exc))
+    except Exception as exc:  # a bug: the gates that need the environment must not wait forever
+        log.note(traceback.format_exc())
+        project = EnvError(f"preparing the environment crashed: {type(exc).__name__}: {exc}")
     if isinstance(project, EnvError):
         log.note(str(project))
     return EnvReport(project, time.monotonic() - started, log.text)

@@ -45,15 +45,17 @@ def gate_tools() -> Path:
     if os.environ.get(tools.TOOLS_VARIABLE):
         return Path(os.environ[tools.TOOLS_VARIABLE])
     requirements = ROOT / "requirements-tools.txt"
-    venv = CACHE / f"gate-tools-{hashlib.sha256(requirements.read_bytes()).hexdigest()[:12]}"
+    # Bytecode compiled at install, as pip does in the image: tools start much faster.
+    install = ["pip", "install", "-q", "--compile-bytecode", "-r", str(requirements)]
+    digest = hashlib.sha256(requirements.read_bytes() + " ".join(install).encode()).hexdigest()[:12]
+    venv = CACHE / f"gate-tools-{digest}"
     CACHE.mkdir(exist_ok=True)
     with open(CACHE / "gate-tools.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (venv / "ready").exists():
             shutil.rmtree(venv, ignore_errors=True)
             subprocess.run([_uv(), "venv", "-q", "--python", sys.executable, str(venv)], check=True)
-            subprocess.run([_uv(), "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
-                            "-r", str(requirements)], check=True)
+            subprocess.run([_uv(), *install, "--python", str(venv / "bin" / "python")], check=True)
             (venv / "ready").touch()
     os.environ[tools.TOOLS_VARIABLE] = str(venv / "bin")
     return venv / "bin"

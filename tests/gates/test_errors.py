@@ -38,6 +38,7 @@ def test_pip_audit_with_an_unreachable_service_is_an_error(sample_project):
 
 
 def test_pip_audit_behind_a_dead_proxy_is_an_error(sample_project, monkeypatch):
+    run_gates(sample_project, gates="deps")  # the environment, built while the network works
     for name in ("HTTPS_PROXY", "https_proxy"):
         monkeypatch.setenv(name, closed_port_url().rsplit("/", 2)[0])
     outcome = by_name(run_gates(sample_project, gates="pip-audit"))["pip-audit"].outcome
