@@ -92,7 +92,8 @@ def timed(run: Callable[[], schedule.GatesRun]) -> schedule.GatesRun:
     done = run()
     bad = [f"{r.name}={r.state}" for r in done.results if r.state not in ("passed", "skipped")]
     if bad:
-        details = [f"{r.name}: {r.outcome.message}\n{r.log}" for r in done.results if r.state not in ("passed", "skipped")]
+        details = [f"{r.name}: {r.outcome.message}\n{r.log}" for r in done.results
+                   if r.state not in ("passed", "skipped")]
         raise SystemExit(f"a gate did not pass: {', '.join(bad)}\n" + "\n".join(details))
     return done
 
