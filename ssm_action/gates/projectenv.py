@@ -70,8 +70,10 @@ class ProjectEnv:
         return next((self.path / "lib").glob("python*/site-packages"))
 
     def variables(self) -> dict[str, str]:
-        """os.environ as a shell with this environment activated would have it."""
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "VIRTUAL_ENV")}
+        """os.environ as a shell with this environment activated would have it. Bytecode is
+        written as modules are imported (not all at install), so warm runs find it cached."""
+        drop = ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE")
+        env = {k: v for k, v in os.environ.items() if k not in drop}
         env["VIRTUAL_ENV"] = str(self.path)
         env["PATH"] = f"{self.path / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         return env
@@ -209,15 +211,14 @@ def _build(env: ProjectEnv, reqs: Requirements, cfg: Config, log: GateLog, uv: s
     wanted += list(RUNNERS)
     if uv:
         variables.setdefault("UV_CACHE_DIR", str(cfg.cache_directory / "uv"))
-        # Bytecode is compiled once into the cached environment, as pip does by default.
-        variables.update(UV_PYTHON_DOWNLOADS="never", UV_NO_PROGRESS="1", UV_COMPILE_BYTECODE="1")
+        variables.update(UV_PYTHON_DOWNLOADS="never", UV_NO_PROGRESS="1")
         steps = [[uv, "venv", "--quiet", "--python", sys.executable, str(env.path)],
                  [uv, "pip", "install", "--python", str(env.python), *wanted]]
     else:
         variables.setdefault("PIP_CACHE_DIR", str(cfg.cache_directory / "pip"))
         variables.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
         steps = [[sys.executable, "-m", "venv", str(env.path)],
-                 [str(env.python), "-m", "pip", "install", "--progress-bar", "off", *wanted]]
+                 [str(env.python), "-m", "pip", "install", "--progress-bar", "off", "--no-compile", *wanted]]
     for argv in steps:
         done = log.run(argv, cwd=cwd, env=variables)
         if done.returncode != 0:

@@ -31,7 +31,7 @@ def tests(ctx: GateContext) -> Outcome:
         return Outcome(ERROR, f"pytest could not run (exit code {done.returncode}): {last_line(done.stdout)}",
                        failures, coverage=coverage)
     if done.returncode == TESTS_FAILED:
-        return Outcome(FAILED, f"{len(failures)} test(s) failed: {last_line(done.stdout)}", failures,
+        return Outcome(FAILED, f"{len(failures)} test(s) failed: {last_line(done.stdout).strip('= ')}", failures,
                        coverage=coverage)
     return _judge_coverage(ctx.cfg.coverage_threshold, coverage, last_line(done.stdout))
 

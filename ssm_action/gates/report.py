@@ -94,16 +94,17 @@ def _annotations(run: GatesRun) -> Iterator[tuple[str, str, str, Finding | None]
 
 
 def _cell(text: object) -> str:
-    return html.escape(" ".join(str(text).split())).replace("|", "\\|")
+    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
 
 
 def summary(cfg: Config, run: GatesRun, ok: bool) -> str:
     failing = [r.name for r in run.results if r.fails_step]
     head = "✅ Quality gates passed" if ok else f"❌ Quality gates failed: {', '.join(failing)}"
-    lines = [f"## {head}", "", "| | gate | state | blocking | time | findings |", "|---|---|---|---|---|---|"]
+    lines = [f"## {head}", "", "| | gate | state | blocking | time | findings | result |",
+             "|---|---|---|---|---|---|---|"]
     for r in run.results:
         lines.append(f"| {ICONS[r.state]} | {r.name} | {r.state} | {'yes' if r.blocking else 'no'} "
-                     f"| {r.seconds:.1f} s | {len(r.outcome.findings)} |")
+                     f"| {r.seconds:.1f} s | {len(r.outcome.findings)} | {_cell(r.outcome.message)} |")
     lines.append("")
     coverage = _coverage(run)
     if coverage is not None:
@@ -129,7 +130,10 @@ def _env_line(env: EnvReport) -> str:
 
 
 def _details(cfg: Config, run: GatesRun, r: GateResult) -> list[str]:
+    """Every finding of the gate, and the end of its log when it could not run."""
     count = len(r.outcome.findings)
+    if not count and r.state != ERROR:
+        return []
     lines = ["<details>", f"<summary>{ICONS[r.state]} {r.name}: {_cell(r.outcome.message)}</summary>", ""]
     if count:
         lines += ["| file | line | rule | message |", "|---|---|---|---|"]
