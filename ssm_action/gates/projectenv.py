@@ -111,9 +111,20 @@ def _included(root: Path, files: tuple[str, ...]) -> Iterator[str]:
         seen.add(name)
         yield name
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            words = shlex.split(line, comments=True) if line.strip() else []
-            if len(words) >= 2 and words[0] in INCLUDE_OPTIONS:
-                todo.append(os.path.normpath(os.path.join(os.path.dirname(name), words[1])))
+            included = _include(line)
+            if included:
+                todo.append(os.path.normpath(os.path.join(os.path.dirname(name), included)))
+
+
+def _include(line: str) -> str:
+    """The file named by a '-r file', '--requirement=file' or '-c file' line, or ''."""
+    try:
+        words = shlex.split(line, comments=True)
+    except ValueError:  # not ours to judge: the installer reports a malformed line
+        return ""
+    if words and "=" in words[0]:
+        words = words[0].split("=", 1) + words[1:]
+    return words[1] if len(words) >= 2 and words[0] in INCLUDE_OPTIONS else ""
 
 
 def cache_key(reqs: Requirements) -> str:

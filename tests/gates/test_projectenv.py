@@ -37,8 +37,9 @@ def _prepare(project: Path, installer: str | None = None) -> tuple[projectenv.Pr
 
 
 def test_cache_key_follows_every_requirement_file_and_nothing_else(tmp_path):
-    (tmp_path / "requirements.txt").write_text("-r base.txt\nbottle==0.13.4\n")
+    (tmp_path / "requirements.txt").write_text("-r base.txt\nbottle==0.13.4  # web\n--constraint=pins.txt\n")
     (tmp_path / "base.txt").write_text("six\n")
+    (tmp_path / "pins.txt").write_text("six<2\n")
     (tmp_path / "app.py").write_text("VALUE = 1\n")
     (tmp_path / "pyproject.toml").write_text(PYPROJECT)
     keys = [_key(tmp_path)]
@@ -47,7 +48,8 @@ def test_cache_key_follows_every_requirement_file_and_nothing_else(tmp_path):
     (tmp_path / "pyproject.toml").write_text(PYPROJECT.replace("line-length = 100", "line-length = 90"))
     (tmp_path / "requirements.txt").touch()
     assert _key(tmp_path) == keys[0]
-    for name, text in [("requirements.txt", "-r base.txt\nbottle==0.13.3\n"), ("base.txt", "six==1.17.0\n"),
+    for name, text in [("requirements.txt", "-r base.txt\nbottle==0.13.3\n--constraint=pins.txt\n"),
+                       ("base.txt", "six==1.17.0\n"), ("pins.txt", "six<3\n"),
                        ("requirements-dev.txt", "pytest\n"),
                        ("pyproject.toml", PYPROJECT.replace('["pytest"]', '["pytest", "pytest-cov"]'))]:
         (tmp_path / name).write_text(text)
