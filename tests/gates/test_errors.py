@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 
 import pytest
@@ -15,7 +16,8 @@ from tests.gates.conftest import FIXTURES, by_name, closed_port_url, gates_confi
 
 
 @pytest.mark.parametrize("gate", ["flake8", "bandit", "pylint", "pip-audit"])
-def test_a_missing_tool_is_an_error(sample_project, monkeypatch, tmp_path, gate):
+def test_a_missing_tool_is_an_error(sample_project, sample_run, monkeypatch, tmp_path, gate):
+    """(sample_run has built the environment, with uv, which is missing here too.)"""
     monkeypatch.setenv("SSM_ACTION_TOOLS", str(tmp_path))  # an empty bin folder
     result = by_name(run_gates(sample_project, gates=gate))[gate]
     assert result.state == ERROR
@@ -53,7 +55,7 @@ def test_pip_audit_that_could_not_audit_is_an_error(sample_project):
     if "could not be audited" not in result.log + str(result.outcome.message) and result.state == PASSED:
         pytest.skip("PyPI's vulnerability service is reachable from this machine")
     assert result.state == ERROR
-    assert "could not audit 8 of 8 packages (bottle, coverage," in result.outcome.message
+    assert re.match(r"could not audit (\d+) of \1 packages \(bottle, coverage, ", result.outcome.message)
 
 
 def test_safety_with_a_key_runs_a_ci_scan_and_fails_as_an_error_without_its_service(sample_project, monkeypatch):
