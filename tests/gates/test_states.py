@@ -6,7 +6,7 @@ import pytest
 
 from ssm_action.config import GATE_NAMES
 from ssm_action.gates.model import FAILED, HIGH, PASSED, SKIPPED
-from tests.gates.conftest import by_name
+from tests.gates.conftest import FIXTURES, by_name, run_gates
 
 PASSING = [name for name in GATE_NAMES if name != "safety"]
 
@@ -63,3 +63,13 @@ def test_findings_carry_file_line_and_severity(bad_run):
 def test_the_smoke_gate_imports_each_module_in_a_fresh_interpreter(bad_run):
     outcome = by_name(bad_run)["smoke"].outcome
     assert outcome.message == "1 of 2 module(s) failed to import"
+
+
+def test_coverage_below_the_threshold_fails_the_tests_gate(copy_project):
+    project = copy_project(FIXTURES / "low-coverage")
+    enforced = by_name(run_gates(project, gates="tests", coverage_threshold="80"))["tests"].outcome
+    assert enforced.state == FAILED
+    assert enforced.message == f"coverage {enforced.coverage:.1f}% is below the coverage-threshold of 80%"
+    assert enforced.coverage < 80
+    reported = by_name(run_gates(project, gates="tests", coverage_threshold="0"))["tests"].outcome
+    assert (reported.state, reported.coverage) == (PASSED, enforced.coverage)
