@@ -1,0 +1,47 @@
+"""The HTTP API."""
+
+import app as notes_app
+
+
+def test_health_reports_the_version(client):
+    """/health answers 200 with the version."""
+    code, body = client.request("GET", "/health")
+    assert code == 200
+    assert body == {"status": "ok", "version": notes_app.__version__, "notes": 0}
+
+
+def test_add_then_list_and_get(client):
+    """A created note can be listed and fetched."""
+    code, created = client.request("POST", "/notes", {"text": "  buy milk "})
+    assert code == 201
+    assert created["text"] == "buy milk"
+    assert client.request("GET", "/notes")[1]["notes"] == [created]
+    assert client.request("GET", f"/notes/{created['id']}") == (200, created)
+
+
+def test_add_rejects_an_empty_text(client):
+    """A note needs text."""
+    assert client.request("POST", "/notes", {"text": "   "})[0] == 400
+    assert client.request("POST", "/notes", ["not", "an", "object"])[0] == 400
+
+
+def test_unknown_note_is_404(client):
+    """Missing ids are 404 for reads and deletes."""
+    assert client.request("GET", "/notes/42")[0] == 404
+    assert client.request("DELETE", "/notes/42")[0] == 404
+
+
+def test_delete(client):
+    """A deleted note is gone."""
+    _, created = client.request("POST", "/notes", {"text": "temporary"})
+    assert client.request("DELETE", f"/notes/{created['id']}")[0] == 204
+    assert client.request("GET", f"/notes/{created['id']}")[0] == 404
+
+
+def test_main_serves_on_the_port_from_the_environment(monkeypatch):
+    """python app.py listens on 127.0.0.1:$PORT."""
+    calls = []
+    monkeypatch.setenv("PORT", "8123")
+    monkeypatch.setattr(notes_app.app, "run", lambda **kwargs: calls.append(kwargs))
+    notes_app.main()
+    assert calls == [{"host": "127.0.0.1", "port": 8123, "quiet": True}]

@@ -1,0 +1,79 @@
+"""The tests gate: pytest with coverage (pytest-cov), inside the project's environment."""
+
+from __future__ import annotations
+
+import json
+import os
+# Parses the JUnit file pytest just wrote
+import xml.etree.ElementTree as ET  # nosec B405
+from pathlib import Path
+
+from ssm_action.gates.base import GateContext, last_line
+from ssm_action.gates.model import ERROR, FAILED, HIGH, PASSED, Finding, Outcome
+
+TESTS_FAILED, NO_TESTS = 1, 5  # pytest exit codes; 2, 3 and 4 mean it could not run
+
+
+def tests(ctx: GateContext) -> Outcome:
+    env = ctx.env
+    junit, coverage_json = ctx.scratch / "junit.xml", ctx.scratch / "coverage.json"
+    argv = [str(env.python), "-m", "pytest", "-p", "no:cacheprovider", "--cov", "--cov-report=term",
+            f"--cov-report=json:{coverage_json}", f"--junitxml={junit}", "-o", "junit_family=xunit1",
+            *ctx.cfg.pytest_args]
+    variables = env.variables()
+    variables["COVERAGE_FILE"] = str(ctx.scratch / ".coverage")  # keep the checkout clean
+    done = ctx.log.run(argv, cwd=ctx.root, env=variables)
+    coverage = _coverage(coverage_json)
+    failures = _failures(junit)
+    if done.returncode == NO_TESTS:
+        return Outcome(FAILED, "pytest collected no tests", coverage=coverage)
+    if done.returncode not in (0, TESTS_FAILED):
+        return Outcome(ERROR, f"pytest could not run (exit code {done.returncode}): {last_line(done.stdout)}",
+                       failures, coverage=coverage)
+    if done.returncode == TESTS_FAILED:
+        return Outcome(FAILED, f"{len(failures)} test(s) failed: {last_line(done.stdout).strip('= ')}", failures,
+                       coverage=coverage)
+    return _judge_coverage(ctx.cfg.coverage_threshold, coverage, last_line(done.stdout))
+
+
+def _judge_coverage(threshold: float, coverage: float | None, line: str) -> Outcome:
+    if coverage is None:
+        return Outcome(ERROR, "the tests passed but pytest-cov wrote no coverage report")
+    shown = f"coverage {coverage:.1f}%"
+    if threshold and coverage < threshold:
+        return Outcome(FAILED, f"{shown} is below the coverage-threshold of {threshold:g}%", coverage=coverage)
+    return Outcome(PASSED, f"{line.strip('= ')}; {shown}", coverage=coverage)
+
+
+def _coverage(path: Path) -> float | None:
+    try:
+        return round(float(json.loads(path.read_text(encoding="utf-8"))["totals"]["percent_covered"]), 2)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _failures(path: Path) -> list[Finding]:
+    """Failed tests with their file and line (the xunit1 JUnit flavour carries both)."""
+    try:
+        # Our own pytest run wrote it
+        root = ET.parse(path).getroot()  # nosec B314
+    except (OSError, ET.ParseError):
+        return []
+    found = []
+    for case in root.iter("testcase"):
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        if problem is None:
+            continue
+        line = case.get("line")
+        message = (problem.get("message") or problem.text or "").strip().splitlines()
+        found.append(Finding(
+            path=os.path.normpath(case.get("file", "")) if case.get("file") else "",
+            line=int(line) + 1 if line and line.isdigit() else None,  # pytest counts lines from 0 here
+            col=None,
+            code=f"{case.get('classname', '')}.{case.get('name', '')}".strip("."),
+            message=message[0] if message else problem.tag,
+            severity=HIGH,
+        ))
+    return found

@@ -1,0 +1,161 @@
+"""Where the gates' results go: one log group per gate, annotations (capped by
+GitHub, most severe first), the job summary with every finding, and the outputs."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Iterator
+
+from ssm_action import runner
+from ssm_action.config import Config
+from ssm_action.gates.model import ERROR, FAILED, PASSED, SKIPPED, Finding, GateResult
+from ssm_action.gates.projectenv import EnvError
+from ssm_action.gates.schedule import EnvReport, GatesRun
+
+ICONS = {PASSED: "✅", FAILED: "❌", ERROR: "💥", SKIPPED: "⏭️"}
+ANNOTATIONS_PER_LEVEL = 10  # GitHub shows about 10 of each kind per step; the summary has the rest
+LOG_TAIL_LINES = 40
+
+
+def show_env(report: EnvReport) -> None:
+    project = report.project
+    if isinstance(project, EnvError):
+        title = f"{ICONS[ERROR]} project environment: could not be built ({report.seconds:.1f} s)"
+    else:
+        how = "reused from the cache" if project.reused else f"built with {project.installer}"
+        title = f"{ICONS[PASSED]} project environment: {how} ({report.seconds:.1f} s)"
+    with runner.group(title):
+        runner.log(report.log)
+
+
+def show_result(result: GateResult) -> None:
+    """The gate's log group; its title is the result line."""
+    with runner.group(result_line(result)):
+        runner.log(result.log)
+        for finding in result.outcome.findings:
+            runner.log(_finding_line(finding))
+
+
+def result_line(result: GateResult) -> str:
+    role = "blocking" if result.blocking else "non-blocking"
+    return (f"{ICONS[result.state]} {result.name}: {result.state} ({role}, {result.seconds:.1f} s)"
+            f" - {result.outcome.message}")
+
+
+def _finding_line(f: Finding) -> str:
+    where = ":".join(str(part) for part in (f.path, f.line, f.col) if part)
+    return f"{where + ': ' if where else ''}{f.code} {f.message}".strip()
+
+
+def publish(cfg: Config, run: GatesRun) -> bool:
+    """Annotations, summary and outputs; True when every blocking gate passed."""
+    ok = not any(result.fails_step for result in run.results)
+    _annotate(cfg, run)
+    runner.add_summary(summary(cfg, run, ok))
+    _set_outputs(run, ok)
+    return ok
+
+
+def repo_path(cfg: Config, run: GatesRun, path: str) -> str:
+    """A finding's path, relative to the repository root as GitHub wants it."""
+    if not path:
+        return ""
+    return os.path.relpath(cfg.working_directory / path, run.repo_root).replace(os.sep, "/")
+
+
+def _annotate(cfg: Config, run: GatesRun) -> None:
+    emitted = {"error": 0, "warning": 0}
+    for level, title, message, finding in _annotations(run):
+        if emitted[level] >= ANNOTATIONS_PER_LEVEL:
+            continue
+        emitted[level] += 1
+        where = {}
+        if finding and finding.path:
+            where = {"file": repo_path(cfg, run, finding.path), "line": finding.line, "col": finding.col}
+        runner.annotate(level, message, title=title, **where)
+
+
+def _annotations(run: GatesRun) -> Iterator[tuple[str, str, str, Finding | None]]:
+    """Gates that did not pass, then their findings, most severe first; errors before warnings."""
+    items = []
+    for index, result in enumerate(run.results):
+        if result.state not in (FAILED, ERROR):
+            continue
+        level = "error" if result.blocking else "warning"
+        items.append((level != "error", -4, index, "", 0, level, f"{result.name} {result.state}",
+                      result.outcome.message, None))
+        for f in result.outcome.findings:
+            items.append((level != "error", -f.severity, index, f.path, f.line or 0, level,
+                          f"{result.name}: {f.code}", f.message, f))
+    for item in sorted(items, key=lambda item: item[:5]):
+        yield item[5:]
+
+
+def _cell(text: object) -> str:
+    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
+
+
+def summary(cfg: Config, run: GatesRun, ok: bool) -> str:
+    failing = [r.name for r in run.results if r.fails_step]
+    head = "✅ Quality gates passed" if ok else f"❌ Quality gates failed: {', '.join(failing)}"
+    lines = [f"## {head}", "", "| | gate | state | blocking | time | findings | result |",
+             "|---|---|---|---|---|---|---|"]
+    for r in run.results:
+        lines.append(f"| {ICONS[r.state]} | {r.name} | {r.state} | {'yes' if r.blocking else 'no'} "
+                     f"| {r.seconds:.1f} s | {len(r.outcome.findings)} | {_cell(r.outcome.message)} |")
+    lines.append("")
+    coverage = _coverage(run)
+    if coverage is not None:
+        threshold = f" (threshold {cfg.coverage_threshold:g}%)" if cfg.coverage_threshold else ""
+        lines += [f"**Coverage: {coverage:.1f}%**{threshold}", ""]
+    if run.env:
+        lines += [_env_line(run.env), ""]
+    for r in run.results:
+        lines += _details(cfg, run, r)
+    return "\n".join(lines)
+
+
+def _coverage(run: GatesRun) -> float | None:
+    return next((r.outcome.coverage for r in run.results if r.outcome.coverage is not None), None)
+
+
+def _env_line(env: EnvReport) -> str:
+    project = env.project
+    if isinstance(project, EnvError):
+        return f"Project environment: could not be built.\n\n```\n{project}\n```"
+    how = "reused from the cache" if project.reused else f"built with {project.installer}"
+    return f"Project environment: {how} in {env.seconds:.1f} s (cache key `{project.key}`)."
+
+
+def _details(cfg: Config, run: GatesRun, r: GateResult) -> list[str]:
+    """Every finding of the gate, and the end of its log when it could not run."""
+    count = len(r.outcome.findings)
+    if not count and r.state != ERROR:
+        return []
+    lines = ["<details>", f"<summary>{ICONS[r.state]} {r.name}: {_cell(r.outcome.message)}</summary>", ""]
+    if count:
+        lines += ["| file | line | rule | message |", "|---|---|---|---|"]
+        for f in sorted(r.outcome.findings, key=lambda f: (-f.severity, f.path, f.line or 0)):
+            lines.append(f"| {_cell(repo_path(cfg, run, f.path))} | {f.line or ''} | {_cell(f.code)} "
+                         f"| {_cell(f.message)} |")
+    if r.state == ERROR and r.log:
+        tail = "\n".join(r.log.splitlines()[-LOG_TAIL_LINES:]).replace("```", "'''")
+        lines += ["", "```", tail, "```"]
+    return lines + ["", "</details>", ""]
+
+
+def _set_outputs(run: GatesRun, ok: bool) -> None:
+    runner.set_output("gates-result", "passed" if ok else "failed")
+    runner.set_output("gates-json", json.dumps([{
+        "name": r.name, "state": r.state, "blocking": r.blocking, "seconds": round(r.seconds, 2),
+        "findings": len(r.outcome.findings), "message": r.outcome.message,
+    } for r in run.results]))
+    coverage = _coverage(run)
+    if coverage is not None:
+        runner.set_output("coverage", f"{coverage:.2f}")
+    if any(r.outcome.sarif for r in run.results):
+        runner.set_output("sarif-file", os.path.relpath(run.sarif_dir, run.repo_root))
+    if run.env and not isinstance(run.env.project, EnvError):
+        runner.set_output("cache-key", run.env.project.key)

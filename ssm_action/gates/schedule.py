@@ -1,0 +1,186 @@
+"""Running the selected gates concurrently (at most one per CPU), each with its own
+log and deadline. Gates that need the project environment wait for it; the others
+start at once. Results come back in the canonical gate order."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+
+from ssm_action.config import Config
+from ssm_action.gates import process, projectenv
+from ssm_action.gates.base import GateContext, last_line, python_targets
+from ssm_action.gates.model import ERROR, GateResult, Outcome
+from ssm_action.gates.process import GateLog, GateTimeout, ToolMissing
+from ssm_action.gates.projectenv import EnvError, ProjectEnv
+from ssm_action.gates.registry import GATES
+
+SARIF_FOLDER = ".ssm-action-sarif"
+ENV_JOB = "(project environment)"
+
+
+@dataclass
+class EnvReport:
+    project: ProjectEnv | EnvError
+    seconds: float
+    log: str
+
+
+@dataclass
+class GatesRun:
+    results: list[GateResult]
+    env: EnvReport | None
+    repo_root: Path  # GITHUB_WORKSPACE (or the current folder), for annotation and SARIF paths
+    sarif_dir: Path
+    seconds: float
+
+
+def repo_root(cfg: Config) -> Path:
+    root = Path(os.environ.get("GITHUB_WORKSPACE") or os.getcwd()).resolve()
+    return root if cfg.working_directory.is_relative_to(root) else cfg.working_directory
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def run_gates(cfg: Config, *, workers: int | None = None, installer: str | None = None,
+              on_env: Callable[[EnvReport], None] = lambda report: None,
+              on_result: Callable[[GateResult], None] = lambda result: None) -> GatesRun:
+    """Run every gate of cfg.gates; on_env and on_result see each report as soon as it is
+    its turn in the canonical order."""
+    started = time.monotonic()
+    root = repo_root(cfg)
+    sarif_dir = root / SARIF_FOLDER
+    shutil.rmtree(sarif_dir, ignore_errors=True)  # no stale reports from an earlier run
+    prefix = cfg.working_directory.relative_to(root).as_posix() if cfg.working_directory != root else ""
+    shared = _Shared(cfg, Path(tempfile.mkdtemp(prefix="ssm-gates-")), sarif_dir, prefix,
+                     python_targets(cfg.working_directory, cfg.cache_directory), installer)
+    jobs = _Jobs(cfg.gates)
+    futures: dict[str, Future] = {job: Future() for job in jobs.waiting}
+    threads = [threading.Thread(target=_work, args=(jobs, shared, futures), name=f"gate-{n}", daemon=True)
+               for n in range(min(workers or cpu_count(), len(futures)))]
+    process.allow()
+    for thread in threads:
+        thread.start()
+    try:
+        env = futures[ENV_JOB].result() if ENV_JOB in futures else None
+        if env:
+            on_env(env)
+        results = []
+        for name in cfg.gates:
+            results.append(futures[name].result())
+            on_result(results[-1])
+    except BaseException:  # cancelled (SIGTERM) or a bug: leave no tool running
+        jobs.cancel()
+        process.kill_all()
+        raise
+    finally:
+        for thread in threads:
+            thread.join()
+        shutil.rmtree(shared.scratch, ignore_errors=True)
+    return GatesRun(results, env, root, sarif_dir, time.monotonic() - started)
+
+
+class _Jobs:
+    """What is left to run. A free worker takes the project environment first, then the
+    costliest gate that can run: one that needs no environment, or any once it is built
+    (so no worker waits while another can work, and the longest gates start first)."""
+
+    def __init__(self, gates: tuple[str, ...]):
+        needs_env = any(GATES[name].needs_env for name in gates)
+        self.waiting = [ENV_JOB] * needs_env + list(gates)
+        self.env: EnvReport | None = None
+        self._changed = threading.Condition()
+
+    def take(self) -> str | None:
+        with self._changed:
+            while self.waiting:
+                ready = [job for job in self.waiting if self._ready(job)]
+                if ready:
+                    job = max(ready, key=lambda job: GATES[job].cost if job != ENV_JOB else math.inf)
+                    self.waiting.remove(job)
+                    return job
+                self._changed.wait()
+            return None
+
+    def _ready(self, job: str) -> bool:
+        return job == ENV_JOB or self.env is not None or not GATES[job].needs_env
+
+    def env_built(self, report: EnvReport) -> None:
+        with self._changed:
+            self.env = report
+            self._changed.notify_all()
+
+    def cancel(self) -> None:
+        with self._changed:
+            self.waiting.clear()
+            self._changed.notify_all()
+
+
+def _work(jobs: _Jobs, shared: _Shared, futures: dict[str, Future]) -> None:
+    while (job := jobs.take()) is not None:
+        if job == ENV_JOB:
+            report = _prepare_env(shared.cfg, shared.installer)
+            jobs.env_built(report)
+            futures[job].set_result(report)
+        else:
+            project = jobs.env.project if jobs.env and GATES[job].needs_env else None
+            futures[job].set_result(_run_gate(job, shared, project))
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What every gate of one run shares."""
+
+    cfg: Config
+    scratch: Path
+    sarif_dir: Path
+    repo_prefix: str
+    targets: tuple[str, ...]
+    installer: str | None
+
+
+def _prepare_env(cfg: Config, installer: str | None) -> EnvReport:
+    log = GateLog(cfg.gate_timeout)
+    started = time.monotonic()
+    try:
+        project: ProjectEnv | EnvError = projectenv.prepare(cfg, log, installer)
+    except EnvError as exc:
+        project = exc
+    except (GateTimeout, ToolMissing) as exc:
+        project = EnvError(str(exc))
+    except Exception as exc:  # a bug: the gates that need the environment must not wait forever
+        log.note(traceback.format_exc())
+        project = EnvError(f"preparing the environment crashed: {type(exc).__name__}: {exc}")
+    if isinstance(project, EnvError):
+        log.note(str(project))
+    return EnvReport(project, time.monotonic() - started, log.text)
+
+
+def _run_gate(name: str, shared: _Shared, project: ProjectEnv | EnvError | None) -> GateResult:
+    log = GateLog(shared.cfg.gate_timeout)
+    scratch = shared.scratch / name
+    scratch.mkdir()
+    ctx = GateContext(shared.cfg, log, scratch, shared.sarif_dir, shared.repo_prefix, shared.targets, project)
+    started = time.monotonic()
+    try:
+        outcome = GATES[name].check(ctx)
+    except EnvError as exc:
+        outcome = Outcome(ERROR, f"the project environment could not be built: {last_line(str(exc))}")
+    except (GateTimeout, ToolMissing) as exc:
+        outcome = Outcome(ERROR, str(exc))
+    except Exception as exc:  # a bug in the check: an error, never a pass
+        log.note(traceback.format_exc())
+        outcome = Outcome(ERROR, f"the gate crashed: {type(exc).__name__}: {exc}")
+    return GateResult(name, name in shared.cfg.blocking_gates, outcome, time.monotonic() - started,
+                      log.tool_seconds, log.text)

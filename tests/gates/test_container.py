@@ -1,0 +1,37 @@
+"""mode: gates inside the action's image, run as the runner runs it: the tools come
+from the image (/opt/tools), the project environment from uv and the cache."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from tests import containers
+from tests.gates.conftest import FIXTURES
+from tests.runner_files import read_file_commands
+
+EXPECTED = {"tests": "failed", "pip-audit": "error", "safety": "skipped", "bandit": "failed", "flake8": "failed",
+            "pylint": "failed", "smoke": "failed", "env": "failed", "deps": "passed"}
+
+
+def test_gates_run_in_the_image_with_its_tools_and_a_warm_cache(action_image, tmp_path):
+    workspace = tmp_path / "workspace"
+    shutil.copytree(FIXTURES / "bad-app", workspace)
+    inputs = {"mode": "gates", "smoke-imports": "app, broken", "required-env": "BAD_APP_UNSET_VARIABLE"}
+    runs = []
+    for _ in range(2):
+        done, commands = containers.run_action(action_image, workspace, inputs, timeout=900)
+        outputs = read_file_commands(commands / "output")
+        (commands / "output").write_text("")
+        runs.append((done, outputs))
+    for done, outputs in runs:
+        assert done.returncode == 1, done.stdout + done.stderr
+        states = {gate["name"]: gate["state"] for gate in json.loads(outputs["gates-json"])}
+        assert states == EXPECTED, done.stdout
+        assert "/opt/tools/bin/flake8 " in done.stdout and "/opt/tools/bin/uv pip check" in done.stdout
+    cold, warm = runs[0][0].stdout, runs[1][0].stdout
+    assert "project environment: built with uv" in cold
+    assert "project environment: reused from the cache" in warm
+    assert runs[0][1]["cache-key"] == runs[1][1]["cache-key"]
+    assert (workspace / ".ssm-action-cache" / "envs" / runs[0][1]["cache-key"]).is_dir()
+    assert (workspace / ".ssm-action-sarif" / "bandit.sarif").is_file()
