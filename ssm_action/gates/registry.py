@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ssm_action.gates import audit, lint, project, pytest_gate
+from ssm_action.gates import lint, project, pytest_gate, vulnerabilities
 from ssm_action.gates.base import GateContext
 from ssm_action.gates.model import Outcome
 
@@ -19,8 +19,8 @@ class Gate:
 
 GATES: dict[str, Gate] = {
     "tests": Gate(pytest_gate.tests, needs_env=True, cost=3),
-    "pip-audit": Gate(audit.pip_audit, needs_env=True, cost=2),
-    "safety": Gate(audit.safety, needs_env=False),
+    "pip-audit": Gate(vulnerabilities.pip_audit, needs_env=True, cost=2),
+    "safety": Gate(vulnerabilities.safety, needs_env=False),
     "bandit": Gate(lint.bandit, needs_env=False, cost=1),
     "flake8": Gate(lint.flake8, needs_env=False, cost=1),
     "pylint": Gate(lint.pylint, needs_env=True, cost=4),  # resolves the project's imports
