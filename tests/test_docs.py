@@ -9,10 +9,13 @@ Outcome(failed|error|skipped, ...), the exceptions whose text reaches the user,
 SSM pre-flight Problems, the deploy agent's step errors and validation messages) and
 collects every string literal or f-string that can flow into them: directly, through
 a local variable, a module-level constant (the *HINTS tables), a function parameter
-(then from every call of that function), or the return value of a function of the
-package. Each message becomes its stable leading words: the first fragment of at
-least two words that is not a placeholder, cut to eight words. Those must appear in
-docs/troubleshooting.md (backticks and line breaks ignored).
+(the argument of every call of that function, or of the one call whose return value
+is being followed), or the return value of a function of the package. An f-string
+whose placeholder is a parameter that every caller passes as a literal also yields
+one text per caller (f"{action} failed" -> "SendCommand failed"). Each message becomes
+its stable leading words: the first fragment of at least two words between
+placeholders, cut to eight words. Those must appear in docs/troubleshooting.md
+(backticks, table escapes and line breaks ignored).
 """
 
 from __future__ import annotations
@@ -359,7 +362,7 @@ class Extractor:
         return function is not None and function.name == "validate"
 
     def agent_checks(self, module: Module) -> None:
-        """The agent's validate(): (condition, message) pairs."""
+        """The agent's validate(): its (condition, message) pairs and its list of errors."""
         function = module.functions["validate"]
         for node in ast.walk(function):
             if isinstance(node, ast.Tuple) and len(node.elts) == 2:
