@@ -25,6 +25,7 @@ class RunContext:
     run_attempt: str
     server_url: str
     api_url: str
+    repo_prefix: str = ""  # working-directory inside the repository, e.g. "services/api/"
 
     @property
     def run_url(self) -> str:
@@ -41,7 +42,9 @@ def _git(repo: Path, *args: str) -> str:
     try:
         # git from PATH with fixed arguments and no shell
         done = subprocess.run(  # nosec B603 B607
-            ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30, check=False
+            # safe.directory: in the container the checkout belongs to another user
+            ["git", "-c", "safe.directory=*", "-C", str(repo), *args],
+            capture_output=True, text=True, timeout=30, check=False,
         )
     except OSError:
         return ""
@@ -77,4 +80,5 @@ def from_env(repo: Path, env: Mapping[str, str] = os.environ) -> RunContext:
         run_attempt=env.get("GITHUB_RUN_ATTEMPT", ""),
         server_url=env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/"),
         api_url=env.get("GITHUB_API_URL", "https://api.github.com").rstrip("/"),
+        repo_prefix=_git(repo, "rev-parse", "--show-prefix"),
     )

@@ -8,6 +8,7 @@ does the work on each server. Transports: ``ssm`` (the product) and ``local``
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import sys
 from typing import Any
@@ -38,7 +39,8 @@ def agent_params(cfg: Config, ctx: RunContext) -> dict[str, Any]:
         "branch": ctx.branch,
         "sha": ctx.sha,
         "venv_dir": cfg.venv_directory,
-        "requirements_file": cfg.requirements_file,
+        # requirements-file is relative to working-directory; the agent reads it from the clone's root
+        "requirements_file": posixpath.join(ctx.repo_prefix, cfg.requirements_file),
         "entry": cfg.app_entry,
         "python": "",  # the interpreter that runs the agent creates the venv
         "health_url": cfg.health_check_url,

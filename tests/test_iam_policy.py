@@ -80,10 +80,12 @@ def test_s3_access_is_limited_to_the_log_prefix(action):
                     assert resource.startswith("arn:aws:s3:::DEPLOY_LOG_BUCKET/ssm-deploy/"), resource
 
 
-def test_oidc_trust_is_scoped_to_one_repository_and_its_environments():
+def test_oidc_trust_is_scoped_to_one_repository_its_environments_and_deploy_branches():
     (statement,) = statements("oidc-trust-policy.json")
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     condition = statement["Condition"]
     assert condition["StringEquals"]["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
     subjects = condition["StringLike"]["token.actions.githubusercontent.com:sub"]
-    assert all(s.startswith("repo:OWNER/REPOSITORY:environment:") for s in subjects)
+    assert all(s.startswith(("repo:OWNER/REPOSITORY:environment:", "repo:OWNER/REPOSITORY:ref:refs/heads/"))
+               for s in subjects)
+    assert not any("*" in s for s in subjects), "no wildcard subjects: a fork's pull request must not match"

@@ -30,10 +30,20 @@ def tests(ctx: GateContext) -> Outcome:
     if done.returncode not in (0, TESTS_FAILED):
         return Outcome(ERROR, f"pytest could not run (exit code {done.returncode}): {last_line(done.stdout)}",
                        failures, coverage=coverage)
+    if done.returncode == TESTS_FAILED and not failures:  # e.g. --cov-fail-under in the project's config
+        return Outcome(FAILED, f"pytest failed with no failing test: {_reason(done.stdout)}", coverage=coverage)
     if done.returncode == TESTS_FAILED:
         return Outcome(FAILED, f"{len(failures)} test(s) failed: {last_line(done.stdout).strip('= ')}", failures,
                        coverage=coverage)
     return _judge_coverage(ctx.cfg.coverage_threshold, coverage, last_line(done.stdout))
+
+
+def _reason(output: str) -> str:
+    """pytest-cov's own verdict when it failed the run, else pytest's last line."""
+    for line in output.splitlines():
+        if "Required test coverage" in line:
+            return line.strip()
+    return last_line(output).strip("= ")
 
 
 def _judge_coverage(threshold: float, coverage: float | None, line: str) -> Outcome:

@@ -73,3 +73,11 @@ def test_coverage_below_the_threshold_fails_the_tests_gate(copy_project):
     assert enforced.coverage < 80
     reported = by_name(run_gates(project, gates="tests", coverage_threshold="0"))["tests"].outcome
     assert (reported.state, reported.coverage) == (PASSED, enforced.coverage)
+
+
+def test_a_coverage_limit_set_in_pytest_args_fails_with_its_own_reason(copy_project):
+    """pytest exits 1 with no failing test when pytest-cov's fail-under trips: say so, not "0 failed"."""
+    project = copy_project(FIXTURES / "low-coverage")
+    outcome = by_name(run_gates(project, gates="tests", pytest_args="--cov-fail-under=99"))["tests"].outcome
+    assert outcome.state == FAILED
+    assert outcome.message.startswith("pytest failed with no failing test: FAIL Required test coverage of 99%")

@@ -1,0 +1,76 @@
+"""Deploy orchestration: the agent's parameters and the report built from a transport's outcome."""
+
+import os
+import subprocess
+
+import pytest
+
+from ssm_action import config, context, deploy, runner
+from ssm_action.errors import ActionError
+from ssm_action.results import DeployOutcome, InstanceResult
+
+
+def git(repo, *args):
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    (tmp_path / "services" / "api").mkdir(parents=True)
+    (tmp_path / "services" / "api" / "requirements.txt").write_text("")
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x")
+    return tmp_path
+
+
+def make(repo, **inputs):
+    env = {"GITHUB_WORKSPACE": str(repo)}
+    env.update({f"INPUT_{k.replace('_', '-').upper()}": v for k, v in inputs.items()})
+    cfg, errors = config.parse(config.raw_inputs(env), env)
+    assert errors == []
+    return cfg, context.from_env(cfg.working_directory, {})
+
+
+def test_requirements_follow_working_directory_into_the_servers_clone(repo):
+    cfg, ctx = make(repo, mode="deploy", transport="local", app_directory="srv/app",
+                    working_directory="services/api")
+    params = deploy.agent_params(cfg, ctx)
+    assert params["requirements_file"] == "services/api/requirements.txt"
+    assert params["sha"] == ctx.sha and len(ctx.sha) == 40
+    assert os.path.isabs(params["app_dir"]) and params["app_dir"].endswith("/srv/app")
+
+
+def test_ssm_params_keep_the_server_paths_as_given(repo):
+    cfg, ctx = make(repo, mode="deploy", instance_ids="i-0123456789abcdef0", app_directory="C:\\apps\\web",
+                    aws_region="us-east-1", platform="windows")
+    params = deploy.agent_params(cfg, ctx)
+    assert params["app_dir"] == "C:\\apps\\web" and params["platform"] == "windows"
+    assert params["requirements_file"] == "requirements.txt"
+
+
+def test_no_commit_is_a_clear_error(tmp_path):
+    cfg, _ = make(tmp_path, mode="deploy", transport="local", app_directory="x")
+    ctx = context.from_env(tmp_path, {})
+    with pytest.raises(ActionError, match="not a 40-character SHA"):
+        deploy.agent_params(cfg, ctx)
+
+
+def result(iid, ok, health="healthy", rolled_back=False, previous="a" * 40):
+    agent = {"status": "success" if ok else ("rolled_back" if rolled_back else "failed"), "health": health,
+             "rolled_back": rolled_back, "previous_sha": previous, "backup_path": f"/b/{iid}.zip",
+             "error": None if ok else "health check failed: 500"}
+    return InstanceResult(iid, "Success" if ok else "Failed", 3.0, agent)
+
+
+def test_report_of_a_partial_failure(repo, capsys):
+    runner.reset()
+    _, ctx = make(repo)
+    outcome = DeployOutcome("ssm", [result("i-1", True), result("i-2", False, "unhealthy", True)], command_id="c-1")
+    deploy.report(outcome, ctx, "production")
+    out = runner.outputs()
+    assert out["deployed-sha"] == "" and out["rolled-back"] == "true" and out["health-status"] == "unhealthy"
+    assert out["previous-sha"] == "a" * 40
+    assert out["backup-path"] == "i-1=/b/i-1.zip, i-2=/b/i-2.zip"
+    assert "i-2: health check failed: 500 The previous version was put back." in capsys.readouterr().out
+    runner.reset()
