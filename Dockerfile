@@ -17,14 +17,14 @@ RUN if ! command -v git >/dev/null; then \
 
 WORKDIR /action
 COPY requirements.txt /action/requirements.txt
-RUN python -m pip install --no-cache-dir -r /action/requirements.txt
+RUN python -m pip install -r /action/requirements.txt
 
 # The gate tools (flake8, pylint, bandit, pip-audit, safety, uv) in their own environment:
 # installed once here, never at run time; the project's code runs in a venv of its own.
 # uv reads the system's certificates, like pip does.
 COPY requirements-tools.txt /action/requirements-tools.txt
 RUN python -m venv /opt/tools \
-    && /opt/tools/bin/python -m pip install --no-cache-dir -r /action/requirements-tools.txt
+    && /opt/tools/bin/python -m pip install -r /action/requirements-tools.txt
 ENV UV_SYSTEM_CERTS=1
 
 # The code lives in /action: the runner mounts the workspace over the workdir.

@@ -250,9 +250,12 @@ def _targets(reader: _Reader) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple((key, tuple(values)) for key, values in grouped.items())
 
 
+def workspace(env: Mapping[str, str] = os.environ) -> Path:
+    return Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
+
+
 def _resolve_dir(value: str, env: Mapping[str, str]) -> Path:
-    base = Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
-    return (base / value).resolve()
+    return (workspace(env) / value).resolve()
 
 
 def parse(raw: Mapping[str, str], env: Mapping[str, str] = os.environ) -> tuple[Config | None, list[ConfigError]]:

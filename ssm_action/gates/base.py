@@ -69,17 +69,20 @@ def last_line(text: str) -> str:
     return lines[-1].strip() if lines else ""
 
 
+def why(done: CompletedProcess[str], *, stdout: bool = False) -> str:
+    """The tool's last words: its last stderr line (or stdout's), else its exit code."""
+    return last_line(done.stderr) or (stdout and last_line(done.stdout)) or f"exit code {done.returncode}"
+
+
 def conclude(done: CompletedProcess[str], findings: list[Finding] | None, tool: str,
              fail_codes: Collection[int] = (1,)) -> Outcome:
     """The usual verdict: exit 0 passes, a fail code with a readable report fails,
     anything else (a crash, no report, a usage error) is an error."""
     if findings is None:
-        why = last_line(done.stderr) or last_line(done.stdout) or f"exit code {done.returncode}"
-        return Outcome(ERROR, f"{tool} wrote no report: {why}")
+        return Outcome(ERROR, f"{tool} wrote no report: {why(done, stdout=True)}")
     count = f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"
     if done.returncode == 0:
         return Outcome(PASSED, f"{count} within the project's limits" if findings else "no findings", findings)
     if done.returncode in fail_codes and findings:
         return Outcome(FAILED, count, findings)
-    why = last_line(done.stderr) or f"exit code {done.returncode}"
-    return Outcome(ERROR, f"{tool} failed (exit code {done.returncode}): {why}", findings)
+    return Outcome(ERROR, f"{tool} failed (exit code {done.returncode}): {why(done)}", findings)

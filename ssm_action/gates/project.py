@@ -7,7 +7,7 @@ import os
 import re
 
 from ssm_action.gates import tools
-from ssm_action.gates.base import GateContext, last_line
+from ssm_action.gates.base import GateContext, last_line, why
 from ssm_action.gates.model import ERROR, FAILED, HIGH, MEDIUM, PASSED, SKIPPED, Finding, Outcome
 from ssm_action.gates.projectenv import EnvError
 
@@ -24,7 +24,7 @@ def smoke(ctx: GateContext) -> Outcome:
     for module in modules:  # one fresh interpreter each: one module's side effects cannot hide another's
         done = ctx.log.run([str(env.python), "-c", IMPORT, module], cwd=ctx.root, env=env.variables())
         if done.returncode != 0:
-            found.append(Finding("", None, None, module, last_line(done.stderr) or f"exit code {done.returncode}",
+            found.append(Finding("", None, None, module, why(done),
                                  HIGH))
     if found:
         return Outcome(FAILED, f"{len(found)} of {len(modules)} module(s) failed to import", found)

@@ -85,7 +85,7 @@ def find_requirements(cfg: Config) -> Requirements:
     files = tuple(dict.fromkeys(n for n in names if (root / n).is_file()))
     if cfg.requirements_file != "requirements.txt" and cfg.requirements_file not in files:
         raise EnvError(f"requirements-file {cfg.requirements_file} does not exist in {root}.")
-    hashed = [(name, (root / name).read_bytes()) for name in _included(root, files)]
+    hashed = list(_included(root, files))
     project = ""
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
@@ -99,7 +99,7 @@ def find_requirements(cfg: Config) -> Requirements:
     return Requirements(files, project, tuple(hashed))
 
 
-def _included(root: Path, files: tuple[str, ...]) -> Iterator[str]:
+def _included(root: Path, files: tuple[str, ...]) -> Iterator[tuple[str, bytes]]:
     """The requirement files and every file they include with -r / -c, each once."""
     seen: set[str] = set()
     todo = list(files)
@@ -109,8 +109,9 @@ def _included(root: Path, files: tuple[str, ...]) -> Iterator[str]:
         if name in seen or not path.is_file():
             continue
         seen.add(name)
-        yield name
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        content = path.read_bytes()
+        yield name, content
+        for line in content.decode("utf-8", errors="replace").splitlines():
             included = _include(line)
             if included:
                 todo.append(os.path.normpath(os.path.join(os.path.dirname(name), included)))
@@ -150,11 +151,12 @@ def prepare(cfg: Config, log: GateLog, installer: str | None = None) -> ProjectE
     envs.mkdir(parents=True, exist_ok=True)
     env = ProjectEnv(envs / key, key, "uv" if uv else "pip", reused=False)
     with _locked(envs / f"{key}.lock"):
-        problem = _damage(env, log)
-        if problem is None:
+        found = _reusable(env, log)
+        if isinstance(found, ProjectEnv):
             log.note(f"Reusing the cached environment {env.path} (key {key}).")
-            env = ProjectEnv(env.path, key, _marker(env)["installer"], reused=True)
+            env = found
         else:
+            problem = found
             log.note(f"Building the project environment with {env.installer}: {problem}.")
             shutil.rmtree(env.path, ignore_errors=True)
             _build(env, reqs, cfg, log, uv)
@@ -177,8 +179,8 @@ def _marker(env: ProjectEnv) -> dict:
     return json.loads((env.path / MARKER).read_text(encoding="utf-8"))
 
 
-def _damage(env: ProjectEnv, log: GateLog) -> str | None:
-    """Why the cached environment cannot be reused, or None when it is intact."""
+def _reusable(env: ProjectEnv, log: GateLog) -> ProjectEnv | str:
+    """The cached environment when it is intact, else why it cannot be reused."""
     if not env.path.exists():
         return "no cached environment for this key"
     try:
@@ -197,7 +199,7 @@ def _damage(env: ProjectEnv, log: GateLog) -> str | None:
         return "the cached environment has no Python"
     if log.run([str(env.python), "-c", "import sys"], cwd=env.path).returncode != 0:
         return "the cached environment's Python does not start"
-    return None
+    return ProjectEnv(env.path, env.key, marker["installer"], reused=True)
 
 
 def _distributions(site: Path) -> list[str]:

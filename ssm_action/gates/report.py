@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from collections.abc import Iterator
 
 from ssm_action import runner
 from ssm_action.config import Config
 from ssm_action.gates.model import ERROR, FAILED, PASSED, SKIPPED, Finding, GateResult
-from ssm_action.gates.projectenv import EnvError
-from ssm_action.gates.schedule import EnvReport, GatesRun
+from ssm_action.gates.projectenv import EnvError, ProjectEnv
+from ssm_action.gates import sarif
+from ssm_action.gates.schedule import SARIF_FOLDER, EnvReport, GatesRun
 
 ICONS = {PASSED: "✅", FAILED: "❌", ERROR: "💥", SKIPPED: "⏭️"}
 ANNOTATIONS_PER_LEVEL = 10  # GitHub shows about 10 of each kind per step; the summary has the rest
@@ -24,8 +24,7 @@ def show_env(report: EnvReport) -> None:
     if isinstance(project, EnvError):
         title = f"{ICONS[ERROR]} project environment: could not be built ({report.seconds:.1f} s)"
     else:
-        how = "reused from the cache" if project.reused else f"built with {project.installer}"
-        title = f"{ICONS[PASSED]} project environment: {how} ({report.seconds:.1f} s)"
+        title = f"{ICONS[PASSED]} project environment: {_how(project)} ({report.seconds:.1f} s)"
     with runner.group(title):
         runner.log(report.log)
 
@@ -52,20 +51,18 @@ def _finding_line(f: Finding) -> str:
 def publish(cfg: Config, run: GatesRun) -> bool:
     """Annotations, summary and outputs; True when every blocking gate passed."""
     ok = not any(result.fails_step for result in run.results)
-    _annotate(cfg, run)
-    runner.add_summary(summary(cfg, run, ok))
+    _annotate(run)
+    runner.add_summary(summary(cfg, run))
     _set_outputs(run, ok)
     return ok
 
 
-def repo_path(cfg: Config, run: GatesRun, path: str) -> str:
+def repo_path(run: GatesRun, path: str) -> str:
     """A finding's path, relative to the repository root as GitHub wants it."""
-    if not path:
-        return ""
-    return os.path.relpath(cfg.working_directory / path, run.repo_root).replace(os.sep, "/")
+    return sarif.in_repo(run.repo_prefix, path) if path else ""
 
 
-def _annotate(cfg: Config, run: GatesRun) -> None:
+def _annotate(run: GatesRun) -> None:
     emitted = {"error": 0, "warning": 0}
     for level, title, message, finding in _annotations(run):
         if emitted[level] >= ANNOTATIONS_PER_LEVEL:
@@ -73,7 +70,7 @@ def _annotate(cfg: Config, run: GatesRun) -> None:
         emitted[level] += 1
         where = {}
         if finding and finding.path:
-            where = {"file": repo_path(cfg, run, finding.path), "line": finding.line, "col": finding.col}
+            where = {"file": repo_path(run, finding.path), "line": finding.line, "col": finding.col}
         runner.annotate(level, message, title=title, **where)
 
 
@@ -97,9 +94,9 @@ def _cell(text: object) -> str:
     return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
 
 
-def summary(cfg: Config, run: GatesRun, ok: bool) -> str:
+def summary(cfg: Config, run: GatesRun) -> str:
     failing = [r.name for r in run.results if r.fails_step]
-    head = "✅ Quality gates passed" if ok else f"❌ Quality gates failed: {', '.join(failing)}"
+    head = "✅ Quality gates passed" if not failing else f"❌ Quality gates failed: {', '.join(failing)}"
     lines = [f"## {head}", "", "| | gate | state | blocking | time | findings | result |",
              "|---|---|---|---|---|---|---|"]
     for r in run.results:
@@ -113,7 +110,7 @@ def summary(cfg: Config, run: GatesRun, ok: bool) -> str:
     if run.env:
         lines += [_env_line(run.env), ""]
     for r in run.results:
-        lines += _details(cfg, run, r)
+        lines += _details(run, r)
     return "\n".join(lines)
 
 
@@ -121,15 +118,18 @@ def _coverage(run: GatesRun) -> float | None:
     return next((r.outcome.coverage for r in run.results if r.outcome.coverage is not None), None)
 
 
+def _how(project: ProjectEnv) -> str:
+    return "reused from the cache" if project.reused else f"built with {project.installer}"
+
+
 def _env_line(env: EnvReport) -> str:
     project = env.project
     if isinstance(project, EnvError):
         return f"Project environment: could not be built.\n\n```\n{project}\n```"
-    how = "reused from the cache" if project.reused else f"built with {project.installer}"
-    return f"Project environment: {how} in {env.seconds:.1f} s (cache key `{project.key}`)."
+    return f"Project environment: {_how(project)} in {env.seconds:.1f} s (cache key `{project.key}`)."
 
 
-def _details(cfg: Config, run: GatesRun, r: GateResult) -> list[str]:
+def _details(run: GatesRun, r: GateResult) -> list[str]:
     """Every finding of the gate, and the end of its log when it could not run."""
     count = len(r.outcome.findings)
     if not count and r.state != ERROR:
@@ -138,7 +138,7 @@ def _details(cfg: Config, run: GatesRun, r: GateResult) -> list[str]:
     if count:
         lines += ["| file | line | rule | message |", "|---|---|---|---|"]
         for f in sorted(r.outcome.findings, key=lambda f: (-f.severity, f.path, f.line or 0)):
-            lines.append(f"| {_cell(repo_path(cfg, run, f.path))} | {f.line or ''} | {_cell(f.code)} "
+            lines.append(f"| {_cell(repo_path(run, f.path))} | {f.line or ''} | {_cell(f.code)} "
                          f"| {_cell(f.message)} |")
     if r.state == ERROR and r.log:
         tail = "\n".join(r.log.splitlines()[-LOG_TAIL_LINES:]).replace("```", "'''")
@@ -156,6 +156,6 @@ def _set_outputs(run: GatesRun, ok: bool) -> None:
     if coverage is not None:
         runner.set_output("coverage", f"{coverage:.2f}")
     if any(r.outcome.sarif for r in run.results):
-        runner.set_output("sarif-file", os.path.relpath(run.sarif_dir, run.repo_root))
+        runner.set_output("sarif-file", SARIF_FOLDER)
     if run.env and not isinstance(run.env.project, EnvError):
         runner.set_output("cache-key", run.env.project.key)

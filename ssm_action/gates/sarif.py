@@ -54,7 +54,12 @@ def write_rebased(doc: dict[str, Any], prefix: str, target: Path) -> Path:
             for location in result.get("locations", []):
                 artifact = location.get("physicalLocation", {}).get("artifactLocation", {})
                 if "uri" in artifact:
-                    artifact["uri"] = posixpath.normpath(posixpath.join(prefix, artifact["uri"]))
+                    artifact["uri"] = in_repo(prefix, artifact["uri"])
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     return target
+
+
+def in_repo(prefix: str, path: str) -> str:
+    """A path relative to the working directory, made relative to the repository root."""
+    return posixpath.normpath(posixpath.join(prefix, path))

@@ -16,6 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
+from ssm_action import config
 from ssm_action.config import Config
 from ssm_action.gates import process, projectenv
 from ssm_action.gates.base import GateContext, last_line, python_targets
@@ -39,13 +40,12 @@ class EnvReport:
 class GatesRun:
     results: list[GateResult]
     env: EnvReport | None
-    repo_root: Path  # GITHUB_WORKSPACE (or the current folder), for annotation and SARIF paths
-    sarif_dir: Path
+    repo_prefix: str  # the working directory in the repository ('' at its root)
     seconds: float
 
 
 def repo_root(cfg: Config) -> Path:
-    root = Path(os.environ.get("GITHUB_WORKSPACE") or os.getcwd()).resolve()
+    root = config.workspace().resolve()
     return root if cfg.working_directory.is_relative_to(root) else cfg.working_directory
 
 
@@ -88,7 +88,7 @@ def run_gates(cfg: Config, *, workers: int | None = None, installer: str | None 
         for thread in threads:
             thread.join()
         shutil.rmtree(shared.scratch, ignore_errors=True)
-    return GatesRun(results, env, root, sarif_dir, time.monotonic() - started)
+    return GatesRun(results, env, prefix, time.monotonic() - started)
 
 
 class _Jobs:

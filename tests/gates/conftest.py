@@ -32,11 +32,6 @@ PROJECT_LITTER = shutil.ignore_patterns(".ssm-action-cache", ".ssm-action-sarif"
                                         ".coverage")
 
 
-def _uv() -> str:
-    found = Path(sys.executable).parent / "uv"
-    return str(found) if found.exists() else shutil.which("uv") or "uv"
-
-
 @pytest.fixture(scope="session", autouse=True)
 def gate_tools() -> Path:
     """The tools' bin folder: SSM_ACTION_TOOLS if set, else a venv made once from
@@ -53,9 +48,10 @@ def gate_tools() -> Path:
     with open(CACHE / "gate-tools.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (venv / "ready").exists():
+            uv = tools.uv() or "uv"
             shutil.rmtree(venv, ignore_errors=True)
-            subprocess.run([_uv(), "venv", "-q", "--python", sys.executable, str(venv)], check=True)
-            subprocess.run([_uv(), *install, "--python", str(venv / "bin" / "python")], check=True)
+            subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+            subprocess.run([uv, *install, "--python", str(venv / "bin" / "python")], check=True)
             (venv / "ready").touch()
     os.environ[tools.TOOLS_VARIABLE] = str(venv / "bin")
     return venv / "bin"
