@@ -298,19 +298,29 @@ class Reporter:
             self._log = None
 
     def log(self, text: str) -> None:
+        self._write(self.redact(text))
+
+    def _write(self, text: str) -> None:
         if self._log:
-            for line in self.redact(text).splitlines() or [""]:
+            for line in text.splitlines() or [""]:
                 self._log.write("%s %s\n" % (utc_now(), line))
             self._log.flush()
 
     def say(self, text: str) -> None:
         text = self.redact(text)
-        self.log(text)
+        self._write(text)
         if self._printed + len(text) < STDOUT_BUDGET:
             print(text, flush=True)
         elif self._printed < STDOUT_BUDGET:
             print("... (more in the log file)", flush=True)
         self._printed += len(text) + 1
+
+    def say_tail(self, text: str, lines: int, prefix: str = "    ") -> List[str]:
+        """Print the last ``lines`` lines of ``text`` indented; return them."""
+        kept = tail(text, lines)
+        for line in kept:
+            self.say(prefix + line)
+        return kept
 
     def step_line(self, name: str, ok: bool, seconds: float, detail: str) -> None:
         self.steps.append({"name": name, "seconds": round(seconds, 3), "ok": ok})
@@ -532,14 +542,19 @@ def local_platform() -> Any:
 
 # ---------------------------------------------------------------- files
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Write, flush to disk, then rename: a reader sees the old or the new file, whole."""
-    tmp = "%s.%d.tmp" % (path, os.getpid())
+@contextlib.contextmanager
+def atomic_file(path: str, tmp: str) -> Any:
+    """Write ``tmp``, flush it to disk, then rename it: a reader sees the old or the new file."""
     with open(tmp, "wb") as handle:
-        handle.write(data)
+        yield handle
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    with atomic_file(path, "%s.%d.tmp" % (path, os.getpid())) as handle:
+        handle.write(data)
 
 
 class State:
@@ -593,9 +608,8 @@ def keep_newest(folder: str, pattern: str, keep: int, spare: Iterable[str] = ())
 def make_backup(app_dir: str, dest: str, manifest: Dict[str, Any], skip: Iterable[str]) -> str:
     """Zip the work tree without .git, venvs, caches and ``skip`` folders; return its path."""
     skip = {os.path.normcase(os.path.normpath(path)) for path in skip}
-    tmp = dest + ".partial"
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1,
-                         strict_timestamps=False) as archive:
+    with atomic_file(dest, dest + ".partial") as handle, zipfile.ZipFile(
+            handle, "w", zipfile.ZIP_DEFLATED, compresslevel=1, strict_timestamps=False) as archive:
         for folder, dirs, files in os.walk(app_dir):
             dirs[:] = sorted(
                 d for d in dirs
@@ -607,9 +621,6 @@ def make_backup(app_dir: str, dest: str, manifest: Dict[str, Any], skip: Iterabl
                 if not name.endswith((".pyc", ".pyo")) and os.path.isfile(path):
                     archive.write(path, os.path.relpath(path, app_dir))
         archive.writestr(MANIFEST, json.dumps(manifest, indent=1))
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, dest)
     return dest
 
 
@@ -648,6 +659,18 @@ def http_status(url: str, timeout: float) -> Optional[int]:
 
 # ---------------------------------------------------------------- the deploy
 
+def poll(done: Callable[[], bool], timeout: float, delay: float, cap: float) -> bool:
+    """Call ``done`` until it is true (True) or ``timeout`` passes (False), backing off."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, cap)
+    return True
+
+
 def short(sha: Optional[str]) -> str:
     return sha[:12] if sha else "none"
 
@@ -664,10 +687,13 @@ class Deploy:
         self.venv = os.path.normpath(os.path.join(self.app_dir, params["venv_dir"] or ".venv"))
         self.backup_dir = params["backup_dir"] or self.app_dir + "-backups"
         self.entry = os.path.join(self.app_dir, os.path.normpath(params["entry"]))
+        self.requirements = os.path.join(self.app_dir, params["requirements_file"])
+        self.app_log = self.state.path(os.path.join("logs", "app.log"))
         self.lock_handle: Any = None
         self.prior_journal: Dict[str, Any] = {}
         self.journal_record: Dict[str, Any] = {}
         self.previous_sha: Optional[str] = None
+        self.head: Optional[str] = None  # HEAD before sync
         self.old_pid: Optional[int] = None
         self.backup_path: Optional[str] = None
         self.carried = False  # recovering from a killed deploy that changed the tree
@@ -717,6 +743,11 @@ class Deploy:
 
     def has_commit(self, sha: str) -> bool:
         return self.git("cat-file", "-e", sha + "^{commit}", check=False, quiet=True).code == 0
+
+    def running_app(self) -> Dict[str, Any]:
+        """app.json when its pid is alive, else {}."""
+        app = self.state.read("app.json")
+        return app if isinstance(app.get("pid"), int) and self.plat.alive(app["pid"]) else {}
 
     def journal(self, **fields: Any) -> None:
         self.journal_record.update(fields)
@@ -809,9 +840,7 @@ class Deploy:
     def finish(self, status: str, code: int, error: Optional[str] = None) -> int:
         running: Dict[str, Any] = {}
         if self.lock_handle is not None:
-            app = self.state.read("app.json")
-            if isinstance(app.get("pid"), int) and self.plat.alive(app["pid"]):
-                running = app
+            running = self.running_app()
             self.state.remove("journal.json")
             keep_newest(self.state.path("logs"), r".+Z-.+\.log", LOGS_KEPT,
                         spare=[self.rep.log_path or ""])
@@ -857,14 +886,14 @@ class Deploy:
 
     def record(self) -> str:
         last_good = self.state.read("last-good.json")
-        app = self.state.read("app.json")
-        pid = app.get("pid")
-        self.old_pid = pid if isinstance(pid, int) and self.plat.alive(pid) else None
+        app = self.running_app()
+        self.old_pid = app.get("pid")
         prior = self.prior_journal
         completed = (last_good.get("deploy_id") == prior.get("deploy_id")
                      and last_good.get("sha") == prior.get("target_sha"))
         notes = []
         self.carried = bool(prior.get("dirty")) and not completed
+        self.head = self.git_head()
         if self.carried:
             # A killed deploy left the tree half-changed: its "previous" is still ours.
             self.previous_sha = prior.get("previous_sha")
@@ -874,7 +903,7 @@ class Deploy:
             notes.append("deploy %s was interrupted during %s: recovering" % (
                 prior.get("deploy_id"), prior.get("phase")))
         else:
-            self.previous_sha = last_good.get("sha") or self.git_head()
+            self.previous_sha = last_good.get("sha") or self.head
         self.journal(previous_sha=self.previous_sha, backup_path=self.backup_path,
                      discarded=self.discarded, dirty=self.carried)
         running = ("running %s pid %d" % (short(app.get("sha")), self.old_pid)
@@ -894,7 +923,7 @@ class Deploy:
             if leftover.endswith(".partial"):
                 os.remove(os.path.join(self.backup_dir, leftover))
         make_backup(self.app_dir, path, {
-            "app_dir": self.app_dir, "head": self.git_head(), "previous_sha": self.previous_sha,
+            "app_dir": self.app_dir, "head": self.head, "previous_sha": self.previous_sha,
             "deploy_id": self.p["deploy_id"], "created": utc_now(),
             "excluded": [".git", "virtual environments", "caches"]},
             skip=[self.venv, self.backup_dir, self.state.root])
@@ -913,7 +942,7 @@ class Deploy:
                 os.remove(os.path.join(self.app_dir, ".git", lock))
                 self.rep.log("removed a stale .git/" + lock)
         fetched = self.fetch(sha)
-        if not self.carried and self.git_head():
+        if not self.carried and self.head:
             self.discarded = self.local_changes(sha)
         # From here on the work tree may differ from the backup: a failure rolls back.
         self.journal(discarded=self.discarded, dirty=True)
@@ -979,26 +1008,27 @@ class Deploy:
         if head != sha:
             raise StepError("HEAD is %s after checkout, not %s" % (short(head), short(sha)))
 
-    def installer(self) -> Tuple[str, Optional[str]]:
+    def installer(self) -> Optional[str]:
+        """uv's path when uv installs, None for pip."""
         uv = shutil.which("uv") if self.p["installer"] in ("auto", "uv") else None
         if self.p["installer"] == "uv" and not uv:
             raise StepError("installer is uv but uv is not on PATH: install uv or use pip")
-        return ("uv", uv) if uv else ("pip", None)
+        return uv
 
-    def deps(self) -> str:
-        tool, uv = self.installer()
-        return "%s; %s" % (self.ensure_venv(uv), self.install_requirements(tool, uv))
+    def deps(self, digest: Optional[str] = None) -> str:
+        uv = self.installer()
+        venv = self.ensure_venv(uv)
+        return "%s; %s" % (venv, self.install_requirements(
+            uv, file_hash(self.requirements) if digest is None else digest))
 
-    def install_requirements(self, tool: str, uv: Optional[str]) -> str:
+    def install_requirements(self, uv: Optional[str], digest: str) -> str:
         """Install the requirements file (if any), recording its hash once installed."""
-        requirements = os.path.join(self.app_dir, self.p["requirements_file"])
-        digest = file_hash(requirements)
         self.state.write("deps.json", {"hash": None})  # half-installed until it succeeds
         if digest:
-            self.install(requirements, uv)
+            self.install(self.requirements, uv)
         self.state.write("deps.json", {"hash": digest})
         name = self.p["requirements_file"]
-        return "%s install -r %s" % (tool, name) if digest else "no " + name
+        return "%s install -r %s" % ("uv" if uv else "pip", name) if digest else "no " + name
 
     def python_of(self, python: str) -> Optional[str]:
         ran = self.sh([python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
@@ -1041,9 +1071,7 @@ class Deploy:
             self.sh([venv_python, "-m", "ensurepip", "--upgrade"], timeout=INSTALL_TIMEOUT)
             ran = self.sh(argv, cwd=self.app_dir, timeout=INSTALL_TIMEOUT)
         if ran.code:
-            lines = tail(ran.err + "\n" + ran.out, 8)
-            for line in lines:
-                self.rep.say("    " + line)
+            lines = self.rep.say_tail(ran.err + "\n" + ran.out, 8)
             raise StepError("installing %s failed (exit %d): %s; fix the requirements (full "
                             "output in the log file)" % (self.p["requirements_file"], ran.code,
                                                          lines[-1] if lines else "no message"))
@@ -1058,9 +1086,7 @@ class Deploy:
                           cwd=self.app_dir, env=dict(self.app_environment(sha), DEPLOY_PHASE=phase),
                           timeout=HOOK_TIMEOUT)
             if ran.code:
-                lines = tail(ran.out + "\n" + ran.err, 5)
-                for line in lines:
-                    self.rep.say("    " + line)
+                self.rep.say_tail(ran.out + "\n" + ran.err, 5)
                 raise StepError("hook %s failed (exit %d)%s: fix or remove the hook" % (
                     rel, ran.code, "; the app was not touched" if phase == "pre-stop" else ""))
         return "ran " + ", ".join(os.path.basename(h) for h in found) if found else "no hook"
@@ -1068,9 +1094,9 @@ class Deploy:
     def stop(self) -> str:
         """Stop every process running our entry script (the PID file's and any orphan)."""
         pids = self.plat.find_app_pids(self.entry)
-        recorded = self.state.read("app.json").get("pid")
+        recorded = self.running_app().get("pid")
         note = ""
-        if isinstance(recorded, int) and recorded not in pids and self.plat.alive(recorded):
+        if recorded is not None and recorded not in pids:
             note = "; pid %d in the PID file is not our app: left alone" % recorded
         if not pids:
             self.state.remove("app.json")
@@ -1089,20 +1115,21 @@ class Deploy:
 
     def wait_gone(self, pids: List[int], timeout: float) -> List[int]:
         """The pids still alive after ``timeout`` (polled, returns as soon as all are gone)."""
-        deadline = time.monotonic() + timeout
-        delay = 0.005
-        while True:
-            left = [pid for pid in pids if self.plat.alive(pid)]
-            if not left or time.monotonic() >= deadline:
-                return left
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
+        left = pids
+
+        def gone() -> bool:
+            nonlocal left
+            left = [pid for pid in left if self.plat.alive(pid)]
+            return not left
+
+        poll(gone, timeout, 0.005, 0.2)
+        return left
 
     def start(self, sha: str) -> str:
         if not os.path.isfile(self.entry):
             raise StepError("entry script %s is not in commit %s: fix the entry parameter" % (
                 self.p["entry"], short(sha)))
-        app_log = self.state.path(os.path.join("logs", "app.log"))
+        app_log = self.app_log
         with contextlib.suppress(OSError):  # on Windows a running app may still hold it
             if os.path.getsize(app_log) > APP_LOG_ROTATE_BYTES:
                 os.replace(app_log, app_log + ".1")
@@ -1125,9 +1152,7 @@ class Deploy:
 
     def verify(self, alive: Callable[[], bool], pid: int, grace: float) -> str:
         """Alive through the grace, then a 2xx from the health URL (polled with backoff)."""
-        deadline = time.monotonic() + grace
-        while alive() and time.monotonic() < deadline:
-            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        poll(lambda: not alive(), grace, 0.05, 0.05)
         if not alive():
             raise StepError(self.app_died(pid))
         url = self.p["health_url"]
@@ -1152,13 +1177,12 @@ class Deploy:
 
     def app_died(self, pid: int) -> str:
         code = self.proc.returncode if self.proc and self.proc.pid == pid else None
-        lines: List[str] = []
+        text = ""
         with contextlib.suppress(OSError):
-            with open(self.state.path(os.path.join("logs", "app.log")), "rb") as handle:
+            with open(self.app_log, "rb") as handle:
                 handle.seek(self.app_log_offset)
-                lines = tail(handle.read().decode("utf-8", "replace"), 8)
-        for line in lines:
-            self.rep.say("    app: " + line)
+                text = handle.read().decode("utf-8", "replace")
+        lines = self.rep.say_tail(text, 8, "    app: ")
         return "the app (pid %d) exited%s; last output: %s" % (
             pid, " with code %d" % code if code is not None else "",
             lines[-1] if lines else "none")
@@ -1200,11 +1224,10 @@ class Deploy:
 
     def restore_deps(self) -> str:
         """Reinstall only when the restored requirements differ from what is installed."""
-        digest = file_hash(os.path.join(self.app_dir, self.p["requirements_file"]))
+        digest = file_hash(self.requirements)
         if digest == self.state.read("deps.json").get("hash"):
             return "requirements unchanged"
-        tool, uv = self.installer()
-        return "%s; %s" % (self.ensure_venv(uv), self.install_requirements(tool, uv))
+        return self.deps(digest)
 
 
 def result_object(status: str, error: Optional[str], **fields: Any) -> Dict[str, Any]:

@@ -8,18 +8,15 @@ from typing import Iterator
 import pytest
 
 from ssm_action.transports import local
-from tests.agent.agent_fixtures import Server, build_wheel, kill_processes_under, uv_folder
+from tests.agent.agent_fixtures import Server, serving
 
 
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    srv = Server(tmp_path / "srv", build_wheel(tmp_path), uv_folder(tmp_path / "uv"))
-    for name in ("PATH", "PIP_NO_INDEX", "UV_OFFLINE"):  # the agent inherits our environment
-        monkeypatch.setenv(name, srv.env[name])
-    try:
+    with serving(tmp_path) as srv:
+        for name in ("PATH", "PIP_NO_INDEX", "UV_OFFLINE"):  # the agent inherits our environment
+            monkeypatch.setenv(name, srv.env[name])
         yield srv
-    finally:
-        kill_processes_under(tmp_path)
 
 
 def test_a_deploy_and_a_rollback(server: Server, capsys: pytest.CaptureFixture):

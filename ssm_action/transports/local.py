@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 from ssm_action.results import InstanceResult, parse_result_line
-
-AGENT = Path(__file__).resolve().parent.parent / "agent.py"
+from ssm_action.transports.ssm_bootstrap import AGENT_PATH as AGENT
 
 
 def run(params: dict, python: str | None = None, timeout: float = 3600) -> InstanceResult:

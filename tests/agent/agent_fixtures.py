@@ -6,6 +6,7 @@ Shared by tests/agent/conftest.py, tests/test_local_transport.py and the benchma
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import itertools
 import json
@@ -21,7 +22,7 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ssm_action.results import parse_result_line
 
@@ -219,6 +220,21 @@ class Server:
     def state(self, name: str) -> dict[str, Any]:
         path = Path(f"{self.app_dir}.deploy") / name
         return json.loads(path.read_text()) if path.exists() else {}
+
+
+def backup_manifest(path: str | Path) -> dict[str, Any]:
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("DEPLOY_BACKUP.json"))
+
+
+@contextlib.contextmanager
+def serving(root: Path, wheel: Path | None = None, uv_dir: Path | None = None) -> Iterator[Server]:
+    """A Server under ``root`` (its own wheel and uv folder unless given); every process
+    started under ``root`` is killed after."""
+    try:
+        yield Server(root, wheel or build_wheel(root), uv_dir or uv_folder(root / "uv"))
+    finally:
+        kill_processes_under(root)
 
 
 def uv_folder(target: Path) -> Path:

@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.agent.agent_fixtures import Server, build_wheel, kill_processes_under, uv_folder
+from tests.agent.agent_fixtures import Server, build_wheel, serving, uv_folder
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +23,5 @@ def uv_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def server(tmp_path: Path, wheel: Path, uv_dir: Path) -> Iterator[Server]:
     """An origin repo and a server folder; every process started under it is killed after."""
-    srv = Server(tmp_path, wheel, uv_dir)
-    try:
+    with serving(tmp_path, wheel, uv_dir) as srv:
         yield srv
-    finally:
-        kill_processes_under(tmp_path)

@@ -8,15 +8,13 @@ appears on stdout, so the kill lands while the target step runs.
 
 from __future__ import annotations
 
-import json
 import signal
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from ssm_action import agent
-from tests.agent.agent_fixtures import ROLLBACK_WAIT, Server, run_agent
+from tests.agent.agent_fixtures import ROLLBACK_WAIT, Server, backup_manifest, run_agent
 
 HOOKS = {"deploy/hooks/pre-stop.py": "print('pre-stop')\n",
          "deploy/hooks/post-start.sh": "echo post-start\n"}
@@ -24,12 +22,8 @@ HOOKS = {"deploy/hooks/pre-stop.py": "print('pre-stop')\n",
 
 def backups_of(server: Server, sha: str) -> list[Path]:
     """Backups whose manifest and app.py say they hold version ``sha``."""
-    found = []
-    for path in Path(f"{server.app_dir}-backups").glob("*.zip"):
-        with zipfile.ZipFile(path) as archive:
-            if json.loads(archive.read(agent.MANIFEST))["head"] == sha:
-                found.append(path)
-    return found
+    return [path for path in Path(f"{server.app_dir}-backups").glob("*.zip")
+            if backup_manifest(path)["head"] == sha]
 
 
 def assert_recovers(server: Server, good: str, good_version: str, target: str,

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from ssm_action import agent
-from tests.agent.agent_fixtures import ROLLBACK_WAIT, Server, build_wheel, git, run_agent
+from tests.agent.agent_fixtures import (ROLLBACK_WAIT, Server, backup_manifest, build_wheel, git,
+                                        run_agent)
 
 PY38 = next((p for p in ("/root/.pyenv/versions/3.8.18/bin/python", shutil.which("python3.8") or "")
              if p and os.path.exists(p)), "")
@@ -26,11 +27,6 @@ RESULT_KEYS = {
 
 def alive(pid: int) -> bool:
     return agent.PosixPlatform().alive(pid)
-
-
-def backup_manifest(path: str) -> dict:
-    with zipfile.ZipFile(path) as archive:
-        return json.loads(archive.read(agent.MANIFEST))
 
 
 def test_first_deploy_then_a_newer_commit(server: Server):
