@@ -33,13 +33,13 @@ def targets_of(cfg: Config) -> list[str]:
 
 def _instance(r: InstanceResult) -> dict[str, Any]:
     agent = r.agent or {}
-    error = "" if r.ok else str(agent.get("error") or r.error or "")
+    error = "" if r.ok else str(r.reason or "")
     return {
         "instance_id": r.instance_id,
         "status": r.status,
         "ok": r.ok,
         "rolled_back": r.rolled_back,
-        "health": agent.get("health") or "unknown",
+        "health": r.health,
         "previous_sha": agent.get("previous_sha") or "",
         "seconds": round(r.duration, 1) if r.duration is not None else None,
         "error": runner.redact(error)[:ERROR_LIMIT],  # before JSON escaping could hide a secret from redact

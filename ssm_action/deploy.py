@@ -85,7 +85,7 @@ def run(cfg: Config, ctx: RunContext, gates_ok: bool = True) -> bool:
 
 
 def _worst_health(results: list[InstanceResult]) -> str:
-    states = [(r.agent or {}).get("health") or "unknown" for r in results]
+    states = [r.health for r in results]
     return min(states, key=lambda s: HEALTH_ORDER.index(s) if s in HEALTH_ORDER else 0, default="unknown")
 
 
@@ -110,7 +110,7 @@ def report(outcome: DeployOutcome, ctx: RunContext, environment: str) -> None:
     runner.set_output("health-status", _worst_health(results) if results else "not_checked")
     runner.set_output("log-url", outcome.log_url)
     for r in outcome.failed:
-        why = (r.agent or {}).get("error") or r.error or f"the command ended {r.status}"
+        why = r.reason or f"the command ended {r.status}"
         back = " The previous version was put back." if r.rolled_back else ""
         runner.error(f"{r.instance_id}: {why}{back}", title=f"Deploy failed on {r.instance_id}")
     runner.add_summary(summary_markdown(outcome, ctx, environment))
@@ -120,7 +120,7 @@ def _row(r: InstanceResult) -> str:
     agent = r.agent or {}
     icon = ":white_check_mark:" if r.ok else ":x:"
     seconds = f"{r.duration:.1f} s" if r.duration is not None else "-"
-    health = agent.get("health") or "unknown"
+    health = r.health
     code = agent.get("health_status")
     health += f" ({code})" if code else ""
     log = f"[log]({r.log_url})" if r.log_url.startswith("http") else (f"`{r.log_url}`" if r.log_url else "-")

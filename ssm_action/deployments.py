@@ -19,9 +19,10 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import requests
+if TYPE_CHECKING:
+    import requests
 
 from ssm_action import __version__, config, context, runner
 from ssm_action.config import Config
@@ -138,6 +139,8 @@ class Client:
     def __init__(self, api_url: str, repository: str, token: str):
         self.api_url = api_url
         self.repository = repository
+        import requests  # only when a deployment is recorded: not on the post step's usual path
+
         self.session = requests.Session()
         self.session.headers.update({
             "Authorization": f"Bearer {token}",
@@ -149,6 +152,8 @@ class Client:
     def call(self, method: str, path: str, body: dict[str, Any] | None = None,
              params: dict[str, Any] | None = None, expect: type = dict) -> Any:
         """One request; the answer must be JSON of the ``expect`` type, as GitHub's API sends."""
+        import requests
+
         url = f"{self.api_url}/repos/{self.repository}{path}"
         try:
             resp = self.session.request(method, url, json=body, params=params, timeout=TIMEOUT)
@@ -248,7 +253,7 @@ class Deployment:
         self._post("in_progress", f"Deploying {self.ctx.sha[:12]} to {self.environment} via {self.cfg.transport}",
                    START_SECONDS)
 
-    def finish(self, state: str, description: str, seconds: float = FINAL_SECONDS) -> None:
+    def finish(self, state: str, description: str, seconds: float) -> None:
         """The final status; if it cannot be posted, the post-entrypoint tries again."""
         if self.id is None:
             return
@@ -292,7 +297,8 @@ def finalise_leftover(env: Mapping[str, str] = os.environ) -> None:
     deployment_id = env.get(f"STATE_{STATE_ID}", "")
     if not deployment_id.isdigit():
         return
-    token = config.raw_inputs(env)["github-token"].strip()
+    raw = config.raw_inputs(env)
+    token = raw["github-token"].strip()
     runner.mask(token)
     ctx = context.from_env(Path.cwd(), env)
     client = Client(ctx.api_url, ctx.repository, token)
@@ -300,7 +306,7 @@ def finalise_leftover(env: Mapping[str, str] = os.environ) -> None:
     try:
         latest = client.latest_state(int(deployment_id))
         if latest in OPEN_STATES:
-            body = status_body(final["state"], final["description"], ctx.run_url, env.get("INPUT_ENVIRONMENT-URL", ""))
+            body = status_body(final["state"], final["description"], ctx.run_url, raw["environment-url"])
             client.post_status(int(deployment_id), body, FINAL_SECONDS)
             runner.log(f"GitHub deployment {deployment_id} was left {latest or 'without a status'}; "
                        f"set it to {final['state']}.")

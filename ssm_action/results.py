@@ -55,6 +55,15 @@ class InstanceResult:
         )
 
     @property
+    def health(self) -> str:
+        return (self.agent or {}).get("health") or "unknown"
+
+    @property
+    def reason(self) -> str:
+        """Why it failed: the agent's error, else the transport's."""
+        return (self.agent or {}).get("error") or self.error
+
+    @property
     def rolled_back(self) -> bool:
         return bool(self.agent and self.agent.get("rolled_back"))
 

@@ -58,12 +58,11 @@ def aws_error(action: str, exc: Exception) -> ActionError:
     return ActionError(f"{action} failed", f"AWS refused {action}: {exc}. Likely cause: {hint}")
 
 
-def show_dry_run(cfg: Config, requests: list[dict[str, Any]], data: bootstrap.Payload,
-                 params: dict[str, Any]) -> None:
+def show_dry_run(cfg: Config, requests: list[dict[str, Any]], data: bootstrap.Payload) -> None:
     with runner.group(f"Dry run: the SendCommand request(s), {len(requests)} call(s)"):
         runner.log(json.dumps(requests, indent=2))
     with runner.group("Dry run: the script each instance would run (base64 literals shown decoded)"):
-        runner.log(bootstrap.review(cfg.platform, data, params, cfg.python_on_server))
+        runner.log(bootstrap.review(cfg.platform, data))
     runner.notice("Nothing was sent and no AWS call was made (pre-flight skipped). The request and the script "
                   "are in the log above.", title="SSM dry run")
 
@@ -82,7 +81,7 @@ def deploy(cfg: Config, ctx: RunContext, environment: str, params: dict[str, Any
     runner.log(f"SSM: {bootstrap.DOCUMENTS[cfg.platform]} in {len(requests)} SendCommand call(s); parameters "
                f"{ssm_request.parameters_size(requests[0]):,} of {ssm_request.PARAMETERS_LIMIT:,} bytes allowed.")
     if cfg.dry_run:
-        show_dry_run(cfg, requests, data, params)
+        show_dry_run(cfg, requests, data)
         return DeployOutcome("ssm", dry_run=True)
     ssm, s3 = clients(cfg, retries)
     try:

@@ -93,6 +93,8 @@ class Payload:
     python_b64: str
     agent_sha256: str
     agent_bytes: int
+    params: dict[str, Any]
+    python: str
 
     @property
     def values(self) -> tuple[str, str, str]:
@@ -108,14 +110,20 @@ def payload(agent_source: bytes, params: dict[str, Any], python: str) -> Payload
         python_b64=b64(python.encode("utf-8")),
         agent_sha256=hashlib.sha256(agent_source).hexdigest(),
         agent_bytes=len(agent_source),
+        params=params,
+        python=python,
     )
 
 
-def script(platform: str, data: Payload) -> str:
+def _fill(platform: str, values: tuple[str, str, str]) -> str:
     text = TEMPLATES[platform]
-    for slot, value in zip(SLOTS, data.values):
+    for slot, value in zip(SLOTS, values):
         text = text.replace(slot, value)
     return text
+
+
+def script(platform: str, data: Payload) -> str:
+    return _fill(platform, data.values)
 
 
 def commands(platform: str, data: Payload) -> list[str]:
@@ -123,14 +131,11 @@ def commands(platform: str, data: Payload) -> list[str]:
     return script(platform, data).splitlines()
 
 
-def review(platform: str, data: Payload, params: dict[str, Any], python: str) -> str:
+def review(platform: str, data: Payload) -> str:
     """The script as a person should read it: each base64 literal replaced by what it decodes to."""
-    text = TEMPLATES[platform]
-    shown = (
+    text = _fill(platform, (
         f"<agent.py, {data.agent_bytes} bytes, sha256 {data.agent_sha256}, gzip+base64>",
         "<the parameters below, base64>",
-        f"<{json.dumps(python)}, base64>",
-    )
-    for slot, value in zip(SLOTS, shown):
-        text = text.replace(slot, value)
-    return text + "\n# Parameters (decoded):\n" + json.dumps(params, indent=2, sort_keys=True)
+        f"<{json.dumps(data.python)}, base64>",
+    ))
+    return text + "\n# Parameters (decoded):\n" + json.dumps(data.params, indent=2, sort_keys=True)

@@ -9,7 +9,7 @@ SSM is invisible to both, and is not deployed to.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from ssm_action import runner
@@ -37,19 +37,14 @@ def _describe(client: Any, filters: list[dict[str, Any]]) -> Iterator[dict[str, 
         yield from page["InstanceInformationList"]
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield list(items[start:start + size])
-
-
 def find(client: Any, cfg: Config) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """The ids to check, and what SSM knows of them."""
     if cfg.targets:
-        found = list(_describe(client, [{"Key": key, "Values": list(values)} for key, values in cfg.targets]))
+        found = list(_describe(client, ssm_request.targets(cfg)))
         return [info["InstanceId"] for info in found], {info["InstanceId"]: info for info in found}
     ids = ssm_request.instance_ids(cfg)
     known: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(ids, FILTER_VALUES_MAX):
+    for chunk in ssm_request.chunks(ids, FILTER_VALUES_MAX):
         for info in _describe(client, [{"Key": "InstanceIds", "Values": chunk}]):
             known[info["InstanceId"]] = info
     return ids, known

@@ -11,6 +11,7 @@ parameters must stay under 64 KiB less a 4 KiB reserve.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ssm_action.config import Config
@@ -28,6 +29,16 @@ COMMENT_MAX = 100
 def instance_ids(cfg: Config) -> list[str]:
     """The ids in the order given, each once (SendCommand rejects repeats)."""
     return list(dict.fromkeys(cfg.instance_ids))
+
+
+def targets(cfg: Config) -> list[dict[str, Any]]:
+    """cfg.targets as SSM takes them: SendCommand Targets and DescribeInstanceInformation Filters alike."""
+    return [{"Key": key, "Values": list(values)} for key, values in cfg.targets]
+
+
+def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
 
 
 def comment(ctx: RunContext, environment: str) -> str:
@@ -74,6 +85,5 @@ def build(cfg: Config, ctx: RunContext, environment: str, data: bootstrap.Payloa
     base = _base(cfg, ctx, environment, bootstrap.commands(cfg.platform, data))
     check_size(base, data)
     if cfg.targets:
-        return [{**base, "Targets": [{"Key": key, "Values": list(values)} for key, values in cfg.targets]}]
-    ids = instance_ids(cfg)
-    return [{**base, "InstanceIds": ids[i:i + MAX_IDS_PER_CALL]} for i in range(0, len(ids), MAX_IDS_PER_CALL)]
+        return [{**base, "Targets": targets(cfg)}]
+    return [{**base, "InstanceIds": chunk} for chunk in chunks(instance_ids(cfg), MAX_IDS_PER_CALL)]

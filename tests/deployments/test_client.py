@@ -53,7 +53,7 @@ def test_what_github_said_is_kept():
     assert str(error).endswith("GitHub said: Validation Failed (No ref found for: 0123)")
 
 
-def test_a_long_rate_limit_wait_is_not_waited_for(monkeypatch):
+def test_a_long_rate_limit_wait_is_not_waited_for():
     calls = []
 
     def limited():

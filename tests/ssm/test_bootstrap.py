@@ -108,7 +108,7 @@ def test_the_same_input_gives_the_same_script():
 
 def test_the_review_shows_what_the_literals_hold():
     data = bootstrap.payload(AGENT, params(), "python")
-    text = bootstrap.review("windows", data, params(), "python")
+    text = bootstrap.review("windows", data)
     assert f"sha256 {data.agent_sha256}" in text and f'"sha": "{SHA}"' in text
     assert data.agent_gzip_b64 not in text
 
