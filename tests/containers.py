@@ -7,6 +7,7 @@ with a file lock, so pytest-xdist workers share one build.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ IMAGE_INPUTS = ("Dockerfile", ".dockerignore", "requirements.txt", "requirements
                 "action.yml", "entrypoint.py", "post_entrypoint.py", "ssm_action")
 
 
+@functools.cache
 def podman_env() -> dict[str, str]:
     """The environment scripts/podman-env.sh sets up."""
     out = subprocess.run(
