@@ -71,8 +71,10 @@ def test_sigterm_during_the_wait_cancels_the_command(fake, aws, runner_files):
     proc = subprocess.Popen([sys.executable, str(ROOT / "entrypoint.py")], env=env, cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        for _ in range(600):  # until the action is waiting (its first walk happened), at most 60 s
-            if fake.walks or proc.poll() is not None:
+        # Until the action has taken in a whole walk: a second walk starts only after the first
+        # answer was read (at most 60 s).
+        for _ in range(600):
+            if sum(fake.walks.values()) >= 2 or proc.poll() is not None:
                 break
             time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
