@@ -1,0 +1,220 @@
+"""The contract between the action and the deploy agent, imported by both sides.
+
+Stdlib only, Python 3.8+: it is shipped inside the agent's zipapp. It holds the
+agent's parameters (declared once: type, required, default, secret), the checks
+on them (run by the action at config time and by the agent on the server), the
+result line's prefix, the exit codes and the parsed result.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import ntpath
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+
+RESULT_PREFIX = "SSM_DEPLOY_RESULT "
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    FAILED = 1  # failed, previous version NOT restored (no rollback, or it failed)
+    ROLLED_BACK = 2  # failed, previous version restored and healthy
+    BUSY = 3  # another deploy holds the lock
+    BAD_PARAMS = 4  # the parameter object is invalid
+
+
+class Param(NamedTuple):
+    name: str
+    kind: str  # str, number (int or float), int, bool, dict
+    default: Any = None  # None: required
+    secret: bool = False  # values never printed, logged or stored
+    doc: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+
+PARAMS: Tuple[Param, ...] = (
+    Param("deploy_id", "str", doc="unique id of this deploy (letters, digits, . _ -)"),
+    Param("app_dir", "str", doc="the app's git clone on the server (absolute)"),
+    Param("git_remote", "str", "", doc="where to fetch from; empty: the clone's origin"),
+    Param("branch", "str", "", doc="branch to check the commit out as"),
+    Param("sha", "str", doc="the exact 40-hex commit to deploy"),
+    Param("venv_dir", "str", "", doc="the app's venv, relative to app_dir or absolute"),
+    Param("requirements_file", "str", "requirements.txt", doc="relative to app_dir"),
+    Param("entry", "str", "app.py", doc="the app's entry script, relative to app_dir"),
+    Param("python", "str", "", doc="interpreter for the venv; empty: the agent's own"),
+    Param("health_url", "str", "", doc="http(s) URL that must answer 2xx"),
+    Param("health_timeout", "number", 60, doc="seconds the health check may take"),
+    Param("backup_dir", "str", "", doc="absolute; empty: <app_dir>-backups"),
+    Param("backup_retention", "int", 5, doc="backups kept"),
+    Param("rollback", "bool", True, doc="put the previous version back on failure"),
+    Param("platform", "str", doc="windows or linux: must match the server"),
+    Param("installer", "str", "auto", doc="auto, pip or uv"),
+    Param("hooks_dir", "str", "deploy/hooks", doc="relative to app_dir"),
+    Param("stop_timeout", "number", 15, doc="seconds for a graceful stop before a forced one"),
+    Param("start_grace", "number", 2, doc="seconds the new process must stay up"),
+    Param("app_env", "dict", {}, secret=True, doc="environment for the app (values redacted)"),
+)
+BY_NAME: Dict[str, Param] = {p.name: p for p in PARAMS}
+KINDS = {"str": ((str,), "a string"), "number": ((int, float), "a number"),
+         "int": ((int,), "an integer"), "bool": ((bool,), "true or false"),
+         "dict": ((dict,), "an object")}
+PLATFORMS = ("windows", "linux")
+INSTALLERS = ("auto", "pip", "uv")
+
+
+def _type_ok(kind: str, value: Any) -> bool:
+    if isinstance(value, bool) and kind != "bool":  # JSON true is not 1
+        return False
+    return isinstance(value, KINDS[kind][0])
+
+
+def path_module(platform: str) -> Any:
+    """The path rules of the server (the action checks Windows paths on Linux)."""
+    return ntpath if platform == "windows" else posixpath
+
+
+def _inside(path: Any, rel: str) -> bool:
+    """A relative path that stays inside the app folder (on either kind of server)."""
+    norm = path.normpath(rel)
+    return bool(rel) and not path.isabs(rel) and not ntpath.isabs(rel) and norm != ".." \
+        and not norm.startswith(".." + path.sep)
+
+
+def _contains(path: Any, outer: str, inner: str) -> bool:
+    """Whether ``inner`` is ``outer`` or below it."""
+    outer, inner = (path.normcase(path.normpath(p)) for p in (outer, inner))
+    return inner == outer or inner.startswith(outer.rstrip(path.sep) + path.sep)
+
+
+def _branch_ok(branch: str) -> bool:
+    return branch == "" or bool(re.fullmatch(r"[A-Za-z0-9._/-]+", branch)
+                                and not branch.startswith("-") and ".." not in branch)
+
+
+def _value_checks(p: Dict[str, Any], path: Any) -> List[Tuple[bool, str]]:
+    app_dir = p["app_dir"]
+    return [
+        (bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", p["deploy_id"])),
+         "deploy_id must be 1-64 letters, digits, '.', '_' or '-'"),
+        (bool(re.fullmatch(r"[0-9a-f]{40}", p["sha"])), "sha must be a full 40-hex commit id"),
+        (path.isabs(app_dir) and path.dirname(path.normpath(app_dir)) != path.normpath(app_dir),
+         "app_dir must be an absolute path below a root"),
+        (not p["git_remote"].startswith("-"), "git_remote must not start with '-'"),
+        (_branch_ok(p["branch"]), "branch is not a valid branch name"),
+        (_inside(path, p["requirements_file"]), "requirements_file must be relative to app_dir"),
+        (_inside(path, p["entry"]), "entry must be relative to app_dir"),
+        (_inside(path, p["hooks_dir"]), "hooks_dir must be relative to app_dir"),
+        (not _contains(path, path.join(app_dir, p["venv_dir"] or ".venv"), app_dir),
+         "venv_dir must not be app_dir or one of its parents"),
+        (p["backup_dir"] == "" or path.isabs(p["backup_dir"]),
+         "backup_dir must be absolute (or empty)"),
+        (p["health_url"] == "" or bool(re.match(r"https?://[^/\s]", p["health_url"])),
+         "health_url must be an http:// or https:// URL"),
+        (p["health_timeout"] > 0, "health_timeout must be > 0"),
+        (p["stop_timeout"] >= 0, "stop_timeout must be >= 0"),
+        (p["start_grace"] >= 0, "start_grace must be >= 0"),
+        (p["backup_retention"] >= 1, "backup_retention must be >= 1"),
+        (p["installer"] in INSTALLERS, "installer must be auto, pip or uv"),
+        (p["platform"] in PLATFORMS, "platform must be windows or linux"),
+        (all(isinstance(k, str) and isinstance(v, str) and k and "=" not in k and "\0" not in k
+             for k, v in p["app_env"].items()), "app_env must map variable names to strings"),
+    ]
+
+
+def check_params(raw: Any) -> Tuple[Dict[str, Any], List[str]]:
+    """The parameters with defaults filled, and every problem found (empty: valid).
+
+    Paths are judged by the rules of ``raw["platform"]``, so the action can check a
+    Windows server's parameters before anything is sent.
+    """
+    if not isinstance(raw, dict):
+        return {}, ["the parameters must be a JSON object"]
+    errors = ["unknown parameter %r" % key for key in sorted(set(raw) - set(BY_NAME))]
+    params: Dict[str, Any] = {}
+    for spec in PARAMS:
+        if spec.name not in raw:
+            if spec.required:
+                errors.append("%s is required" % spec.name)
+            params[spec.name] = spec.default
+        elif not _type_ok(spec.kind, raw[spec.name]):
+            errors.append("%s must be %s" % (spec.name, KINDS[spec.kind][1]))
+            params[spec.name] = spec.default
+        else:
+            params[spec.name] = raw[spec.name]
+    if errors:
+        return params, errors
+    params["sha"] = params["sha"].lower()
+    path = path_module(params["platform"])
+    return params, [message for ok, message in _value_checks(params, path) if not ok]
+
+
+def secret_values(params: Dict[str, Any]) -> List[str]:
+    """Every value of a secret parameter (to redact from anything shown)."""
+    found: List[str] = []
+    for spec in PARAMS:
+        value = params.get(spec.name)
+        if spec.secret and isinstance(value, dict):
+            found += [v for v in value.values() if isinstance(v, str) and v]
+        elif spec.secret and isinstance(value, str) and value:
+            found.append(value)
+    return found
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    """What the agent reports on its last line (``RESULT_PREFIX`` + JSON)."""
+
+    status: str  # success, failed, rolled_back, busy, invalid
+    error: Optional[str] = None
+    deploy_id: Optional[str] = None
+    target_sha: Optional[str] = None
+    previous_sha: Optional[str] = None
+    running_sha: Optional[str] = None
+    backup_path: Optional[str] = None
+    health: str = "not_checked"  # healthy, unhealthy, not_checked
+    health_status: Optional[int] = None  # the health URL's HTTP status
+    pid: Optional[int] = None
+    log_file: Optional[str] = None
+    python: Optional[str] = None  # the server's Python version
+    rolled_back: bool = False
+    steps: List[Dict[str, Any]] = field(default_factory=list)  # {name, seconds, ok}
+    discarded_changes: List[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    def line(self) -> str:
+        return RESULT_PREFIX + json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, value: Any) -> Optional["AgentResult"]:
+        """The result, or None when ``value`` is not a result object."""
+        if not isinstance(value, dict) or not isinstance(value.get("status"), str):
+            return None
+        known = {k: v for k, v in value.items() if k in cls.__dataclass_fields__}
+        try:
+            return cls(**known)
+        except TypeError:
+            return None
+
+    @classmethod
+    def parse(cls, output: str) -> Optional["AgentResult"]:
+        """The last result line in ``output``, parsed; None when there is none."""
+        for text in reversed(output.splitlines()):
+            if text.startswith(RESULT_PREFIX):
+                try:
+                    return cls.from_dict(json.loads(text[len(RESULT_PREFIX):]))
+                except ValueError:
+                    return None
+        return None
