@@ -19,6 +19,11 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 RESULT_PREFIX = "SSM_DEPLOY_RESULT "
 
 
+def result_line(value: Dict[str, Any]) -> str:
+    """The agent's last line: the prefix and compact JSON (SSM keeps little of stdout)."""
+    return RESULT_PREFIX + json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
 class ExitCode(enum.IntEnum):
     OK = 0
     FAILED = 1  # failed, previous version NOT restored (no rollback, or it failed)
@@ -195,7 +200,7 @@ class AgentResult:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     def line(self) -> str:
-        return RESULT_PREFIX + json.dumps(self.to_dict(), sort_keys=True)
+        return result_line(self.to_dict())
 
     @classmethod
     def from_dict(cls, value: Any) -> Optional["AgentResult"]:

@@ -1,4 +1,4 @@
-"""The ``local`` transport: the same deploy agent, run on this machine as a subprocess."""
+"""The ``local`` transport: the same deploy agent zipapp, run on this machine as a subprocess."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+from ssm_action import payload
 from ssm_action.results import InstanceResult, parse_result_line
-from ssm_action.transports.ssm_bootstrap import AGENT_PATH as AGENT
 
 
 def run(params: dict, python: str | None = None, timeout: float = 3600) -> InstanceResult:
@@ -23,10 +23,11 @@ def run(params: dict, python: str | None = None, timeout: float = 3600) -> Insta
     with tempfile.TemporaryDirectory(prefix="ssm-action-local-") as tmp:
         params_file = Path(tmp) / "params.json"
         params_file.write_text(json.dumps(params), encoding="utf-8")
+        agent = payload.write(tmp)
         with open(Path(tmp) / "stderr", "w+", encoding="utf-8", errors="replace") as err:
             try:
-                proc = subprocess.Popen(  # nosec B603 # our agent file, no shell
-                    [python, str(AGENT), "--params-file", str(params_file)],
+                proc = subprocess.Popen(  # nosec B603 # our agent zipapp, no shell
+                    [python, str(agent), "--params-file", str(params_file)],
                     stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
                     encoding="utf-8", errors="replace",
                     env={**os.environ, "PYTHONIOENCODING": "utf-8"})

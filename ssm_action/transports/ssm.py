@@ -19,6 +19,7 @@ from ssm_action.config import Config
 from ssm_action.context import RunContext
 from ssm_action.errors import ActionError, Cancelled
 from ssm_action.results import DeployOutcome, InstanceResult
+from ssm_action import payload as agent_zipapp
 from ssm_action.transports import ssm_bootstrap as bootstrap
 from ssm_action.transports import ssm_preflight as preflight
 from ssm_action.transports import ssm_request
@@ -76,7 +77,7 @@ def show_outputs(results: list[InstanceResult]) -> None:
 
 def deploy(cfg: Config, ctx: RunContext, environment: str, params: dict[str, Any], *,
            pacing: Pacing | None = None, retries: dict[str, Any] | None = None) -> DeployOutcome:
-    data = bootstrap.payload(bootstrap.AGENT_PATH.read_bytes(), params, cfg.python_on_server)
+    data = bootstrap.payload(agent_zipapp.build(), params, cfg.python_on_server)
     requests = ssm_request.build(cfg, ctx, environment, data)
     runner.log(f"SSM: {bootstrap.DOCUMENTS[cfg.platform]} in {len(requests)} SendCommand call(s); parameters "
                f"{ssm_request.parameters_size(requests[0]):,} of {ssm_request.PARAMETERS_LIMIT:,} bytes allowed.")

@@ -1,8 +1,9 @@
-"""The fixed script SSM runs on each server: it decodes the deploy agent and its
-parameters, runs the agent with the server's Python and passes its exit code on.
+"""The fixed script SSM runs on each server: it decodes the deploy agent (the zipapp
+from ssm_action/payload.py) and its parameters, runs the agent with the server's
+Python and passes its exit code on.
 
 Only base64 literals (charset ``[A-Za-z0-9+/=]``) are ever put into the script
-text, so no input value can change what the script does. The agent is gzipped
+text, so no input value can change what the script does. The zipapp is gzipped
 first: it is most of the request, and SSM counts the request against a 64 KB
 quota (see ssm_request.py).
 """
@@ -11,13 +12,12 @@ from __future__ import annotations
 
 import base64
 import gzip
-import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-AGENT_PATH = Path(__file__).resolve().parent.parent / "agent.py"
+from ssm_action import payload as agent_zipapp
+
 DOCUMENTS = {"windows": "AWS-RunPowerShellScript", "linux": "AWS-RunShellScript"}
 SLOTS = ("@AGENT_GZIP_B64@", "@PARAMS_B64@", "@PYTHON_B64@")
 
@@ -36,7 +36,7 @@ $work = Join-Path ([IO.Path]::GetTempPath()) ('ssm-deploy-' + [Guid]::NewGuid().
 $null = New-Item -ItemType Directory -Path $work
 $code = 1
 try {
-    $agent = Join-Path $work 'agent.py'
+    $agent = Join-Path $work 'agent.pyz'
     $params = Join-Path $work 'params.json'
     $out = Join-Path $work 'stdout.txt'
     $err = Join-Path $work 'stderr.txt'
@@ -66,11 +66,11 @@ SHELL = r"""# ssm-deploy-action bootstrap: decode the deploy agent and parameter
 set -eu
 work=$(mktemp -d "${TMPDIR:-/tmp}/ssm-deploy-XXXXXXXX")
 trap 'rm -rf -- "$work"' EXIT
-printf '%s' '@AGENT_GZIP_B64@' | base64 -d | gzip -dc > "$work/agent.py"
+printf '%s' '@AGENT_GZIP_B64@' | base64 -d | gzip -dc > "$work/agent.pyz"
 printf '%s' '@PARAMS_B64@' | base64 -d > "$work/params.json"
 python=$(printf '%s' '@PYTHON_B64@' | base64 -d)
 code=0
-PYTHONIOENCODING=utf-8 "$python" "$work/agent.py" --params-file "$work/params.json" \
+PYTHONIOENCODING=utf-8 "$python" "$work/agent.pyz" --params-file "$work/params.json" \
     < /dev/null > "$work/stdout" 2> "$work/stderr" || code=$?
 cat "$work/stdout"
 cat "$work/stderr" >&2
@@ -91,8 +91,9 @@ class Payload:
     agent_gzip_b64: str
     params_b64: str
     python_b64: str
-    agent_sha256: str
+    agent_sha256: str  # of the zipapp (payload.build().sha256)
     agent_bytes: int
+    agent_filename: str
     params: dict[str, Any]
     python: str
 
@@ -101,15 +102,16 @@ class Payload:
         return self.agent_gzip_b64, self.params_b64, self.python_b64
 
 
-def payload(agent_source: bytes, params: dict[str, Any], python: str) -> Payload:
-    # mtime=0: the same agent always gives the same bytes (reviewable, diffable dry runs)
-    packed = gzip.compress(agent_source, compresslevel=9, mtime=0)
+def payload(agent: agent_zipapp.Payload, params: dict[str, Any], python: str) -> Payload:
+    # A deterministic zipapp, gzipped with mtime=0: the same code gives the same script
+    packed = gzip.compress(agent.data, compresslevel=9, mtime=0)
     return Payload(
         agent_gzip_b64=b64(packed),
         params_b64=b64(json.dumps(params, sort_keys=True).encode("utf-8")),
         python_b64=b64(python.encode("utf-8")),
-        agent_sha256=hashlib.sha256(agent_source).hexdigest(),
-        agent_bytes=len(agent_source),
+        agent_sha256=agent.sha256,
+        agent_bytes=len(agent.data),
+        agent_filename=agent.filename,
         params=params,
         python=python,
     )
@@ -134,7 +136,7 @@ def commands(platform: str, data: Payload) -> list[str]:
 def review(platform: str, data: Payload) -> str:
     """The script as a person should read it: each base64 literal replaced by what it decodes to."""
     text = _fill(platform, (
-        f"<agent.py, {data.agent_bytes} bytes, sha256 {data.agent_sha256}, gzip+base64>",
+        f"<{data.agent_filename}: the agent zipapp, {data.agent_bytes} bytes, sha256 {data.agent_sha256}, gzip+base64>",
         "<the parameters below, base64>",
         f"<{json.dumps(data.python)}, base64>",
     ))

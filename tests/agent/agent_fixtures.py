@@ -5,8 +5,10 @@ Shared by tests/agent/conftest.py, tests/test_local_transport.py and the benchma
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -24,10 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from ssm_action.results import parse_result_line
+from ssm_action import payload
+from ssm_action.contract import AgentResult
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-AGENT = REPO_ROOT / "ssm_action" / "agent.py"
 # The health wait in tests that expect a rollback: the bad version waits it out, and the
 # restarted old version must answer within it too, also on a loaded 2-core machine.
 ROLLBACK_WAIT = 2
@@ -130,6 +131,20 @@ class AgentRun:
     result: dict[str, Any] | None
 
 
+@functools.lru_cache(maxsize=1)
+def agent_zipapp() -> Path:
+    """The agent as it ships (payload.write), written once per test process."""
+    folder = tempfile.mkdtemp(prefix="agent-pyz-")
+    atexit.register(shutil.rmtree, folder, True)
+    return payload.write(folder)
+
+
+def parse_result(output: str) -> dict[str, Any] | None:
+    """The result line as a dict (every key), or None when there is none."""
+    result = AgentResult.parse(output)
+    return result.to_dict() if result else None
+
+
 def run_agent(params: dict[str, Any], env: dict[str, str], python: str = sys.executable,
               kill_after: str | None = None, b64: bool = False) -> AgentRun:
     """Run the agent; with ``kill_after``, SIGKILL it (and its children) as soon as the
@@ -143,7 +158,7 @@ def run_agent(params: dict[str, Any], env: dict[str, str], python: str = sys.exe
             source = ["--params-file", str(Path(tmp) / "params.json")]
         with open(Path(tmp) / "stderr", "w+") as err:
             lines = []
-            with subprocess.Popen([python, str(AGENT), *source], stdout=subprocess.PIPE,
+            with subprocess.Popen([python, str(agent_zipapp()), *source], stdout=subprocess.PIPE,
                                   stderr=err, text=True, env=env, start_new_session=True) as proc:
                 assert proc.stdout is not None
                 for line in proc.stdout:
@@ -153,7 +168,7 @@ def run_agent(params: dict[str, Any], env: dict[str, str], python: str = sys.exe
             code = proc.returncode
             err.seek(0)
             out = "".join(lines)
-            return AgentRun(code, out, err.read(), parse_result_line(out))
+            return AgentRun(code, out, err.read(), parse_result(out))
 
 
 class Server:

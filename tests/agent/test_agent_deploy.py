@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ssm_action import agent
-from tests.agent.agent_fixtures import (ROLLBACK_WAIT, Server, backup_manifest, build_wheel, git,
+from ssm_action.agent.deploy import STEPS
+from ssm_action.agent.posix import PosixPlatform
+from ssm_action.contract import ExitCode
+from tests.agent.agent_fixtures import (ROLLBACK_WAIT, Server, agent_zipapp, backup_manifest, build_wheel, git,
                                         run_agent)
 
 PY38 = next((p for p in ("/root/.pyenv/versions/3.8.18/bin/python", shutil.which("python3.8") or "")
@@ -26,26 +28,26 @@ RESULT_KEYS = {
 
 
 def alive(pid: int) -> bool:
-    return agent.PosixPlatform().alive(pid)
+    return PosixPlatform().alive(pid)
 
 
 def test_first_deploy_then_a_newer_commit(server: Server):
     v1 = server.commit("v1")
     first = server.deploy(v1)
-    assert first.code == agent.EXIT_OK, first.out + first.err
+    assert first.code == ExitCode.OK, first.out + first.err
     assert first.err == ""
     result = first.result
     assert set(result) == RESULT_KEYS
     assert result["status"] == "success" and result["previous_sha"] is None
     assert result["running_sha"] == v1 and result["health"] == "healthy"
     assert result["health_status"] == 200 and result["backup_path"] is None
-    assert [s["name"] for s in result["steps"]] == list(agent.STEPS)
+    assert [s["name"] for s in result["steps"]] == list(STEPS)
     assert Path(result["log_file"]).is_file()
     assert server.get() == (200, "v1 tinydep-1.0")
 
     v2 = server.commit("v2", files={"static/new.txt": "new file"})
     second = server.deploy(v2)
-    assert second.code == agent.EXIT_OK, second.out
+    assert second.code == ExitCode.OK, second.out
     result = second.result
     assert (result["previous_sha"], result["running_sha"]) == (v1, v2)
     assert server.get() == (200, "v2 tinydep-1.0")
@@ -63,10 +65,10 @@ def test_first_deploy_then_a_newer_commit(server: Server):
 
 def test_unhealthy_commit_rolls_back_to_the_old_version(server: Server):
     v1 = server.commit("v1")
-    assert server.deploy(v1).code == agent.EXIT_OK
+    assert server.deploy(v1).code == ExitCode.OK
     v2 = server.commit("v2", status=503)
     run = server.deploy(v2, health_timeout=ROLLBACK_WAIT)
-    assert run.code == agent.EXIT_ROLLED_BACK, run.out
+    assert run.code == ExitCode.ROLLED_BACK, run.out
     result = run.result
     assert result["status"] == "rolled_back" and result["rolled_back"] is True
     assert (result["target_sha"], result["previous_sha"], result["running_sha"]) == (v2, v1, v1)
@@ -78,14 +80,14 @@ def test_unhealthy_commit_rolls_back_to_the_old_version(server: Server):
 
 
 def test_rollback_reinstalls_changed_requirements(server: Server, tmp_path: Path):
-    assert server.deploy(server.commit("v1")).code == agent.EXIT_OK
+    assert server.deploy(server.commit("v1")).code == ExitCode.OK
     newer = build_wheel(tmp_path, version="2.0").as_uri()
     v2 = server.commit("v2", requirements=f"tinydep @ {newer}\n")
-    assert server.deploy(v2).code == agent.EXIT_OK
+    assert server.deploy(v2).code == ExitCode.OK
     assert server.get() == (200, "v2 tinydep-2.0")
     v3 = server.commit("v3", status=500, requirements=f"tinydep @ {server.wheel_url}\n")
     run = server.deploy(v3, health_timeout=ROLLBACK_WAIT)
-    assert run.code == agent.EXIT_ROLLED_BACK, run.out
+    assert run.code == ExitCode.ROLLED_BACK, run.out
     assert any(line.startswith("rollback-deps") and "uv install -r requirements.txt" in line
                for line in run.out.splitlines())
     assert server.get() == (200, "v2 tinydep-2.0")  # v3 had installed tinydep 1.0
@@ -93,17 +95,17 @@ def test_rollback_reinstalls_changed_requirements(server: Server, tmp_path: Path
 
 def test_commit_that_crashes_at_start_rolls_back(server: Server):
     v1 = server.commit("v1")
-    assert server.deploy(v1).code == agent.EXIT_OK
+    assert server.deploy(v1).code == ExitCode.OK
     v2 = server.commit("v2", crash=True)
     run = server.deploy(v2)
-    assert run.code == agent.EXIT_ROLLED_BACK, run.out
+    assert run.code == ExitCode.ROLLED_BACK, run.out
     assert "exited with code 1" in run.result["error"]
     assert "boom: v2 cannot start" in run.result["error"]  # the app's own last words
     assert server.get() == (200, "v1 tinydep-1.0")
 
 
 def test_rollback_without_git_history_restores_the_backup(server: Server):
-    assert server.deploy(server.commit("v1")).code == agent.EXIT_OK
+    assert server.deploy(server.commit("v1")).code == ExitCode.OK
     # The history is rewritten (a force push) and the clone is re-created: v1 is gone.
     git(server.origin, "checkout", "-q", "--orphan", "rewritten")
     v2 = server.commit("v2", status=500)
@@ -111,7 +113,7 @@ def test_rollback_without_git_history_restores_the_backup(server: Server):
     shutil.rmtree(server.app_dir / ".git")
     git(server.app_dir, "init", "-q")
     run = server.deploy(v2, health_timeout=ROLLBACK_WAIT)
-    assert run.code == agent.EXIT_ROLLED_BACK, run.out
+    assert run.code == ExitCode.ROLLED_BACK, run.out
     assert "restored every file from %s" % run.result["backup_path"] in run.out
     assert server.get() == (200, "v1 tinydep-1.0")
 
@@ -120,10 +122,10 @@ def test_failed_rollback_exits_1(server: Server, tmp_path: Path):
     flag = tmp_path / "flag"
     flag.touch()
     needs_flag = f"if not os.path.exists({str(flag)!r}):\n    raise SystemExit('no flag')"
-    assert server.deploy(server.commit("v1", prelude=needs_flag)).code == agent.EXIT_OK
+    assert server.deploy(server.commit("v1", prelude=needs_flag)).code == ExitCode.OK
     flag.unlink()  # the previous version cannot start any more either
     run = server.deploy(server.commit("v2", crash=True))
-    assert run.code == agent.EXIT_FAILED, run.out
+    assert run.code == ExitCode.FAILED, run.out
     assert run.result["status"] == "failed" and run.result["rolled_back"] is False
     assert "; rollback failed: the app" in run.result["error"]
     assert "no flag" in run.result["error"]
@@ -131,9 +133,9 @@ def test_failed_rollback_exits_1(server: Server, tmp_path: Path):
 
 def test_crash_without_rollback_reports_failure(server: Server):
     v1 = server.commit("v1")
-    assert server.deploy(v1).code == agent.EXIT_OK
+    assert server.deploy(v1).code == ExitCode.OK
     run = server.deploy(server.commit("v2", crash=True), rollback=False)
-    assert run.code == agent.EXIT_FAILED, run.out
+    assert run.code == ExitCode.FAILED, run.out
     assert run.result["status"] == "failed" and run.result["rolled_back"] is False
     assert "rollback is off" in run.result["error"]
     assert run.result["running_sha"] is None and server.get() is None
@@ -141,15 +143,15 @@ def test_crash_without_rollback_reports_failure(server: Server):
 
 def test_pip_install_failure_keeps_the_old_app_running(server: Server, tmp_path: Path):
     v1 = server.commit("v1")
-    assert server.deploy(v1, installer="uv").code == agent.EXIT_OK
+    assert server.deploy(v1, installer="uv").code == ExitCode.OK
     # pip into the venv uv made (it has no pip): ensurepip first, then the install.
     first = server.deploy(v1, installer="pip")
-    assert first.code == agent.EXIT_OK, first.out
+    assert first.code == ExitCode.OK, first.out
     assert "venv ok; pip install -r requirements.txt" in first.out
     missing = (tmp_path / "missing-1.0-py3-none-any.whl").as_uri()
     v2 = server.commit("v2", requirements=f"missing @ {missing}\n")
     run = server.deploy(v2, installer="pip")
-    assert run.code == agent.EXIT_ROLLED_BACK, run.out
+    assert run.code == ExitCode.ROLLED_BACK, run.out
     assert run.result["error"].startswith("deps: installing requirements.txt failed")
     assert run.result["pid"] == first.result["pid"]  # never stopped
     assert server.get() == (200, "v1 tinydep-1.0")
@@ -165,7 +167,7 @@ def test_failing_pre_stop_hook_aborts_before_the_app_is_touched(server: Server):
     hook = "import os, sys\nprint('token', os.environ['APP_SECRET'])\nsys.exit(3)\n"
     v2 = server.commit("v2", files={"deploy/hooks/pre-stop.py": hook})
     run = server.deploy(v2, app_env={"APP_PORT": str(server.port), "APP_SECRET": secret})
-    assert run.code == agent.EXIT_ROLLED_BACK, run.out
+    assert run.code == ExitCode.ROLLED_BACK, run.out
     assert "pre-stop.py failed (exit 3); the app was not touched" in run.result["error"]
     assert run.result["pid"] == first.result["pid"]
     assert server.get() == (200, "v1 tinydep-1.0")
@@ -179,20 +181,20 @@ def test_hooks_see_the_deploy_environment(server: Server, tmp_path: Path):
     hook = f'echo "$DEPLOY_PHASE $DEPLOY_SHA $DEPLOY_PREVIOUS_SHA" > "{marker}"\n'
     v1 = server.commit("v1", files={"deploy/hooks/post-start.sh": hook})
     run = server.deploy(v1)
-    assert run.code == agent.EXIT_OK, run.out
+    assert run.code == ExitCode.OK, run.out
     assert marker.read_text().split() == ["post-start", v1]
     assert "ran post-start.sh" in run.out
 
 
 def test_local_changes_are_discarded_reported_and_restored_by_rollback(server: Server):
     v1 = server.commit("v1", files={"config.txt": "origin\n"})
-    assert server.deploy(v1).code == agent.EXIT_OK
+    assert server.deploy(v1).code == ExitCode.OK
     (server.app_dir / "config.txt").write_text("edited on the server\n")
     (server.app_dir / "notes.txt").write_text("untracked, kept\n")
     (server.app_dir / "extra.txt").write_text("untracked, in the way\n")
     v2 = server.commit("v2", status=500, files={"extra.txt": "from v2\n"})
     run = server.deploy(v2, health_timeout=ROLLBACK_WAIT)
-    assert run.code == agent.EXIT_ROLLED_BACK, run.out
+    assert run.code == ExitCode.ROLLED_BACK, run.out
     assert run.result["discarded_changes"] == ["config.txt", "extra.txt"]
     assert (server.app_dir / "config.txt").read_text() == "edited on the server\n"
     assert (server.app_dir / "extra.txt").read_text() == "untracked, in the way\n"
@@ -200,7 +202,7 @@ def test_local_changes_are_discarded_reported_and_restored_by_rollback(server: S
 
     v3 = server.commit("v3")
     run = server.deploy(v3)
-    assert run.code == agent.EXIT_OK, run.out
+    assert run.code == ExitCode.OK, run.out
     assert run.result["discarded_changes"] == ["config.txt", "extra.txt"]
     assert (server.app_dir / "config.txt").read_text() == "origin\n"
     assert (server.app_dir / "extra.txt").read_text() == "from v2\n"
@@ -209,7 +211,7 @@ def test_local_changes_are_discarded_reported_and_restored_by_rollback(server: S
 
 def test_two_deploys_at_once_one_is_refused(server: Server, tmp_path: Path):
     v1 = server.commit("v1")
-    assert server.deploy(v1).code == agent.EXIT_OK
+    assert server.deploy(v1).code == ExitCode.OK
     release = tmp_path / "release"
     hook = (f"import os, time\nfor _ in range(600):\n    if os.path.exists({str(release)!r}):"
             "\n        break\n    time.sleep(0.05)\n")
@@ -217,7 +219,7 @@ def test_two_deploys_at_once_one_is_refused(server: Server, tmp_path: Path):
     params = server.params(v2)
     params_file = tmp_path / "first.json"
     params_file.write_text(json.dumps(params))
-    first = subprocess.Popen([sys.executable, str(agent.__file__), "--params-file",
+    first = subprocess.Popen([sys.executable, str(agent_zipapp()), "--params-file",
                               str(params_file)], stdout=subprocess.PIPE, text=True,
                              env=server.env)
     try:
@@ -225,23 +227,23 @@ def test_two_deploys_at_once_one_is_refused(server: Server, tmp_path: Path):
             if line.startswith("deps "):  # the first deploy holds the lock, in its hook
                 break
         second = server.deploy(v2)
-        assert second.code == agent.EXIT_BUSY, second.out
+        assert second.code == ExitCode.BUSY, second.out
         assert second.result["status"] == "busy"
         assert "another deploy (%s, pid %d" % (params["deploy_id"], first.pid) in (
             second.result["error"])
     finally:
         release.touch()
         rest = first.communicate(timeout=60)[0]
-    assert first.returncode == agent.EXIT_OK, rest
+    assert first.returncode == ExitCode.OK, rest
     assert server.get() == (200, "v2 tinydep-1.0")
 
 
 def test_an_app_ignoring_sigterm_is_killed_after_stop_timeout(server: Server):
     stubborn = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)"
     first = server.deploy(server.commit("v1", prelude=stubborn))
-    assert first.code == agent.EXIT_OK, first.out
+    assert first.code == ExitCode.OK, first.out
     run = server.deploy(server.commit("v2"), stop_timeout=0.5)
-    assert run.code == agent.EXIT_OK, run.out
+    assert run.code == ExitCode.OK, run.out
     assert "stopped pid %d (forced)" % first.result["pid"] in run.out
     stop = next(s for s in run.result["steps"] if s["name"] == "stop")
     assert stop["seconds"] >= 0.5
@@ -250,28 +252,28 @@ def test_an_app_ignoring_sigterm_is_killed_after_stop_timeout(server: Server):
 
 def test_stale_locks_are_taken_over(server: Server):
     v1 = server.commit("v1")
-    assert server.deploy(v1).code == agent.EXIT_OK
+    assert server.deploy(v1).code == ExitCode.OK
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     state = Path(f"{server.app_dir}.deploy")
     (state / "lock-owner.json").write_text(json.dumps({"pid": dead.pid, "deploy_id": "old-1"}))
     (server.app_dir / ".git" / "index.lock").touch()  # as a killed git leaves it
     run = server.deploy(server.commit("v2"))
-    assert run.code == agent.EXIT_OK, run.out
+    assert run.code == ExitCode.OK, run.out
     assert "took over a stale lock: deploy old-1 (pid %d) is gone" % dead.pid in run.out
     assert not (state / "lock-owner.json").exists()
 
 
 def test_stop_trusts_the_command_line_not_the_pid_file(server: Server):
     first = server.deploy(server.commit("v1"))
-    assert first.code == agent.EXIT_OK
+    assert first.code == ExitCode.OK
     stranger = subprocess.Popen(["sleep", "60"])
     try:
         app = server.state("app.json")
         app["pid"] = stranger.pid  # a reused PID: must not be killed
         (Path(f"{server.app_dir}.deploy") / "app.json").write_text(json.dumps(app))
         run = server.deploy(server.commit("v2"))
-        assert run.code == agent.EXIT_OK, run.out
+        assert run.code == ExitCode.OK, run.out
         assert stranger.poll() is None
         assert "pid %d in the PID file is not our app: left alone" % stranger.pid in run.out
         # The real app (found by its command line) was stopped and replaced.
@@ -285,9 +287,9 @@ def test_stop_trusts_the_command_line_not_the_pid_file(server: Server):
 
 def test_commit_missing_from_the_remote_changes_nothing(server: Server):
     v1 = server.commit("v1")
-    assert server.deploy(v1).code == agent.EXIT_OK
+    assert server.deploy(v1).code == ExitCode.OK
     run = server.deploy("0" * 40)
-    assert run.code == agent.EXIT_FAILED, run.out
+    assert run.code == ExitCode.FAILED, run.out
     assert "is not in" in run.result["error"] and "nothing was changed" in run.result["error"]
     assert server.get() == (200, "v1 tinydep-1.0")
 
@@ -296,7 +298,7 @@ def test_invalid_parameters_exit_4(server: Server):
     params = server.params("not-a-sha", surprise=1)
     del params["app_dir"]
     run = run_agent(params, server.env)
-    assert run.code == agent.EXIT_BAD_PARAMS
+    assert run.code == ExitCode.BAD_PARAMS
     assert run.result["status"] == "invalid"
     assert "unknown parameter 'surprise'" in run.result["error"]
     assert "app_dir is required" in run.result["error"]
@@ -307,10 +309,10 @@ def test_invalid_parameters_exit_4(server: Server):
 def test_agent_under_python_3_8(server: Server):
     v1 = server.commit("v1")
     first = server.deploy(v1, python=PY38, b64=True)
-    assert first.code == agent.EXIT_OK, first.out + first.err
+    assert first.code == ExitCode.OK, first.out + first.err
     assert first.result["python"].startswith("3.8.")
     assert server.get() == (200, "v1 tinydep-1.0")
     run = server.deploy(server.commit("v2", status=500), python=PY38, health_timeout=ROLLBACK_WAIT)
-    assert run.code == agent.EXIT_ROLLED_BACK, run.out + run.err
+    assert run.code == ExitCode.ROLLED_BACK, run.out + run.err
     assert run.err == ""
     assert server.get() == (200, "v1 tinydep-1.0")

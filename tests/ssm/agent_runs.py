@@ -1,5 +1,5 @@
 """Real deploy-agent output, obtained by running the real Linux bootstrap (which runs the real
-agent, ssm_action/agent.py) on a tiny git app, exactly as SSM would: ``sh -c _script.sh``.
+agent zipapp, ssm_action/payload.py) on a tiny git app, exactly as SSM would: ``sh -c _script.sh``.
 
 The fake SSM invocations return this output, so the transport's parsing is
 tested on the agent's real format. Shared by tests/ssm/conftest.py and
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ssm_action.results import parse_result_line
+from ssm_action import payload as agent_zipapp
 from ssm_action.transports import ssm_bootstrap as bootstrap
 from tests.agent.agent_fixtures import Server, build_wheel, kill_processes_under, uv_folder
 
@@ -41,7 +42,7 @@ def run_script(script: str, folder: Path, env: dict[str, str]) -> BootstrapRun:
 
 
 def deploy_through_bootstrap(server: Server, sha: str, **overrides: Any) -> BootstrapRun:
-    data = bootstrap.payload(bootstrap.AGENT_PATH.read_bytes(), server.params(sha, **overrides), sys.executable)
+    data = bootstrap.payload(agent_zipapp.build(), server.params(sha, **overrides), sys.executable)
     return run_script(bootstrap.script("linux", data), server.root, server.env)
 
 

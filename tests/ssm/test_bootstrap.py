@@ -1,5 +1,6 @@
 """The bootstrap script: valid syntax, no input ever in its text, an exact round trip of what it
-carries, and (Linux, which runs here) a real run of the real agent through it."""
+carries (the agent zipapp, byte for byte), and (Linux, which runs here) a real run of the real agent
+through it."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ import pytest
 import tree_sitter
 import tree_sitter_powershell
 
+from ssm_action import payload as agent_zipapp
 from ssm_action.transports import ssm_bootstrap as bootstrap
 from tests.ssm.agent_runs import run_script
 from tests.ssm.conftest import SHA
 
-AGENT = bootstrap.AGENT_PATH.read_bytes()
+AGENT = agent_zipapp.build()
 HOSTILE = ["'", '"', "`", "$(rm -rf /)", "`reboot`", "a\nb", "x\r\ny", "; rm -rf / #", "${env:PATH}", "@(1)",
            "'; Remove-Item C:\\ -Recurse -Force; '", "\u2019\u201c", "%COMSPEC%", "&& calc", "| Out-Null",
            "\\'", "$null", "#>", "<#", "\x00", "@AGENT_GZIP_B64@", "-EncodedCommand AAAA"]
@@ -97,19 +99,20 @@ def test_agent_params_and_python_round_trip_through_base64(platform):
     python = "C:\\Program Files\\Python 3.12\\python.exe"
     text = bootstrap.script(platform, bootstrap.payload(AGENT, sent, python))
     agent_b64, params_b64, python_b64 = slot_values(platform, text)
-    assert gzip.decompress(base64.b64decode(agent_b64)) == AGENT
+    assert gzip.decompress(base64.b64decode(agent_b64)) == AGENT.data
     assert json.loads(base64.b64decode(params_b64)) == sent
     assert base64.b64decode(python_b64).decode() == python
 
 
 def test_the_same_input_gives_the_same_script():
-    assert real_script("windows") == real_script("windows")  # gzip without a timestamp: reviewable diffs
+    assert real_script("windows") == real_script("windows")  # a deterministic zipapp: reviewable diffs
 
 
 def test_the_review_shows_what_the_literals_hold():
     data = bootstrap.payload(AGENT, params(), "python")
     text = bootstrap.review("windows", data)
     assert f"sha256 {data.agent_sha256}" in text and f'"sha": "{SHA}"' in text
+    assert data.agent_sha256 == AGENT.sha256 and AGENT.filename in text
     assert data.agent_gzip_b64 not in text
 
 

@@ -9,6 +9,7 @@ import string
 import pytest
 
 from ssm_action import deploy
+from ssm_action import payload as agent_zipapp
 from ssm_action.errors import ActionError
 from ssm_action.transports import ssm, ssm_request
 from ssm_action.transports import ssm_bootstrap as bootstrap
@@ -16,7 +17,7 @@ from tests.ssm.conftest import CTX
 
 
 def requests_for(cfg, params=None):
-    data = bootstrap.payload(bootstrap.AGENT_PATH.read_bytes(), params or deploy.agent_params(cfg, CTX),
+    data = bootstrap.payload(agent_zipapp.build(), params or deploy.agent_params(cfg, CTX),
                              cfg.python_on_server)
     return ssm_request.build(cfg, CTX, "production", data)
 

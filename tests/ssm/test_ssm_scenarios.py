@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from ssm_action import deploy, runner
+from ssm_action import payload as agent_zipapp
 from ssm_action.errors import ActionError
 from ssm_action.results import DeployOutcome
 from ssm_action.transports import ssm
@@ -139,7 +140,7 @@ def test_ssm_end_states_are_mapped(fake, make_cfg, clock, agent_runs, step, stat
 
 def test_a_server_python_that_cannot_run_is_reported_with_its_error(fake, make_cfg, clock, tmp_path):
     cfg = make_cfg(instance_ids=ids(1)[0], platform="linux", app_directory="/srv/octo", server_python="/no/python3")
-    data = bootstrap.payload(bootstrap.AGENT_PATH.read_bytes(), deploy.agent_params(cfg, CTX), cfg.server_python)
+    data = bootstrap.payload(agent_zipapp.build(), deploy.agent_params(cfg, CTX), cfg.server_python)
     real = run_script(bootstrap.script("linux", data), tmp_path, {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)})
     fleet(fake, cfg.instance_ids, ran(real.stdout, real.stderr, real.code), platform="Linux")
     [r] = run(cfg, clock).results
@@ -281,7 +282,7 @@ def test_dry_run_sends_nothing_and_needs_no_credentials(fake, make_cfg, clock, m
     log = capsys.readouterr().out
     request = json.loads(log[log.index("["):log.index("\n]\n") + 2])
     assert request[0]["DocumentName"] == "AWS-RunPowerShellScript" and request[0]["InstanceIds"] == ids(2)
-    assert "<agent.py, " in log and f'"sha": "{SHA}"' in log
+    assert ": the agent zipapp, " in log and f'"sha": "{SHA}"' in log
 
 
 def test_missing_credentials_stop_before_any_call(fake, make_cfg, clock, monkeypatch, tmp_path):
