@@ -55,8 +55,9 @@ SINKS: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
 }
 RUNNER_SINKS = {"error": 0, "warning": 0, "notice": 0, "annotate": 1}  # runner.<name>(..., title=...)
 GATE_STATES = {"ERROR", "FAILED", "SKIPPED"}  # Outcome(STATE, message): what a gate reports when not passing
-AGENT = "agent.py"
+AGENT = ("ssm_action/agent/", "ssm_action/contract.py")  # the agent's modules, and the checks it runs
 AGENT_SINKS = {"finish": 2, "say": 0}  # Deploy.finish(status, code, error), Reporter.say(text)
+VALIDATORS = ("validate", "check_params", "_value_checks")  # agent cli.validate and the contract's checks
 PLACEHOLDER = "\0"
 PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdrgfi]")  # the agent's %-formatting
 FORMAT_FIELD = re.compile(r"\{[A-Za-z_]\w*\}")  # str.format fields in the hint tables
@@ -197,7 +198,7 @@ class Extractor:
         self.seen: set[tuple[int, tuple[tuple[tuple[int, str], int], ...]]] = set()
 
     def literal(self, module: Module, node: ast.AST, text: str) -> None:
-        if module.name.endswith(AGENT):
+        if module.name.startswith(AGENT):
             text = PERCENT.sub(PLACEHOLDER, text.replace("%%", "%"))
         text = FORMAT_FIELD.sub(PLACEHOLDER, text)
         message = Message(f"{module.name}:{node.lineno}", text)
@@ -345,9 +346,9 @@ class Extractor:
             positions = (1,)
         elif name == "fail" and module.name.endswith("config.py"):
             positions = (1,)
-        elif module.name.endswith(AGENT) and name in AGENT_SINKS:
+        elif module.name.startswith(AGENT) and name in AGENT_SINKS:
             positions = (AGENT_SINKS[name],)
-        elif module.name.endswith(AGENT) and name == "append" and self.in_validate(module, call):
+        elif module.name.startswith(AGENT) and name == "append" and self.in_validate(module, call):
             positions = (0,)
         for position in positions:
             if position < len(call.args):
@@ -359,11 +360,14 @@ class Extractor:
     @staticmethod
     def in_validate(module: Module, node: ast.AST) -> bool:
         function = module.function_of(node)
-        return function is not None and function.name == "validate"
+        return function is not None and function.name in VALIDATORS
 
     def agent_checks(self, module: Module) -> None:
-        """The agent's validate(): its (condition, message) pairs and its list of errors."""
-        function = module.functions["validate"]
+        """The parameter checks: their (condition, message) pairs and their lists of errors."""
+        for function in (module.functions[name] for name in VALIDATORS if name in module.functions):
+            self.validator(module, function)
+
+    def validator(self, module: Module, function: ast.FunctionDef) -> None:
         for node in ast.walk(function):
             if isinstance(node, ast.Tuple) and len(node.elts) == 2:
                 self.expr(module, node.elts[1])
@@ -378,7 +382,7 @@ def messages() -> tuple[Message, ...]:
         for node in ast.walk(module.tree):
             if isinstance(node, ast.Call):
                 extractor.sink(module, node)
-        if module.name.endswith(AGENT):
+        if module.name.startswith(AGENT):
             extractor.agent_checks(module)
     return tuple(m for m in extractor.found.values() if m.key)
 

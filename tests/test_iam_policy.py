@@ -25,7 +25,7 @@ def operations() -> dict[str, str]:
 def calls_in_code() -> set[str]:
     """Every AWS operation the action's code calls, directly or through a paginator."""
     ops = operations()
-    text = "\n".join(p.read_text() for p in (ROOT / "ssm_action").rglob("*.py") if p.name != "agent.py")
+    text = "\n".join(p.read_text() for p in (ROOT / "ssm_action").rglob("*.py") if p.parent.name != "agent")
     names = set(re.findall(r"\.([a-z_]+)\(", text)) | set(re.findall(r'get_paginator\("([a-z_]+)"\)', text))
     return {ops[name] for name in names if name in ops and name not in ("get_paginator", "close")}
 

@@ -1,0 +1,81 @@
+"""The agent's command line: read and check the parameters, run the deploy, exit with its code.
+
+    python agent.pyz --params-file PATH     # a JSON parameter object
+    python agent.pyz --params-b64 B64       # the same JSON, UTF-8, base64
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+import traceback
+from typing import Any, Dict, List, Optional
+
+from ssm_action.agent.deploy import Deploy
+from ssm_action.agent.errors import ParamError
+from ssm_action.agent.host import local_platform
+from ssm_action.agent.output import Redactor, Reporter, cap_error
+from ssm_action.agent.venv import RUNNING_PYTHON
+from ssm_action.contract import PLATFORMS, AgentResult, ExitCode, check_params, secret_values
+
+USAGE = "usage: agent.pyz --params-file PATH | --params-b64 B64"
+
+
+def validate(raw: Any, os_name: str) -> Dict[str, Any]:
+    """The contract's checks, and one only the server can make: the platform is this OS."""
+    params, errors = check_params(raw)
+    platform = params.get("platform")
+    if platform in PLATFORMS and platform != os_name:
+        errors.append("platform is %r but this server runs %s" % (platform, os_name))
+    if errors:
+        raise ParamError("; ".join(errors))
+    return params
+
+
+def load_params(argv: List[str], os_name: str) -> Dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="agent.pyz", description="Deploy one commit of an app.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--params-file", help="JSON parameter file")
+    source.add_argument("--params-b64", help="base64 of the UTF-8 JSON parameters")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # bad arguments: still exit 4 with a result line
+        if exc.code == 0:  # --help
+            raise
+        raise ParamError(USAGE)
+    try:
+        if args.params_file:
+            with open(args.params_file, "rb") as handle:
+                text = handle.read().decode("utf-8")
+        else:
+            text = base64.b64decode(args.params_b64, validate=True).decode("utf-8")
+        raw = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise ParamError("cannot read the parameters: %s" % exc)
+    return validate(raw, os_name)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure:  # a Windows code page must not crash a deploy
+        reconfigure(errors="backslashreplace")
+    plat = local_platform()
+    rep = Reporter(Redactor())
+    try:
+        params = load_params(sys.argv[1:] if argv is None else argv, plat.name)
+    except ParamError as exc:
+        rep.say("invalid parameters: %s" % exc)
+        rep.result(AgentResult("invalid", cap_error(str(exc)), python=RUNNING_PYTHON).to_dict())
+        return ExitCode.BAD_PARAMS
+    rep.redact = Redactor(secret_values(params))
+    deploy = Deploy(params, plat, rep)
+    try:
+        return deploy.run()
+    except Exception as exc:  # never end without a result line
+        rep.log(traceback.format_exc())
+        return deploy.finish("failed", ExitCode.FAILED, "agent error: %s: %s" % (
+            type(exc).__name__, exc))
+    finally:
+        rep.close()

@@ -1,0 +1,76 @@
+"""The deploy's state: one typed record, journaled so a killed deploy can be recovered.
+
+``journal.json`` in the state folder holds the DeployState of the deploy in
+progress, rewritten before each step and after each change that matters to a
+recovery. The next deploy reads it back: if the tree was changed (``dirty``) and
+that deploy never completed, its ``previous_sha``, backup and discarded changes
+are still the last good version's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from ssm_action.agent.files import StateDir
+from ssm_action.agent.output import utc_now
+
+JOURNAL = "journal.json"
+
+
+@dataclass
+class DeployState:
+    """What the steps find and do, in the order they do it; the journal's content."""
+
+    deploy_id: str
+    target_sha: str
+    pid: int = dataclasses.field(default_factory=os.getpid)
+    started: str = dataclasses.field(default_factory=utc_now)
+    phase: str = ""  # the step running
+    previous_sha: Optional[str] = None  # the version a rollback puts back
+    head: Optional[str] = None  # HEAD before sync
+    old_pid: Optional[int] = None  # the app process running before the deploy
+    recovering: bool = False  # taking over from a killed deploy that changed the tree
+    backup_path: Optional[str] = None
+    discarded: List[str] = field(default_factory=list)  # server-local changes sync drops
+    dirty: bool = False  # the work tree may differ from the backup: a failure rolls back
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, value: Any) -> Optional["DeployState"]:
+        """A journal read back; None when there is none (or it is not ours to read)."""
+        if not isinstance(value, dict) or not isinstance(value.get("deploy_id"), str):
+            return None
+        names = {f.name for f in dataclasses.fields(cls)}
+        try:
+            return cls(**{k: v for k, v in value.items() if k in names})
+        except TypeError:
+            return None
+
+    def interrupted(self, last_good: Dict[str, Any]) -> bool:
+        """Killed after it changed the tree, before it recorded its version as good."""
+        completed = (last_good.get("deploy_id") == self.deploy_id
+                     and last_good.get("sha") == self.target_sha)
+        return bool(self.dirty) and not completed
+
+
+class Journal:
+    """The DeployState on disk (only while the deploy holds the lock)."""
+
+    def __init__(self, records: StateDir, state: DeployState) -> None:
+        self.records = records
+        self.state = state
+        self.prior: Optional[DeployState] = None  # what an earlier deploy left behind
+
+    def take_over(self) -> None:
+        self.prior = DeployState.from_dict(self.records.read(JOURNAL))
+
+    def save(self) -> None:
+        self.records.write(JOURNAL, self.state.to_dict())
+
+    def remove(self) -> None:
+        self.records.remove(JOURNAL)

@@ -1,0 +1,126 @@
+"""What the agent prints and logs: short lines on stdout, everything in the log, secrets never."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from typing import IO, Any, Dict, Iterable, List, Optional
+
+from ssm_action.contract import result_line
+
+STDOUT_BUDGET = 16000  # SSM keeps 24,000 chars of stdout; the result line needs the rest
+ERROR_LIMIT = 600  # characters of an error in the result line
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
+
+
+class Redactor:
+    """Strips URL credentials and secret values from anything printed or logged."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # Short values (ports, flags) would blank out ordinary text; secrets are longer.
+        self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        text = _USERINFO.sub(r"\1***@", text)
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_stamp(fraction: bool = False) -> str:
+    """A UTC time for file names, which sort by it."""
+    pattern = "%Y%m%dT%H%M%S%fZ" if fraction else "%Y%m%dT%H%M%SZ"
+    return datetime.datetime.now(datetime.timezone.utc).strftime(pattern)
+
+
+def tail(text: str, lines: int = 10, width: int = 300) -> List[str]:
+    """The last non-empty lines of ``text``, each cut to ``width``."""
+    kept = [line.rstrip()[:width] for line in text.splitlines() if line.strip()]
+    return kept[-lines:]
+
+
+def short(sha: Optional[str]) -> str:
+    return sha[:12] if sha else "none"
+
+
+def cap_list(items: List[str], limit: int) -> List[str]:
+    """At most ``limit`` entries, the last one saying how many were left out."""
+    if len(items) <= limit:
+        return list(items)
+    return list(items[:limit - 1]) + ["... and %d more (see the log file)" % (
+        len(items) - limit + 1)]
+
+
+def cap_error(error: Optional[str]) -> Optional[str]:
+    return error[:ERROR_LIMIT] if error else None
+
+
+class Reporter:
+    """Short lines on stdout (within SSM's budget), everything in the log file."""
+
+    def __init__(self, redact: Redactor) -> None:
+        self.redact = redact
+        self.log_path: Optional[str] = None
+        self._log: Optional[IO[str]] = None
+        self._printed = 0
+        self.steps: List[Dict[str, Any]] = []
+
+    def open_log(self, path: str) -> None:
+        self._log = open(path, "a", encoding="utf-8")
+        self.log_path = path
+
+    def close(self) -> None:
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def log(self, text: str) -> None:
+        self._write(self.redact(text))
+
+    def _write(self, text: str) -> None:
+        if self._log:
+            for line in text.splitlines() or [""]:
+                self._log.write("%s %s\n" % (utc_now(), line))
+            self._log.flush()
+
+    def say(self, text: str) -> None:
+        text = self.redact(text)
+        self._write(text)
+        if self._printed + len(text) < STDOUT_BUDGET:
+            print(text, flush=True)
+        elif self._printed < STDOUT_BUDGET:
+            print("... (more in the log file)", flush=True)
+        self._printed += len(text) + 1
+
+    def say_tail(self, text: str, lines: int, prefix: str = "    ") -> List[str]:
+        """Print the last ``lines`` lines of ``text`` indented; return them."""
+        kept = tail(text, lines)
+        for line in kept:
+            self.say(prefix + line)
+        return kept
+
+    def step_line(self, name: str, ok: bool, seconds: float, detail: str) -> None:
+        self.steps.append({"name": name, "seconds": round(seconds, 3), "ok": ok})
+        self.say("%-16s %-6s %6.2fs  %s" % (name, "ok" if ok else "FAILED", seconds,
+                                            " ".join(detail.splitlines())))
+
+    def scrub(self, value: Any) -> Any:
+        """Redact every string in a JSON-able value (before escaping can hide a secret)."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, list):
+            return [self.scrub(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self.scrub(item) for key, item in value.items()}
+        return value
+
+    def result(self, result: Dict[str, Any]) -> None:
+        """The last line: ``AgentResult(...).to_dict()`` as the contract writes it, redacted."""
+        line = result_line(self.scrub(result))
+        self.log(line)
+        print(line, flush=True)

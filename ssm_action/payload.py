@@ -1,0 +1,84 @@
+"""The deploy agent as one deterministic zipapp, built at send time from this package.
+
+Members: ``__main__.py`` (calls the agent's main), ``ssm_action/__init__.py`` as
+an empty stub (the action's real package module is never shipped, as Ansible's
+AnsiballZ does it), ``ssm_action/contract.py`` and ``ssm_action/agent/*.py``.
+Members are sorted, with a fixed time (1980-01-01) and fixed permissions, and
+stored uncompressed (ZIP_STORED): the same code gives the same bytes and the
+same sha256 on any machine, whatever its zlib (deflate output differs between
+zlib builds). The bootstrap gzips the whole archive for the trip, which also
+compresses across files: 23 KB gzipped against 32 KB for deflated members.
+An operator reads one with ``python -m zipfile -l <file>`` (list) or ``-e
+<file> <folder>`` (unpack); ``python <file> --params-file PATH`` runs it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the folder holding ssm_action/
+MAIN = b'''"""ssm-deploy-action's deploy agent: python <this file> --params-file PATH."""
+import sys
+
+from ssm_action.agent.cli import main
+
+sys.exit(main())
+'''
+STUB = b""  # ssm_action/__init__.py: a package marker only
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+MODE = 0o100644  # a regular file, rw-r--r--
+UNIX = 3  # ZipInfo.create_system: the same on every build machine
+
+
+@dataclass(frozen=True)
+class Payload:
+    data: bytes
+    sha256: str  # hex
+    members: tuple[str, ...]
+
+    @property
+    def filename(self) -> str:
+        return f"ssm-deploy-agent-{self.sha256[:12]}.pyz"
+
+
+def sources(root: Path) -> dict[str, bytes]:
+    """Each member's name and bytes, from the tree under ``root``."""
+    package = root / "ssm_action"
+    files = {"__main__.py": MAIN, "ssm_action/__init__.py": STUB,
+             "ssm_action/contract.py": (package / "contract.py").read_bytes()}
+    for path in (package / "agent").glob("*.py"):
+        files[f"ssm_action/agent/{path.name}"] = path.read_bytes()
+    return files
+
+
+def build_from(root: Path) -> Payload:
+    buffer = io.BytesIO()
+    files = sources(root)
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            info.create_system = UNIX
+            info.external_attr = MODE << 16
+            info.compress_type = zipfile.ZIP_STORED
+            archive.writestr(info, files[name])
+    data = buffer.getvalue()
+    return Payload(data, hashlib.sha256(data).hexdigest(), tuple(sorted(files)))
+
+
+@functools.lru_cache(maxsize=1)
+def build() -> Payload:
+    """The agent of this installation (built once per process)."""
+    return build_from(PACKAGE_ROOT)
+
+
+def write(directory: str | Path) -> Path:
+    """Write the zipapp into ``directory`` as ssm-deploy-agent-<sha256[:12]>.pyz."""
+    agent = build()
+    path = Path(directory) / agent.filename
+    path.write_bytes(agent.data)
+    return path
