@@ -1,4 +1,4 @@
-"""The agent's platform layer. Windows is not available here: its methods are checked for
+"""The agent's Windows platform. Windows is not available here: its methods are checked for
 what they WOULD run (argv, creation flags, paths) with subprocess/ctypes/msvcrt faked."""
 
 from __future__ import annotations
@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import types
-from pathlib import Path
 
 import pytest
 
-from ssm_action import agent
+from ssm_action.agent import windows
+from ssm_action.agent.errors import StepError
 
-WIN = agent.WindowsPlatform(system_root=r"C:\Windows")
+WIN = windows.WindowsPlatform(system_root=r"C:\Windows")
 VENV = r"C:\apps\shop\.venv"
 ENTRY = r"C:\apps\shop\app.py"
 POWERSHELL = [r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe", "-NoProfile",
@@ -37,7 +36,7 @@ class FakePopen:
 @pytest.fixture
 def fake_popen(monkeypatch: pytest.MonkeyPatch) -> type[FakePopen]:
     FakePopen.calls, FakePopen.errors = [], []
-    monkeypatch.setattr(agent.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(windows.subprocess, "Popen", FakePopen)
     return FakePopen
 
 
@@ -49,9 +48,9 @@ def winerror(code: int) -> OSError:
 
 def test_windows_venv_paths(monkeypatch: pytest.MonkeyPatch):
     assert WIN.venv_python(VENV) == r"C:\apps\shop\.venv\Scripts\python.exe"
-    monkeypatch.setattr(agent.os.path, "isfile", lambda p: p.endswith("pythonw.exe"))
+    monkeypatch.setattr(windows.os.path, "isfile", lambda p: p.endswith("pythonw.exe"))
     assert WIN.app_python(VENV) == r"C:\apps\shop\.venv\Scripts\pythonw.exe"
-    monkeypatch.setattr(agent.os.path, "isfile", lambda p: False)
+    monkeypatch.setattr(windows.os.path, "isfile", lambda p: False)
     assert WIN.app_python(VENV) == r"C:\apps\shop\.venv\Scripts\python.exe"
 
 
@@ -95,7 +94,7 @@ def fake_run(monkeypatch: pytest.MonkeyPatch, stdout: bytes = b"", code: int = 0
         calls.append((argv, kwargs))
         return subprocess.CompletedProcess(argv, code, stdout, b"")
 
-    monkeypatch.setattr(agent.subprocess, "run", run)
+    monkeypatch.setattr(windows.subprocess, "run", run)
     return calls
 
 
@@ -128,7 +127,7 @@ def test_windows_finds_the_app_by_command_line(monkeypatch: pytest.MonkeyPatch):
     fake_run(monkeypatch, b"\xef\xbb\xbf" + json.dumps(processes[1]).encode())  # BOM, one
     assert WIN.find_app_pids(ENTRY) == [11]
     fake_run(monkeypatch, code=1)
-    with pytest.raises(agent.StepError, match="listing processes with PowerShell failed"):
+    with pytest.raises(StepError, match="listing processes with PowerShell failed"):
         WIN.find_app_pids(ENTRY)
 
 
@@ -156,8 +155,8 @@ class FakeKernel32:
 ])
 def test_windows_alive(monkeypatch, handle, exit_code, last_error, expected):
     kernel32 = FakeKernel32(handle, exit_code)
-    monkeypatch.setattr(agent.ctypes, "get_last_error", lambda: last_error, raising=False)
-    assert agent.WindowsPlatform(kernel32=kernel32).alive(42) is expected
+    monkeypatch.setattr(windows.ctypes, "get_last_error", lambda: last_error, raising=False)
+    assert windows.WindowsPlatform(kernel32=kernel32).alive(42) is expected
     assert kernel32.closed == ([handle] if handle else [])
 
 
@@ -174,54 +173,3 @@ def test_windows_lock(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(sys.modules, "msvcrt", fake)
     assert WIN.try_lock(3) is True
     assert WIN.try_lock(3) is False
-
-
-def test_local_platform_is_posix_here():
-    assert isinstance(agent.local_platform(), agent.PosixPlatform)
-
-
-def test_posix_alive_sees_exited_and_zombie_processes():
-    posix = agent.PosixPlatform()
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    stat = Path(f"/proc/{child.pid}/stat")
-    deadline = time.monotonic() + 30
-    while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":  # exited, not reaped yet
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    assert not posix.alive(child.pid)
-    child.wait()
-    assert not posix.alive(child.pid)
-    assert posix.alive(agent.os.getpid())
-
-
-def test_posix_finds_and_stops_the_app_by_command_line(tmp_path: Path):
-    posix = agent.PosixPlatform()
-    entry = tmp_path / "app.py"
-    entry.write_text("import time\ntime.sleep(60)\n")
-    app = subprocess.Popen([sys.executable, str(entry)], start_new_session=True)
-    other = subprocess.Popen(["sleep", "60", str(entry)])
-    try:
-        # Right after fork the child still shows the parent's command line: wait for its exec.
-        deadline = time.monotonic() + 10
-        while posix.find_app_pids(str(entry)) != [app.pid] and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert posix.find_app_pids(str(entry)) == [app.pid]
-        assert posix.terminate(app.pid, force=False) is True
-        assert app.wait(timeout=10) == -15
-        assert posix.terminate(app.pid, force=False) is False
-        assert posix.find_app_pids(str(entry)) == []
-    finally:
-        for proc in (app, other):
-            proc.kill()
-            proc.wait()
-
-
-def test_posix_hooks_and_lock(tmp_path: Path):
-    posix = agent.PosixPlatform()
-    assert posix.hook_argv("/a/pre-stop.sh", "/v/bin/python") == ["/bin/sh", "/a/pre-stop.sh"]
-    python_hook = posix.hook_argv("/a/pre-stop.py", "/v/bin/python")
-    assert python_hook == ["/v/bin/python", "/a/pre-stop.py"]
-    lock = tmp_path / "deploy.lock"
-    with open(lock, "a+b") as first, open(lock, "a+b") as second:
-        assert posix.try_lock(first.fileno()) is True
-        assert posix.try_lock(second.fileno()) is False

@@ -1,0 +1,123 @@
+"""The agent as it ships: one deterministic zipapp of exactly the agent's files, stdlib only,
+readable with ``python -m zipfile``, and deploying for real under the oldest Python it claims."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ssm_action import payload
+from ssm_action.contract import AgentResult, ExitCode
+from tests.agent.agent_fixtures import Server, agent_zipapp
+
+PY38 = "/root/.pyenv/versions/3.8.18/bin/python"
+PACKAGE = payload.PACKAGE_ROOT / "ssm_action"
+
+
+def copy_tree(target: Path) -> Path:
+    """The files the zipapp is built from, copied under ``target``."""
+    shutil.copytree(PACKAGE / "agent", target / "ssm_action" / "agent",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(PACKAGE / "contract.py", target / "ssm_action" / "contract.py")
+    return target
+
+
+def test_the_same_code_gives_the_same_bytes_anywhere_at_any_time(tmp_path: Path):
+    first = payload.build_from(payload.PACKAGE_ROOT)
+    assert payload.build_from(payload.PACKAGE_ROOT) == first == payload.build()
+    copy = copy_tree(tmp_path / "copy")
+    for path in copy.rglob("*.py"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))  # other times, another folder
+        path.chmod(0o600)
+    assert payload.build_from(copy).data == first.data
+
+
+def test_a_changed_source_file_changes_the_sha(tmp_path: Path):
+    copy = copy_tree(tmp_path / "copy")
+    before = payload.build_from(copy)
+    with open(copy / "ssm_action" / "agent" / "health.py", "a") as handle:
+        handle.write("# one more line\n")
+    after = payload.build_from(copy)
+    assert after.sha256 != before.sha256 and after.members == before.members
+
+
+def test_exactly_the_agent_files_and_a_stub_package_marker():
+    agent = payload.build()
+    expected = sorted(["__main__.py", "ssm_action/__init__.py", "ssm_action/contract.py"]
+                      + [f"ssm_action/agent/{p.name}" for p in (PACKAGE / "agent").glob("*.py")])
+    assert list(agent.members) == expected
+    with zipfile.ZipFile(agent_zipapp()) as archive:
+        assert archive.namelist() == expected
+        assert archive.read("ssm_action/__init__.py") == b""  # not the action's real one
+        for name in expected[2:]:
+            assert archive.read(name) == (payload.PACKAGE_ROOT / name).read_bytes(), name
+        for info in archive.infolist():
+            assert info.date_time == (1980, 1, 1, 0, 0, 0) and info.external_attr >> 16 == 0o100644
+    assert "__version__" in (PACKAGE / "__init__.py").read_text()  # the real one has content
+
+
+def test_the_agent_imports_only_the_standard_library_and_its_own_members():
+    agent = payload.build()
+    own = {m[:-3].replace("/", ".").removesuffix(".__init__") for m in agent.members}
+    for member in agent.members:
+        tree = ast.parse((payload.PACKAGE_ROOT / member).read_bytes() if member.startswith(
+            "ssm_action/") else payload.MAIN)
+        names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names}
+        names |= {node.module for node in ast.walk(tree)
+                  if isinstance(node, ast.ImportFrom) and node.module}
+        foreign = {n for n in names if n.split(".")[0] not in sys.stdlib_module_names
+                   and n != "__future__" and n not in own}
+        assert not foreign, (member, foreign)
+
+
+def test_write_names_the_file_by_its_sha(tmp_path: Path):
+    path = payload.write(tmp_path)
+    agent = payload.build()
+    assert path == tmp_path / f"ssm-deploy-agent-{agent.sha256[:12]}.pyz" == tmp_path / agent.filename
+    assert path.read_bytes() == agent.data
+
+
+def test_an_operator_can_list_unpack_and_run_it(tmp_path: Path):
+    listed = subprocess.run([sys.executable, "-m", "zipfile", "-l", str(agent_zipapp())],
+                            capture_output=True, text=True, check=True).stdout
+    assert "ssm_action/agent/deploy.py" in listed and "__main__.py" in listed
+    unpacked = tmp_path / "agent"
+    subprocess.run([sys.executable, "-m", "zipfile", "-e", str(agent_zipapp()), str(unpacked)],
+                   check=True)
+    for runnable in (agent_zipapp(), unpacked):  # the folder runs as the zip does
+        done = subprocess.run([sys.executable, str(runnable), "--params-b64", "e30="],
+                              capture_output=True, text=True, cwd=tmp_path,
+                              env={"PATH": os.environ["PATH"]})
+        result = AgentResult.parse(done.stdout)
+        assert done.returncode == ExitCode.BAD_PARAMS and result is not None
+        assert result.status == "invalid" and "deploy_id is required" in (result.error or "")
+
+
+@pytest.fixture
+def py38() -> str:
+    if not os.path.exists(PY38):
+        pytest.skip(f"NO PYTHON 3.8 at {PY38}: the zipapp's oldest supported Python is NOT "
+                    "tested (install it with pyenv)")
+    return PY38
+
+
+def test_the_zipapp_deploys_and_redeploys_under_python_3_8(server: Server, py38: str):
+    v1 = server.commit("v1")
+    first = server.deploy(v1, python=py38)
+    assert first.code == ExitCode.OK, first.out + first.err
+    assert first.err == "" and first.result["python"].startswith("3.8.")
+    assert server.get() == (200, "v1 tinydep-1.0")
+    v2 = server.commit("v2", files={"static/new.txt": "new"})
+    second = server.deploy(v2, python=py38)
+    assert second.code == ExitCode.OK, second.out + second.err
+    assert (second.result["previous_sha"], second.result["running_sha"]) == (v1, v2)
+    assert second.result["backup_path"] and second.err == ""
+    assert server.get() == (200, "v2 tinydep-1.0")
