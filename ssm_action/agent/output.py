@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import re
 from typing import IO, Any, Dict, Iterable, List, Optional
 
