@@ -26,8 +26,8 @@ class DeployState:
 
     deploy_id: str
     target_sha: str
-    pid: int = dataclasses.field(default_factory=os.getpid)
-    started: str = dataclasses.field(default_factory=utc_now)
+    pid: int = field(default_factory=os.getpid)
+    started: str = field(default_factory=utc_now)
     phase: str = ""  # the step running
     previous_sha: Optional[str] = None  # the version a rollback puts back
     head: Optional[str] = None  # HEAD before sync
