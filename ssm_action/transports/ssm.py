@@ -15,11 +15,11 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ssm_action import __version__, runner
+from ssm_action import payload as agent_zipapp
 from ssm_action.config import Config
 from ssm_action.context import RunContext
 from ssm_action.errors import ActionError, Cancelled
 from ssm_action.results import DeployOutcome, InstanceResult
-from ssm_action import payload as agent_zipapp
 from ssm_action.transports import ssm_bootstrap as bootstrap
 from ssm_action.transports import ssm_preflight as preflight
 from ssm_action.transports import ssm_request
