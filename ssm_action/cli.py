@@ -84,6 +84,7 @@ def _main(argv: Sequence[str] | None) -> int:
     overrides = {k: v for k, v in vars(build_parser().parse_args(argv)).items() if v is not None}
     _mask_secrets(overrides)
     raw.update(overrides)
+    runner.save_state("started", "true")  # tells the post step that this runner passes state
     cfg, errors = config.parse(raw)
     try:
         if cfg is None:
