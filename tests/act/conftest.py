@@ -79,8 +79,9 @@ def act_repository(root: Path, workflow: Path) -> Path:
 
 
 def run_act(repository: Path, workflow: str, image: str, docker_host: str, work: Path,
-            timeout: float = 900) -> subprocess.CompletedProcess:
-    """One act run of every job in `workflow`, in container mode, with `image` as the action."""
+            variables: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess:
+    """One act run of every job in `workflow`, in container mode, with `image` as the action
+    and `variables` in every job's environment. The job containers share the host's network."""
     env = {**containers.podman_env(), "DOCKER_HOST": docker_host, "HOME": str(work)}
     (work / ".actrc").touch()  # else act asks which default image to use
     # act reuses this tag for any local docker action: a stale one would run old code.
@@ -91,7 +92,8 @@ def run_act(repository: Path, workflow: str, image: str, docker_host: str, work:
         return subprocess.run(
             [str(ACT), "push", "-W", f".github/workflows/{workflow}", "-P", f"ubuntu-latest={RUNNER_IMAGE}",
              "--pull=false", "--rebuild=false", "--rm", "--no-cache-server",
-             "--action-cache-path", str(work / "act-cache")],
+             "--action-cache-path", str(work / "act-cache"),
+             *(f"--env={name}={value}" for name, value in variables.items())],
             cwd=repository, env=env, capture_output=True, text=True, timeout=timeout)
     finally:
         subprocess.run(untag, env=env, capture_output=True)

@@ -4,6 +4,7 @@ one act run of tests/act/workflow.yml with `uses: ./`, in container mode over po
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 from pathlib import Path
 
@@ -21,7 +22,12 @@ def act_run(action_image, docker_host, tmp_path_factory) -> tuple[subprocess.Com
     repository = act_repository(tmp_path_factory.mktemp("act-repo"), WORKFLOW)
     sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repository, capture_output=True, text=True,
                          check=True).stdout.strip()
-    return run_act(repository, WORKFLOW.name, action_image, docker_host, tmp_path_factory.mktemp("act")), sha
+    with socket.socket() as probe:  # the sample app's port on the host's network
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = run_act(repository, WORKFLOW.name, action_image, docker_host, tmp_path_factory.mktemp("act"),
+                   {"PORT": str(port)})
+    return done, sha
 
 
 def job_lines(log: str, job: str) -> list[str]:
