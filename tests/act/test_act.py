@@ -25,8 +25,9 @@ def act_run(action_image, docker_host, tmp_path_factory) -> tuple[subprocess.Com
     with socket.socket() as probe:  # the sample app's port on the host's network
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    done = run_act(repository, WORKFLOW.name, action_image, docker_host, tmp_path_factory.mktemp("act"),
-                   {"PORT": str(port)})
+    work = tmp_path_factory.mktemp("act")
+    done = run_act(repository, WORKFLOW.name, action_image, docker_host, work, {"PORT": str(port)})
+    (work / "act.log").write_text(done.stdout + done.stderr)  # the whole log, for a failure's reader
     return done, sha
 
 
