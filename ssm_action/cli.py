@@ -104,7 +104,7 @@ def _main(argv: Sequence[str] | None) -> int:
         runner.error(f"Stopped: {exc}.", title="Cancelled")
         runner.set_output("result", "failure")
         return 1
-    except FileCommandError as exc:  # the runner's file, not a bug of ours
+    except FileCommandError as exc:  # a runner file written outside runner's guard: not a bug of ours
         runner.report_file_error(exc)
         return 1
     except Exception as exc:  # a bug: say so, with what to send us

@@ -17,8 +17,8 @@ WORKFLOW = Path(__file__).resolve().parent / "workflow.yml"
 JOB_END = re.compile(r"^\[act/(\S+)\s*\] 🏁  Job (succeeded|failed)$", re.MULTILINE)
 
 
-@pytest.fixture(scope="module")
-def act_run(action_image, docker_host, tmp_path_factory) -> tuple[subprocess.CompletedProcess, str]:
+def act_run(action_image: str, docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, int]:
+    """The act run: its whole log (also kept as act.log beside it), the commit, act's exit code."""
     repository = act_repository(tmp_path_factory.mktemp("act-repo"), WORKFLOW)
     sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repository, capture_output=True, text=True,
                          check=True).stdout.strip()
@@ -27,53 +27,45 @@ def act_run(action_image, docker_host, tmp_path_factory) -> tuple[subprocess.Com
         port = probe.getsockname()[1]
     work = tmp_path_factory.mktemp("act")
     done = run_act(repository, WORKFLOW.name, action_image, docker_host, work, {"PORT": str(port)})
-    (work / "act.log").write_text(done.stdout + done.stderr)  # the whole log, for a failure's reader
-    return done, sha
+    log = done.stdout + done.stderr
+    (work / "act.log").write_text(log)
+    return log, sha, done.returncode
 
 
 def job_lines(log: str, job: str) -> list[str]:
     return [line.split("] ", 1)[1] for line in log.splitlines() if re.match(rf"^\[act/{job}\s*\] ", line)]
 
 
+def starts(lines: list[str], prefix: str) -> bool:
+    return any(line.startswith(prefix) for line in lines)
+
+
+# One test for one act run: pytest-xdist would run a shared fixture once per worker.
 @pytest.mark.container
-def test_every_job_ends_as_it_should(act_run):
-    done, _ = act_run
-    log = done.stdout + done.stderr
+def test_the_action_under_act(action_image, docker_host, tmp_path_factory):
+    log, sha, code = act_run(action_image, docker_host, tmp_path_factory)
+    tail = log[-20000:]
+    # Every job ends as it should, and the failing one fails the run.
     assert dict(JOB_END.findall(log)) == {"gates": "succeeded", "dry-run": "succeeded",
-                                          "bad-input": "failed", "local-deploy": "succeeded"}, log[-20000:]
-    assert done.returncode == 1  # the failing job fails the run
-    assert "Traceback" not in log and "This is a bug" not in log
+                                          "bad-input": "failed", "local-deploy": "succeeded"}, tail
+    assert code == 1 and "Traceback" not in log and "This is a bug" not in log, tail
 
-
-@pytest.mark.container
-def test_the_planted_token_never_shows_in_clear(act_run):
-    done, _ = act_run
+    # The planted token never shows in clear, and the action's ::add-mask:: reached act.
     token = yaml.safe_load(WORKFLOW.read_text())["env"]["PLANTED_TOKEN"]
-    log = done.stdout + done.stderr
     assert token not in log
-    assert "  | planted token is ***" in job_lines(log, "gates")  # the action's ::add-mask:: reached act
+    assert "  | planted token is ***" in job_lines(log, "gates")
 
-
-@pytest.mark.container
-def test_outputs_reach_later_steps(act_run):
-    done, sha = act_run
-    log = done.stdout + done.stderr
+    # Outputs reach later steps.
     assert "  | outputs checked: passed" in job_lines(log, "gates")
     assert "  | dry-run checked: production" in job_lines(log, "dry-run")
     assert f"  | deploy checked: {sha}" in job_lines(log, "local-deploy")
 
+    # A bad input fails its step with an annotation.
+    bad = job_lines(log, "bad-input")
+    assert "  ❗  ::error title=Invalid input::mode: got 'bogus'; must be one of: gates, deploy, all." in bad
+    assert starts(bad, "  ❌  Failure - Main A bad input fails the step")
 
-@pytest.mark.container
-def test_a_bad_input_fails_its_step_with_an_annotation(act_run):
-    done, _ = act_run
-    lines = job_lines(done.stdout + done.stderr, "bad-input")
-    assert "  ❗  ::error title=Invalid input::mode: got 'bogus'; must be one of: gates, deploy, all." in lines
-    assert any(line.startswith("  ❌  Failure - Main A bad input fails the step") for line in lines)
-
-
-@pytest.mark.container
-def test_the_post_step_runs_and_says_it_got_no_state(act_run):
-    done, _ = act_run
-    lines = job_lines(done.stdout + done.stderr, "local-deploy")
-    assert any(line.startswith("  ✅  Success - Post Deploy the sample app") for line in lines)
-    assert any(line.startswith("  ❓  ::notice title=Post step without state::") for line in lines)
+    # The post step starts with the job's foreign PATH, and says it got no state.
+    deploy = job_lines(log, "local-deploy")
+    assert starts(deploy, "  ✅  Success - Post Deploy the sample app")
+    assert starts(deploy, "  ❓  ::notice title=Post step without state::")
