@@ -30,7 +30,8 @@ ENV UV_SYSTEM_CERTS=1
 # The code lives in /action: the runner mounts the workspace over the workdir.
 COPY action.yml entrypoint.py post_entrypoint.py /action/
 COPY ssm_action /action/ssm_action
-# action.yml names the post-entrypoint relative to the action (actionlint checks it exists);
-# the runner passes it to docker run --entrypoint, which finds it on the PATH.
-ENV PATH="${PATH}:/action"
-ENTRYPOINT ["python", "/action/entrypoint.py"]
+# Both entrypoints start without the PATH: a runner may pass its own (act, act_runner do).
+# Their shebang becomes the absolute path of the interpreter that holds the requirements
+# (/usr/local/bin/python, or a venv's python, which a symlink would not activate).
+RUN sed -i "1s|^#!.*|#!$(command -v python)|" /action/entrypoint.py /action/post_entrypoint.py
+ENTRYPOINT ["/action/entrypoint.py"]

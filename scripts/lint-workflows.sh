@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bin="$(pwd)/.venv/bin"
 [ -x "$bin/actionlint" ] || bin="$(dirname "$(command -v actionlint)")"
-"$bin/actionlint" .github/workflows/*.yml
+# action.yml's post-entrypoint is an absolute path inside the image (it must not depend on
+# the runner's PATH); actionlint looks for it in the repository instead.
+"$bin/actionlint" -ignore 'file "/action/post_entrypoint.py" does not exist' .github/workflows/*.yml
 "$bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml examples/workflows/*.yml
 user_repo="$(mktemp -d)"
 trap 'rm -rf "$user_repo"' EXIT

@@ -15,6 +15,7 @@ from types import FrameType
 
 from ssm_action import PROJECT_URL, config, context, runner, spec
 from ssm_action.errors import ActionError, Cancelled
+from ssm_action.workflow_commands import FileCommandError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,15 +74,23 @@ def run_modes(cfg: config.Config) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _main(argv)
+    return 1 if runner.file_errors() else code  # an output or summary lost is never green
+
+
+def _main(argv: Sequence[str] | None) -> int:
     raw = config.raw_inputs(os.environ)
     _mask_secrets(raw)  # first thing: nothing may print a secret before this
     overrides = {k: v for k, v in vars(build_parser().parse_args(argv)).items() if v is not None}
     _mask_secrets(overrides)
     raw.update(overrides)
+    runner.save_state("started", "true")  # tells the post step that this runner passes state
     cfg, errors = config.parse(raw)
     try:
         if cfg is None:
             report_config_errors(errors)
+            return 1
+        if not runner.check_files():  # before any work, not after a deploy whose result it would lose
             return 1
         # A cancelled workflow stops the container: docker forwards SIGINT, then SIGTERM.
         signal.signal(signal.SIGTERM, _on_signal)
@@ -94,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Cancelled as exc:
         runner.error(f"Stopped: {exc}.", title="Cancelled")
         runner.set_output("result", "failure")
+        return 1
+    except FileCommandError as exc:  # a runner file written outside runner's guard: not a bug of ours
+        runner.report_file_error(exc)
         return 1
     except Exception as exc:  # a bug: say so, with what to send us
         runner.log(traceback.format_exc())

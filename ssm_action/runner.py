@@ -1,9 +1,10 @@
 """Talking to the GitHub runner: outputs, job summary, annotations, masks, log groups.
 
 Inside a workflow (GITHUB_ACTIONS=true) the runner's file and stdout commands are
-written with github-action-utils (random heredoc delimiters, escaping). In a
-terminal the same calls print readable text, and outputs and the summary are
-printed by flush() at the end.
+written as @actions/core writes them (workflow_commands). In a terminal the same
+calls print readable text, and outputs and the summary are printed by flush() at
+the end. A runner file that cannot be written is reported once (an ::error naming
+it) and makes the step fail: see file_errors().
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import github_action_utils as gha
-
 from ssm_action import spec
+from ssm_action import workflow_commands as wc
 
 SUMMARY_LIMIT = 1024 * 1024  # GitHub refuses a step summary over 1 MiB
 _CUT_NOTE = (
@@ -26,6 +26,7 @@ _CUT_NOTE = (
 _outputs: dict[str, str] = {}
 _summary: list[str] = []
 _secrets: set[str] = set()
+_broken: set[str] = set()  # runner files that could not be written (reported once)
 
 
 def in_github() -> bool:
@@ -37,6 +38,7 @@ def reset() -> None:
     _outputs.clear()
     _summary.clear()
     _secrets.clear()
+    _broken.clear()
 
 
 def redact(text: str) -> str:
@@ -51,7 +53,7 @@ def mask(value: str) -> None:
         return
     _secrets.add(value)
     if in_github():
-        gha.add_mask(value)
+        wc.issue("add-mask", value)
 
 
 def log(message: str = "") -> None:
@@ -70,8 +72,7 @@ def annotate(
     """An error, warning or notice: an annotation on GitHub, a prefixed line here."""
     message = redact(message)
     if in_github():
-        emit = {"error": gha.error, "warning": gha.warning, "notice": gha.notice}[level]
-        emit(message, title=title, file=file, line=line, col=col)
+        wc.issue(level, message, title=title, file=file, line=line, col=col)
         return
     where = f" ({file}:{line})" if file and line else f" ({file})" if file else ""
     head = f"{title}: " if title else ""
@@ -94,14 +95,14 @@ def notice(message: str, **where: object) -> None:
 def group(title: str) -> Iterator[None]:
     """A collapsible section of the job log."""
     if in_github():
-        gha.start_group(title)
+        wc.issue("group", title)
     else:
         print(f"\n== {title}", flush=True)
     try:
         yield
     finally:
         if in_github():
-            gha.end_group()
+            wc.issue("endgroup")
 
 
 def set_output(name: str, value: object) -> None:
@@ -111,13 +112,50 @@ def set_output(name: str, value: object) -> None:
     text = redact(value if isinstance(value, str) else str(value))
     _outputs[name] = text
     if os.environ.get("GITHUB_OUTPUT"):
-        gha.set_output(name, text)
+        _append("GITHUB_OUTPUT", wc.key_value(name, text))
 
 
 def save_state(name: str, value: str) -> None:
     """Pass a value to this action's post-entrypoint, which reads it as env STATE_<name>."""
     if os.environ.get("GITHUB_STATE"):
-        gha.save_state(name, value)
+        _append("GITHUB_STATE", wc.key_value(name, value))
+
+
+def debug(message: str) -> None:
+    """A line shown only when the run has step debug logging on."""
+    if in_github():
+        wc.issue("debug", redact(message))
+
+
+def _append(variable: str, text: str) -> None:
+    """Write a runner file; a failure is one ::error per file, later writes to it are dropped."""
+    if variable in _broken:
+        return
+    try:
+        wc.append(variable, text)
+    except wc.FileCommandError as exc:
+        report_file_error(exc)
+
+
+def report_file_error(exc: wc.FileCommandError) -> None:
+    _broken.add(exc.variable)
+    error(f"{exc} The runner creates this file for every step: check the job's container options "
+          "and volumes, and the disk space of the runner.", title=f"{exc.variable} not writable")
+
+
+def check_files() -> bool:
+    """Before any work: can every runner file this action writes be written? Reports those that cannot."""
+    for variable in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_STATE"):
+        try:
+            wc.writable(variable)
+        except wc.FileCommandError as exc:
+            report_file_error(exc)
+    return not _broken
+
+
+def file_errors() -> bool:
+    """True once a runner file could not be written: the step must fail."""
+    return bool(_broken)
 
 
 def outputs() -> dict[str, str]:
@@ -150,8 +188,7 @@ def _append_capped(path: str, text: str) -> None:
         data = head + _CUT_NOTE.format(left=len(data) - len(head)).encode("utf-8")
         if len(data) > room:  # not even the note fits
             return
-    with open(path, "ab") as fh:
-        fh.write(data)
+    _append("GITHUB_STEP_SUMMARY", data.decode("utf-8"))
 
 
 def _print_for_terminal(text: str) -> None:

@@ -57,8 +57,10 @@ def podman_available() -> bool:
 
 
 def run_action(image: str, workspace: Path, inputs: dict[str, str], env: dict[str, str] | None = None,
-               args: list[str] | None = None, timeout: float = 600) -> tuple[subprocess.CompletedProcess, Path]:
-    """docker run as the runner does it: workdir, mounts, INPUT_* env, file-command paths."""
+               args: list[str] | None = None, timeout: float = 600,
+               entrypoint: str | None = None) -> tuple[subprocess.CompletedProcess, Path]:
+    """docker run as the runner does it: workdir, mounts, INPUT_* env, file-command paths
+    (and --entrypoint for a post step)."""
     commands = workspace.parent / (workspace.name + "-file-commands")
     commands.mkdir(exist_ok=True)
     for name in ("output", "summary", "state", "env"):
@@ -77,6 +79,8 @@ def run_action(image: str, workspace: Path, inputs: dict[str, str], env: dict[st
            "-v", f"{workspace}:/github/workspace", "-v", f"{commands}:/github/file_commands"]
     for key, value in variables.items():
         cmd += ["-e", f"{key}={value}"]
+    if entrypoint:
+        cmd += ["--entrypoint", entrypoint]
     done = subprocess.run(cmd + [image] + (args or []), env=podman_env(), capture_output=True,
                           text=True, timeout=timeout)
     return done, commands

@@ -87,7 +87,7 @@ def test_secrets_are_masked_first_and_never_printed(runner_files):
     done = runner_files.run({"github-token": "ghs_TOPSECRET", "safety-api-key": "sk-TOPSECRET2",
                              "mode": "bogus", "health-check-url": "ftp://ghs_TOPSECRET@host"})
     lines = done.stdout.splitlines()
-    assert lines[0] == "::add-mask ::ghs_TOPSECRET" and lines[1] == "::add-mask ::sk-TOPSECRET2"
+    assert lines[0] == "::add-mask::ghs_TOPSECRET" and lines[1] == "::add-mask::sk-TOPSECRET2"
     rest = "\n".join(lines[2:]) + done.stderr + runner_files.summary.read_text() + runner_files.output.read_text()
     assert "TOPSECRET" not in rest
 

@@ -46,10 +46,49 @@ def test_masks_come_first_and_redact_everything_after(github, capsys):
     runner.add_summary("has s3cr3t-value")
     runner.flush()
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == "::add-mask ::s3cr3t-value"
+    assert out.splitlines()[0] == "::add-mask::s3cr3t-value"
     assert "s3cr3t-value" not in "".join(out.splitlines()[1:])
     assert "s3cr3t-value" not in github["summary"].read_text()
     assert "s3cr3t-value" not in github["output"].read_text()
+
+
+def test_command_bytes_are_those_of_actions_core(github, capsysbinary):
+    """act's parser (`^::([^ ]+)( (.+))?::`) needs these exact forms; GitHub's runner accepts them too."""
+    runner.mask("to%k\nen")
+    with runner.group("gates: 100%, done"):
+        runner.debug("d: 1\r\n")
+    runner.warning("w, x: y")
+    runner.notice("n", title="T", file="a,b.py", line=7, col=2)
+    assert capsysbinary.readouterr().out == (
+        b"::add-mask::to%25k%0Aen\n"
+        b"::group::gates: 100%25, done\n"
+        b"::debug::d: 1%0D%0A\n"
+        b"::endgroup::\n"
+        b"::warning::w, x: y\n"
+        b"::notice title=T,file=a%2Cb.py,line=7,col=2::n\n"
+    )
+
+
+def test_file_commands_are_heredocs_with_a_random_delimiter(github):
+    runner.set_output("result", "success")
+    runner.set_output("result", "x")
+    first, second = github["output"].read_text().split("\n")[0::3][:2]
+    assert first.startswith("result<<ghadelimiter_") and second.startswith("result<<ghadelimiter_")
+    assert first != second
+
+
+def test_an_unwritable_runner_file_is_one_error_and_a_failure(github, tmp_path, capsys, monkeypatch):
+    missing = tmp_path / "no-such-dir" / "summary"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(missing))
+    assert runner.check_files() is False
+    runner.add_summary("## lost")
+    runner.flush()
+    runner.set_output("result", "failure")
+    out = capsys.readouterr().out
+    assert annotations(out) == [f"GITHUB_STEP_SUMMARY: cannot write {missing} (No such file or directory). "
+                                "The runner creates this file for every step: check the job's container "
+                                "options and volumes, and the disk space of the runner."]
+    assert runner.file_errors() and read_file_commands(github["output"]) == {"result": "failure"}
 
 
 def test_summary_is_cut_under_one_mebibyte_with_a_note(github):
@@ -72,7 +111,7 @@ def test_groups_are_collapsible_and_closed_on_error(github, capsys):
     with pytest.raises(ValueError):
         with runner.group("tests"):
             raise ValueError
-    assert capsys.readouterr().out.splitlines() == ["::group ::tests", "::endgroup::"]
+    assert capsys.readouterr().out == "::group::tests\n::endgroup::\n"
 
 
 def test_terminal_prints_readable_text(monkeypatch, capsys):
@@ -91,3 +130,15 @@ def test_terminal_prints_readable_text(monkeypatch, capsys):
     assert "== Summary\n## Gates" in out
     assert "result     = success" in out
     runner.reset()
+
+
+@pytest.mark.parametrize("variable", ["GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"])
+def test_the_entrypoint_names_an_unwritable_runner_file_once(runner_files, tmp_path, variable):
+    runner_files.env[variable] = str(tmp_path)  # a directory: open() fails with IsADirectoryError
+    done = runner_files.run({"mode": "gates", "gates": "deps"})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert annotations(done.stdout) == [
+        f"{variable}: cannot write {tmp_path} (Is a directory). The runner creates this file for every step: "
+        "check the job's container options and volumes, and the disk space of the runner."]
+    assert "Traceback" not in done.stdout + done.stderr and "This is a bug" not in done.stdout
+    assert "deps" not in done.stdout  # nothing ran

@@ -149,7 +149,7 @@ def test_killed_while_the_agent_works_then_the_post_step_ends_it(step, server, g
     process, _ = start_and_wait_in_the_hook(step, server, github)
     process.kill()  # no chance to clean up, as when the runner's kill timeout expires
     process.communicate(timeout=30)
-    assert runner_files.states() == {"deployment_id": "1"}
+    assert runner_files.states() == {"started": "true", "deployment_id": "1"}
     done = post_step()
     assert github.states(1) == ["in_progress", "error"]
     assert github.calls("status")[-1].body == {"state": "error", "description": KILLED, "log_url": RUN_URL}
