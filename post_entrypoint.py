@@ -5,7 +5,7 @@ It finalises a GitHub deployment the main step left in_progress, from the
 deployment id the main step saved through GITHUB_STATE (STATE_deployment_id).
 """
 from ssm_action import runner
-from ssm_action.deployments import finalise_leftover
+from ssm_action.github.deployment import finalise_leftover
 
 if __name__ == "__main__":
     try:

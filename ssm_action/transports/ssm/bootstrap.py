@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-AGENT_PATH = Path(__file__).resolve().parent.parent / "agent.py"
+AGENT_PATH = Path(__file__).resolve().parents[2] / "agent.py"
 DOCUMENTS = {"windows": "AWS-RunPowerShellScript", "linux": "AWS-RunShellScript"}
 SLOTS = ("@AGENT_GZIP_B64@", "@PARAMS_B64@", "@PYTHON_B64@")
 
