@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from ssm_action.results import parse_result_line
+from ssm_action.contract import RESULT_PREFIX
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AGENT = REPO_ROOT / "ssm_action" / "agent.py"
@@ -154,6 +154,15 @@ def run_agent(params: dict[str, Any], env: dict[str, str], python: str = sys.exe
             err.seek(0)
             out = "".join(lines)
             return AgentRun(code, out, err.read(), parse_result_line(out))
+
+
+def parse_result_line(output: str) -> dict[str, Any] | None:
+    """The agent's last result line as the raw JSON object (these tests read it as the agent wrote it)."""
+    for line in reversed(output.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            value = json.loads(line[len(RESULT_PREFIX):])
+            return value if isinstance(value, dict) else None
+    return None
 
 
 class Server:

@@ -12,17 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from ssm_action import agent, results
+from ssm_action import agent, contract
+from tests.agent.agent_fixtures import parse_result_line
 
 BASE = {"deploy_id": "1234567-1", "app_dir": "/srv/app", "sha": "a" * 40, "platform": "linux"}
 
 
 def test_contract_constants_match_the_runner():
-    assert agent.RESULT_PREFIX == results.RESULT_PREFIX
+    assert agent.RESULT_PREFIX == contract.RESULT_PREFIX
     assert (agent.EXIT_OK, agent.EXIT_FAILED, agent.EXIT_ROLLED_BACK, agent.EXIT_BUSY,
-            agent.EXIT_BAD_PARAMS) == (results.EXIT_OK, results.EXIT_FAILED,
-                                       results.EXIT_ROLLED_BACK, results.EXIT_BUSY,
-                                       results.EXIT_BAD_PARAMS)
+            agent.EXIT_BAD_PARAMS) == tuple(contract.ExitCode)
 
 
 def test_the_agent_imports_only_the_standard_library():
@@ -100,7 +99,7 @@ def test_params_b64_and_unreadable_input(tmp_path: Path):
 
 def test_bad_command_line_exits_4_with_a_result_line(capsys: pytest.CaptureFixture):
     assert agent.main(["--params-file"]) == agent.EXIT_BAD_PARAMS
-    result = results.parse_result_line(capsys.readouterr().out)
+    result = parse_result_line(capsys.readouterr().out)
     assert result["status"] == "invalid" and result["error"].startswith("usage: agent.py")
 
 
