@@ -96,13 +96,13 @@ def build(cfg: DeployConfig, ctx: RunContext, environment: str) -> Plan:
             "No commit to deploy",
             f"The commit to deploy is {ctx.sha or 'unknown'!r}, not a 40-character SHA. In a workflow "
             "GITHUB_SHA gives it; outside one, run from a git repository with at least one commit.",
-            anchor="no-commit-to-deploy",
+            anchor="routing-and-the-commit",
         )
     params, errors = check_params(agent_params(cfg, ctx))
     if errors:
         raise ActionError("Invalid deploy parameters",
                           "The deploy agent would refuse these parameters: " + "; ".join(errors) + ".",
-                          anchor="invalid-deploy-parameters")
+                          anchor="routing-and-the-commit")
     for value in secret_values(params):  # never in a log, even a dry run's
         runner.mask(value)
     from ssm_action import payload

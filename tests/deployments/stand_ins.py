@@ -18,9 +18,9 @@ BASE_INPUTS = {"mode": "deploy", "transport": "ssm", "instance_ids": ",".join(IN
 def instance(instance_id: str, how: str) -> InstanceResult:
     """One target's result: ok, failed (not rolled back) or rolled_back."""
     ok = how == "ok"
-    agent = AgentResult(**{"status": "success" if ok else "failed", "rolled_back": how == "rolled_back",
-             "health": "healthy" if ok else "unhealthy", "previous_sha": "f" * 40,
-             "error": "" if ok else "health check got 500"})
+    agent = AgentResult(status="success" if ok else "failed", rolled_back=how == "rolled_back",
+                        health="healthy" if ok else "unhealthy", previous_sha="f" * 40,
+                        error="" if ok else "health check got 500")
     return InstanceResult(instance_id, "Success" if ok else "Failed", duration=2.5, agent=agent)
 
 

@@ -72,6 +72,7 @@ def test_a_configuration_over_the_size_limit_fails_clearly(make_cfg):
 
 
 def test_clients_use_adaptive_bounded_retries_and_the_region(make_cfg, aws):
-    ssm_client, s3_client = command.clients(make_cfg(instance_ids="i-0123456789abcdef0", aws_region="eu-west-1").targets)
+    cfg = make_cfg(instance_ids="i-0123456789abcdef0", aws_region="eu-west-1")
+    ssm_client, s3_client = command.clients(cfg.targets)
     assert ssm_client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 6}
     assert ssm_client.meta.region_name == s3_client.meta.region_name == "eu-west-1"
