@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from ssm_action import payload, runner
+from ssm_action.deploy import run as deploy_run
 from ssm_action.transports import local
+from tests import factories
 from tests.agent.agent_fixtures import Server, serving
+from tests.ssm.conftest import CTX
 
 
 @pytest.fixture
@@ -51,3 +57,40 @@ def test_timeout(server: Server):
     result = local.run_agent(server.params(sha), timeout=3)
     assert result.status == "TimedOut" and result.agent is None
     assert "did not finish within 3s" in result.error
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every file and folder below ``folder``: mode, modification time and content."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        info = path.lstat()
+        content = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
+        found[str(path.relative_to(folder))] = (info.st_mode, info.st_mtime_ns, content)
+    return found
+
+
+def test_a_dry_run_changes_nothing_on_disk_and_starts_nothing(server: Server, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture):
+    for version in ("v1", "v2"):  # a deployed app: its clone, venv, state folder and a backup of v1
+        assert local.run_agent(server.params(server.commit(version))).ok
+    v2, v3 = server.head(), server.commit("v3")
+    cfg = factories.deploy_config(server.root, transport="local", dry_run="true", app_directory=str(server.app_dir),
+                                  git_remote=str(server.origin), health_check_url=server.url,
+                                  server_installer="uv", create_deployment="false", environment="production")
+    ctx = dataclasses.replace(CTX, sha=v3)
+    before = snapshot(server.root / "srv")
+    assert {"app", "app.deploy", "app-backups"} <= {name.split("/")[0] for name in before}
+    started: list[object] = []
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: started.append(a) or real_popen(*a, **k))
+    runner.reset()
+
+    assert deploy_run.run(cfg, ctx) is True
+    assert started == []  # no agent, no git, no hook, no app
+    assert snapshot(server.root / "srv") == before
+    assert (server.head(), server.get()) == (v2, (200, "v2 tinydep-1.0"))
+    log = capsys.readouterr().out
+    assert "Dry run: the local agent run" in log and f'"sha": "{v3}"' in log
+    assert f"sha256 {payload.build().sha256}" in log and "Local dry run" in log
+    assert runner.outputs()["deployed-sha"] == ""
+    runner.reset()
