@@ -39,6 +39,7 @@ from ssm_action import config, runner  # noqa: E402
 from ssm_action.deploy import plan  # noqa: E402
 from ssm_action.transports.ssm import SsmTransport  # noqa: E402
 from ssm_action.transports.ssm.wait import Pacing  # noqa: E402
+from tests import factories  # noqa: E402
 from tests.ssm import fake_ssm  # noqa: E402
 from tests.ssm.agent_runs import real_runs  # noqa: E402
 from tests.ssm.conftest import BASE_INPUTS, CTX  # noqa: E402
@@ -46,11 +47,7 @@ from tests.ssm.conftest import BASE_INPUTS, CTX  # noqa: E402
 
 def make_cfg(workspace: str, instance_ids: list[str], by_tag: bool = False) -> config.DeployConfig:
     targets = {"targets": "tag:App=bench"} if by_tag else {"instance_ids": ",".join(instance_ids)}
-    raw = config.raw_inputs({}, {k.replace("_", "-"): v for k, v in {**BASE_INPUTS, **targets}.items()})
-    cfg, errors = config.parse(raw, {"GITHUB_WORKSPACE": workspace})
-    if cfg is None:
-        raise SystemExit(f"bad benchmark config: {errors}")
-    return cfg.deploy
+    return factories.deploy_config(Path(workspace), **{**BASE_INPUTS, **targets})
 
 
 def fresh_fleet(endpoint: str, size: int, *steps: fake_ssm.Step,

@@ -18,13 +18,26 @@ from ssm_action import spec
 from ssm_action.config.sections import (AuditConfig, Config, DeployConfig, GatesConfig, GithubConfig,
                                         ServerConfig, TargetsConfig)
 
-__all__ = ["AuditConfig", "Config", "ConfigError", "DeployConfig", "GatesConfig", "GithubConfig",
-           "SECRET_INPUTS", "ServerConfig", "TargetsConfig", "parse", "raw_inputs", "split_list", "workspace"]
-
 SECRET_INPUTS = ("github-token", "safety-api-key")
 TRUE_WORDS = ("true", "True", "TRUE")  # the YAML 1.2 forms the runner's toolkit accepts
 FALSE_WORDS = ("false", "False", "FALSE")
 WINDOWS_ABS = re.compile(r"^([A-Za-z]:[\\/]|\\\\[^\\]+\\)")
+MODES = ("gates", "deploy", "all")
+TRANSPORTS = ("ssm", "local")
+PLATFORMS = ("windows", "linux")
+INSTALLERS = ("auto", "pip", "uv")
+GATE_NAMES = ("tests", "pip-audit", "safety", "bandit", "flake8", "pylint", "smoke", "env", "deps")
+
+INSTANCE_ID = re.compile(r"^(i|mi)-[0-9a-f]{8,17}$")
+TARGET = re.compile(r"^tag:([^=\s][^=]{0,127})=(.{1,256})$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+MAX_CONCURRENCY = re.compile(r"^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$")
+MAX_ERRORS = re.compile(r"^(0|[1-9][0-9]*|[0-9]%|[1-9][0-9]%|100%)$")
+MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENVIRONMENT = re.compile(r"^[\w .-]{1,255}$")
+MAX_TARGET_KEYS = 5  # SSM accepts at most 5 Targets entries
 
 
 class ConfigError(NamedTuple):
@@ -126,24 +139,6 @@ class Reader:
             if parsed.scheme not in ("http", "https") or not parsed.netloc:
                 self.fail(name, "must be an http:// or https:// URL, e.g. http://localhost:8000/health.")
         return value
-
-
-MODES = ("gates", "deploy", "all")
-TRANSPORTS = ("ssm", "local")
-PLATFORMS = ("windows", "linux")
-INSTALLERS = ("auto", "pip", "uv")
-GATE_NAMES = ("tests", "pip-audit", "safety", "bandit", "flake8", "pylint", "smoke", "env", "deps")
-
-INSTANCE_ID = re.compile(r"^(i|mi)-[0-9a-f]{8,17}$")
-TARGET = re.compile(r"^tag:([^=\s][^=]{0,127})=(.{1,256})$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-MAX_CONCURRENCY = re.compile(r"^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$")
-MAX_ERRORS = re.compile(r"^(0|[1-9][0-9]*|[0-9]%|[1-9][0-9]%|100%)$")
-MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-ENVIRONMENT = re.compile(r"^[\w .-]{1,255}$")
-MAX_TARGET_KEYS = 5  # SSM accepts at most 5 Targets entries
 
 
 def raw_inputs(env: Mapping[str, str], overrides: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -321,7 +316,7 @@ def _check_together(config: Config, r: Reader) -> None:
 
 def _check_agent_params(config: Config, r: Reader) -> None:
     """The agent's own checks on the parameters these inputs make, now rather than on every server."""
-    from ssm_action.deploy import plan
+    from ssm_action.deploy import plan  # here: plan imports this package's sections
 
     named = {error.input for error in r.errors}
     for name, problem in plan.input_errors(config.deploy):

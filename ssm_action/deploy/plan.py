@@ -13,12 +13,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ssm_action import runner, transports
+from ssm_action import payload, runner, transports
 from ssm_action.config.sections import DeployConfig, ServerConfig, TargetsConfig
 from ssm_action.context import RunContext
 from ssm_action.contract import BY_NAME, check_params, secret_values
 from ssm_action.errors import ActionError
-from ssm_action.payload import Payload
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
 STAND_IN_SHA = "0" * 40  # config time: the commit is known only from the run's context
@@ -41,7 +40,7 @@ class Plan:
     transport: str
     dry_run: bool
     params: dict[str, Any]  # valid by the contract
-    payload: Payload
+    payload: payload.Payload
     targets: TargetsConfig
     server: ServerConfig
     python_on_server: str  # the interpreter the bootstrap runs the agent with
@@ -86,7 +85,8 @@ def input_errors(cfg: DeployConfig) -> list[tuple[str, str]]:
     stand_in = RunContext(actor="", repository="", sha=STAND_IN_SHA, branch="", event="", run_id="",
                           run_attempt="", server_url="", api_url="")
     _, errors = check_params(agent_params(cfg, stand_in))
-    return [(PARAM_INPUTS.get(message.split()[0], "app-directory"), message) for message in errors]
+    # deploy_id, sha and branch have valid stand-ins here; every other parameter comes from an input
+    return [(PARAM_INPUTS[message.split()[0]], message) for message in errors]
 
 
 def build(cfg: DeployConfig, ctx: RunContext, environment: str) -> Plan:
@@ -105,8 +105,6 @@ def build(cfg: DeployConfig, ctx: RunContext, environment: str) -> Plan:
                           anchor="routing-and-the-commit")
     for value in secret_values(params):  # never in a log, even a dry run's
         runner.mask(value)
-    from ssm_action import payload
-
     return Plan(environment=environment, ctx=ctx, transport=cfg.transport, dry_run=cfg.dry_run, params=params,
                 payload=payload.build(), targets=cfg.targets, server=cfg.server,
                 python_on_server=cfg.python_on_server)
