@@ -13,11 +13,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ssm_action import payload, runner, transports
+from ssm_action import runner, transports
 from ssm_action.config.sections import DeployConfig, ServerConfig, TargetsConfig
 from ssm_action.context import RunContext
 from ssm_action.contract import BY_NAME, check_params, secret_values
 from ssm_action.errors import ActionError
+from ssm_action.payload import Payload
+from ssm_action.payload import build as build_payload
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
 STAND_IN_SHA = "0" * 40  # config time: the commit is known only from the run's context
@@ -40,7 +42,7 @@ class Plan:
     transport: str
     dry_run: bool
     params: dict[str, Any]  # valid by the contract
-    payload: payload.Payload
+    payload: Payload  # the agent's zipapp
     targets: TargetsConfig
     server: ServerConfig
     python_on_server: str  # the interpreter the bootstrap runs the agent with
@@ -106,5 +108,5 @@ def build(cfg: DeployConfig, ctx: RunContext, environment: str) -> Plan:
     for value in secret_values(params):  # never in a log, even a dry run's
         runner.mask(value)
     return Plan(environment=environment, ctx=ctx, transport=cfg.transport, dry_run=cfg.dry_run, params=params,
-                payload=payload.build(), targets=cfg.targets, server=cfg.server,
+                payload=build_payload(), targets=cfg.targets, server=cfg.server,
                 python_on_server=cfg.python_on_server)
