@@ -1,6 +1,7 @@
 """PLACEHOLDER (deploy branch): the agent-side helper's payload.py replaces this file at merge.
 
-Same interface: build() -> Payload (.data, .sha256, .members) and write(directory) -> Path.
+Same interface: build() -> Payload (.data, .sha256, .members) and write(directory) -> Path; the deploy
+side uses build() and those three fields only.
 Here the zipapp holds agent.py as its __main__.py, with sorted members and fixed
 timestamps so the same code gives the same bytes.
 """
@@ -24,11 +25,6 @@ class Payload:
     sha256: str
     members: tuple[str, ...]
 
-    def write(self, directory: Path) -> Path:
-        path = Path(directory) / NAME
-        path.write_bytes(self.data)
-        return path
-
 
 def build() -> Payload:
     members = {"__main__.py": AGENT.read_bytes()}
@@ -41,4 +37,6 @@ def build() -> Payload:
 
 
 def write(directory: Path) -> Path:
-    return build().write(directory)
+    path = Path(directory) / NAME
+    path.write_bytes(build().data)
+    return path

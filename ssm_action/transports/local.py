@@ -20,10 +20,13 @@ from typing import TYPE_CHECKING, Any
 from ssm_action import runner
 from ssm_action.contract import AgentResult
 from ssm_action.deploy.model import DeployOutcome, InstanceResult
+from ssm_action.payload import Payload
+from ssm_action.payload import build as build_payload
 
 if TYPE_CHECKING:
     from ssm_action.deploy.plan import Plan
-    from ssm_action.payload import Payload
+
+AGENT_FILE = "ssm-deploy-agent.pyz"  # written into a private temporary folder with params.json
 
 
 class LocalTransport:
@@ -46,7 +49,7 @@ class LocalTransport:
 
 def show_dry_run(plan: Plan, python: str) -> None:
     with runner.group("Dry run: the local agent run"):
-        runner.log(f"{python} <temporary folder>/ssm-deploy-agent.pyz --params-file <temporary folder>/params.json")
+        runner.log(f"{python} <temporary folder>/{AGENT_FILE} --params-file <temporary folder>/params.json")
         runner.log(f"agent zipapp: sha256 {plan.payload.sha256}, {len(plan.payload.data):,} bytes, "
                    f"members {', '.join(plan.payload.members)}")
         runner.log("parameters:\n" + json.dumps(plan.shown_params(), indent=2, sort_keys=True))
@@ -57,13 +60,12 @@ def show_dry_run(plan: Plan, python: str) -> None:
 def run_agent(params: dict[str, Any], python: str | None = None, timeout: float = 3600,
               payload: Payload | None = None) -> InstanceResult:
     """Run the agent zipapp with ``params``, echo its lines as they come, return what it reported."""
-    from ssm_action import payload as payloads
-
     python = python or sys.executable
     started = time.monotonic()
     # A private folder: the parameters may carry app_env secrets.
     with tempfile.TemporaryDirectory(prefix="ssm-action-local-") as tmp:
-        agent = (payload or payloads.build()).write(Path(tmp))
+        agent = Path(tmp) / AGENT_FILE
+        agent.write_bytes((payload or build_payload()).data)
         params_file = Path(tmp) / "params.json"
         params_file.write_text(json.dumps(params), encoding="utf-8")
         with open(Path(tmp) / "stderr", "w+", encoding="utf-8", errors="replace") as err:
