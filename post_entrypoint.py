@@ -10,7 +10,7 @@ act_runner): say so rather than finish silently.
 import os
 
 from ssm_action import runner
-from ssm_action.deployments import finalise_leftover
+from ssm_action.github.deployment import finalise_leftover
 
 NO_STATE = ("The post step received no state from the main step (this runner passes no STATE_* values "
             "to a docker action's post step, as act and Gitea/Forgejo act_runner do), so it cannot "

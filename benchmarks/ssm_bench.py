@@ -7,7 +7,7 @@ For each fleet size N it prints:
 - API calls per poll cycle (ListCommandInvocations pages + ListCommands) against
   the target ceil(N/50) + 1, with invocations going Pending -> InProgress -> Success,
   by instance id (ceil(N/50) commands) and by tag (one command, plus ListCommands);
-- the wall time of ssm.deploy() from start to verdict when every invocation is
+- the wall time of the SSM transport's run() from start to verdict when every invocation is
   already terminal at the first poll (pre-flight, SendCommand, one walk, results),
   with the agent's real output: "listed" when the listing (2,500 characters)
   holds the result line, "fetched" when it was cut and each instance's output is
@@ -35,21 +35,19 @@ sys.path.insert(0, str(ROOT))
 
 from moto.server import ThreadedMotoServer  # noqa: E402
 
-from ssm_action import config, deploy, runner  # noqa: E402
-from ssm_action.transports import ssm  # noqa: E402
-from ssm_action.transports.ssm_wait import Pacing  # noqa: E402
+from ssm_action import config, runner  # noqa: E402
+from ssm_action.deploy import plan  # noqa: E402
+from ssm_action.transports.ssm import SsmTransport  # noqa: E402
+from ssm_action.transports.ssm.wait import Pacing  # noqa: E402
+from tests import factories  # noqa: E402
 from tests.ssm import fake_ssm  # noqa: E402
 from tests.ssm.agent_runs import real_runs  # noqa: E402
 from tests.ssm.conftest import BASE_INPUTS, CTX  # noqa: E402
 
 
-def make_cfg(workspace: str, instance_ids: list[str], by_tag: bool = False) -> config.Config:
-    targets = {"targets": "tag:App=bench"} if by_tag else {"instance-ids": ",".join(instance_ids)}
-    raw = config.raw_inputs({}, {**BASE_INPUTS, **targets})
-    cfg, errors = config.parse(raw, {"GITHUB_WORKSPACE": workspace})
-    if cfg is None:
-        raise SystemExit(f"bad benchmark config: {errors}")
-    return cfg
+def make_cfg(workspace: str, instance_ids: list[str], by_tag: bool = False) -> config.DeployConfig:
+    targets = {"targets": "tag:App=bench"} if by_tag else {"instance_ids": ",".join(instance_ids)}
+    return factories.deploy_config(Path(workspace), **{**BASE_INPUTS, **targets})
 
 
 def fresh_fleet(endpoint: str, size: int, *steps: fake_ssm.Step,
@@ -68,13 +66,13 @@ def fresh_fleet(endpoint: str, size: int, *steps: fake_ssm.Step,
     return fake, ids
 
 
-def deploy_quietly(cfg: config.Config, pacing: Pacing | None = None) -> tuple[bool, float]:
+def deploy_quietly(cfg: config.DeployConfig, pacing: Pacing | None = None) -> tuple[bool, float]:
     runner.reset()
     with open(os.devnull, "w") as sink:
         stdout, sys.stdout = sys.stdout, sink
         try:
             start = time.perf_counter()
-            outcome = ssm.deploy(cfg, CTX, "production", deploy.agent_params(cfg, CTX), pacing=pacing)
+            outcome = SsmTransport(pacing=pacing).run(plan.build(cfg, CTX, "production"))
             return outcome.ok, time.perf_counter() - start
         finally:
             sys.stdout = stdout

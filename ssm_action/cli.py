@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Sequence
 from types import FrameType
 
-from ssm_action import PROJECT_URL, config, context, runner, spec
+from ssm_action import DOCS_URL, PROJECT_URL, config, context, runner, spec, summary
 from ssm_action.errors import ActionError, Cancelled
 from ssm_action.workflow_commands import FileCommandError
 
@@ -42,11 +42,12 @@ def report_config_errors(errors: Sequence[config.ConfigError]) -> None:
     for err in errors:
         got = f"got {err.value!r}; " if err.value else ""
         runner.error(f"{err.input}: {got}{err.message}", title="Invalid input")
-    rows = "\n".join(f"| `{e.input}` | `{e.value or '(empty)'}` | {e.message} |" for e in errors)
+    rows = [[summary.code(e.input), summary.code(e.value or "(empty)"), summary.escape(e.message)] for e in errors]
     runner.add_summary(
-        f"## :x: ssm-deploy-action: {len(errors)} invalid input(s)\n\n"
-        f"Nothing was run and nothing was sent to AWS or GitHub.\n\n"
-        f"| input | value | problem |\n|---|---|---|\n{rows}\n"
+        summary.headline(":x:", f"ssm-deploy-action: {len(errors)} invalid input(s)")
+        + "\nNothing was run and nothing was sent to AWS or GitHub. How to fix each: "
+        + summary.link("troubleshooting: invalid input", f"{DOCS_URL}/troubleshooting.md#invalid-input") + "\n\n"
+        + summary.table(("input", "value", "problem"), rows)
     )
     runner.set_output("result", "failure")
 
@@ -61,13 +62,13 @@ def run_modes(cfg: config.Config) -> bool:
     if cfg.runs_gates:
         from ssm_action import gates
 
-        gates_ok = gates.run(cfg)
+        gates_ok = gates.run(cfg.gates)
     deploy_ok = True
     if cfg.deploys:
-        from ssm_action import deploy
+        from ssm_action.deploy import run
 
-        ctx = context.from_env(cfg.working_directory)
-        deploy_ok = deploy.run(cfg, ctx, gates_ok=gates_ok)
+        ctx = context.from_env(cfg.deploy.working_directory)
+        deploy_ok = run.run(cfg.deploy, ctx, gates_ok=gates_ok)
     ok = gates_ok and deploy_ok
     runner.set_output("result", "success" if ok else "failure")
     return ok
@@ -98,6 +99,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return 0 if run_modes(cfg) else 1
     except ActionError as exc:
         runner.error(f"{exc.message} See {exc.doc_url}", title=exc.title)
+        runner.add_summary(summary.fatal(exc))
         runner.set_output("result", "failure")
         return 1
     except Cancelled as exc:

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from ssm_action import DOCS_URL
 
+TROUBLESHOOTING = "troubleshooting.md"
+
 
 class ActionError(Exception):
-    """A fatal, expected problem: reported as one ::error with a fix and a link."""
+    """A fatal, expected problem: one ::error and a summary section, with a fix and a link.
 
-    def __init__(self, title: str, message: str, doc: str = "troubleshooting.md"):
+    ``anchor`` is the section of docs/troubleshooting.md that explains it (a test checks each exists).
+    """
+
+    def __init__(self, title: str, message: str, anchor: str):
         super().__init__(message)
         self.title = title
         self.message = message
-        self.doc_url = f"{DOCS_URL}/{doc}"
+        self.anchor = anchor
+        self.doc_url = f"{DOCS_URL}/{TROUBLESHOOTING}#{anchor}"
 
 
 class Cancelled(BaseException):

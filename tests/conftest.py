@@ -18,6 +18,24 @@ from tests.runner_files import read_file_commands
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Markers (registered in setup.cfg), applied here by what a test uses, so that
+# `scripts/test.sh --fast` (-m "not slow and not container") is the edit-run loop.
+SLOW_PATHS = ("tests/agent/", "tests/gates/", "tests/test_local_transport.py", "tests/deployments/test_end_to_end.py",
+              "tests/ssm/test_bootstrap.py", "tests/ssm/test_ssm_entrypoint.py", "tests/test_lint.py",
+              "tests/test_docs.py", "tests/test_cli.py", "tests/test_workflows.py")  # real agents, venvs, linters,
+# the entrypoint as a process
+SLOW_FIXTURES = frozenset({"agent_runs", "server"})  # a real agent deploy behind them
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.fspath)).relative_to(ROOT).as_posix()
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "action_image" in fixtures:
+            item.add_marker(pytest.mark.container)
+        elif path.startswith(SLOW_PATHS) or fixtures & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+
 
 @dataclass
 class RunnerFiles:

@@ -46,3 +46,9 @@ def test_dockerfile_passes_hadolint():
 def test_scripts_pass_shellcheck(script):
     done = run(tool("shellcheck"), "-x", f"scripts/{script}")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_mypy_finds_no_error():
+    """Type hints are checked (setup.cfg [mypy]: the package, the entrypoints and the scripts)."""
+    done = run(tool("mypy"))
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -7,7 +7,7 @@ Only the standard library is imported here and below: the tools run as processes
 from __future__ import annotations
 
 from ssm_action import runner
-from ssm_action.config import Config
+from ssm_action.config import GatesConfig as Config  # the gates see only their section
 
 
 def run(cfg: Config) -> bool:

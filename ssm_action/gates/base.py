@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ssm_action.config import Config
+from ssm_action.config import GatesConfig as Config  # the gates see only their section
 from ssm_action.gates.model import ERROR, FAILED, PASSED, Finding, Outcome
 from ssm_action.gates.process import GateLog
 from ssm_action.gates.projectenv import EnvError, ProjectEnv

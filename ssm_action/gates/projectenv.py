@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ssm_action.config import Config
+from ssm_action.config import GatesConfig as Config  # the gates see only their section
 from ssm_action.gates import tools
 from ssm_action.gates.process import GateLog
 

@@ -3,12 +3,12 @@ GitHub, most severe first), the job summary with every finding, and the outputs.
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Iterator
 
 from ssm_action import runner
-from ssm_action.config import Config
+from ssm_action import summary as md
+from ssm_action.config import GatesConfig as Config  # the gates see only their section
 from ssm_action.gates.model import ERROR, FAILED, PASSED, SKIPPED, Finding, GateResult
 from ssm_action.gates.projectenv import EnvError, ProjectEnv
 from ssm_action.gates import sarif
@@ -68,15 +68,16 @@ def _annotate(run: GatesRun) -> None:
         if emitted[level] >= ANNOTATIONS_PER_LEVEL:
             continue
         emitted[level] += 1
-        where = {}
         if finding and finding.path:
-            where = {"file": repo_path(run, finding.path), "line": finding.line, "col": finding.col}
-        runner.annotate(level, message, title=title, **where)
+            runner.annotate(level, message, title=title, file=repo_path(run, finding.path), line=finding.line,
+                            col=finding.col)
+        else:
+            runner.annotate(level, message, title=title)
 
 
 def _annotations(run: GatesRun) -> Iterator[tuple[str, str, str, Finding | None]]:
     """Gates that did not pass, then their findings, most severe first; errors before warnings."""
-    items = []
+    items: list[tuple[bool, int, int, str, int, str, str, str, Finding | None]] = []
     for index, result in enumerate(run.results):
         if result.state not in (FAILED, ERROR):
             continue
@@ -90,19 +91,12 @@ def _annotations(run: GatesRun) -> Iterator[tuple[str, str, str, Finding | None]
         yield item[5:]
 
 
-def _cell(text: object) -> str:
-    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
-
-
 def summary(cfg: Config, run: GatesRun) -> str:
     failing = [r.name for r in run.results if r.fails_step]
     head = "✅ Quality gates passed" if not failing else f"❌ Quality gates failed: {', '.join(failing)}"
-    lines = [f"## {head}", "", "| | gate | state | blocking | time | findings | result |",
-             "|---|---|---|---|---|---|---|"]
-    for r in run.results:
-        lines.append(f"| {ICONS[r.state]} | {r.name} | {r.state} | {'yes' if r.blocking else 'no'} "
-                     f"| {r.seconds:.1f} s | {len(r.outcome.findings)} | {_cell(r.outcome.message)} |")
-    lines.append("")
+    rows = [[ICONS[r.state], md.escape(r.name), r.state, "yes" if r.blocking else "no", f"{r.seconds:.1f} s",
+             str(len(r.outcome.findings)), md.escape(r.outcome.message)] for r in run.results]
+    lines = [md.headline("", head), md.table(("", "gate", "state", "blocking", "time", "findings", "result"), rows)]
     coverage = _coverage(run)
     if coverage is not None:
         threshold = f" (threshold {cfg.coverage_threshold:g}%)" if cfg.coverage_threshold else ""
@@ -125,8 +119,8 @@ def _how(project: ProjectEnv) -> str:
 def _env_line(env: EnvReport) -> str:
     project = env.project
     if isinstance(project, EnvError):
-        return f"Project environment: could not be built.\n\n```\n{project}\n```"
-    return f"Project environment: {_how(project)} in {env.seconds:.1f} s (cache key `{project.key}`)."
+        return f"Project environment: could not be built.\n\n{md.fenced(str(project))}"
+    return f"Project environment: {_how(project)} in {env.seconds:.1f} s (cache key {md.code(project.key)})."
 
 
 def _details(run: GatesRun, r: GateResult) -> list[str]:
@@ -134,16 +128,15 @@ def _details(run: GatesRun, r: GateResult) -> list[str]:
     count = len(r.outcome.findings)
     if not count and r.state != ERROR:
         return []
-    lines = ["<details>", f"<summary>{ICONS[r.state]} {r.name}: {_cell(r.outcome.message)}</summary>", ""]
+    body = ""
     if count:
-        lines += ["| file | line | rule | message |", "|---|---|---|---|"]
-        for f in sorted(r.outcome.findings, key=lambda f: (-f.severity, f.path, f.line or 0)):
-            lines.append(f"| {_cell(repo_path(run, f.path))} | {f.line or ''} | {_cell(f.code)} "
-                         f"| {_cell(f.message)} |")
+        findings = sorted(r.outcome.findings, key=lambda f: (-f.severity, f.path, f.line or 0))
+        body = md.table(("file", "line", "rule", "message"), [
+            [md.escape(repo_path(run, f.path)), str(f.line or ""), md.escape(f.code), md.escape(f.message)]
+            for f in findings])
     if r.state == ERROR and r.log:
-        tail = "\n".join(r.log.splitlines()[-LOG_TAIL_LINES:]).replace("```", "'''")
-        lines += ["", "```", tail, "```"]
-    return lines + ["", "</details>", ""]
+        body += "\n" + md.fenced("\n".join(r.log.splitlines()[-LOG_TAIL_LINES:]))
+    return [md.details(f"{ICONS[r.state]} {md.escape(r.name)}: {md.escape(r.outcome.message)}", body)]
 
 
 def _set_outputs(run: GatesRun, ok: bool) -> None:

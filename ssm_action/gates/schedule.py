@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ssm_action import config
-from ssm_action.config import Config
+from ssm_action.config import GatesConfig as Config  # the gates see only their section
 from ssm_action.gates import process, projectenv
 from ssm_action.gates.base import GateContext, last_line, python_targets
 from ssm_action.gates.model import ERROR, GateResult, Outcome

@@ -1,4 +1,9 @@
-"""The ``local`` transport: the same deploy agent zipapp, run on this machine as a subprocess."""
+"""The ``local`` transport: the same agent zipapp, run on this machine as a subprocess.
+
+Its rules: the paths in the parameters are paths on this machine (made absolute)
+and the platform is this machine's. A dry run prints the command it would run,
+the zipapp and the parameters, and runs nothing, writes nothing.
+"""
 
 from __future__ import annotations
 
@@ -10,49 +15,98 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ssm_action import payload
-from ssm_action.results import InstanceResult, parse_result_line
+from ssm_action import runner
+from ssm_action.contract import AgentResult
+from ssm_action.deploy.model import DeployOutcome, InstanceResult
+from ssm_action.payload import Payload
+from ssm_action.payload import build as build_payload
+
+if TYPE_CHECKING:
+    from ssm_action.deploy.plan import Plan
+
+AGENT_FILE = "ssm-deploy-agent.pyz"  # written into a private temporary folder with params.json
 
 
-def run(params: dict, python: str | None = None, timeout: float = 3600) -> InstanceResult:
-    """Run the agent with ``params``, echo its lines as they come, return what it reported."""
+class LocalTransport:
+    name = "local"
+
+    def adapt(self, params: dict[str, Any]) -> dict[str, Any]:
+        backup = params["backup_dir"]
+        return {**params, "app_dir": os.path.abspath(params["app_dir"]) if params["app_dir"] else "",
+                "backup_dir": os.path.abspath(backup) if backup else "",
+                "platform": "windows" if os.name == "nt" else "linux"}
+
+    def run(self, plan: Plan) -> DeployOutcome:
+        python = plan.server.server_python or sys.executable
+        if plan.dry_run:
+            show_dry_run(plan, python)
+            return DeployOutcome("local", dry_run=True)
+        result = run_agent(plan.params, python=python, timeout=plan.targets.execution_timeout, payload=plan.payload)
+        return DeployOutcome("local", [result], log_url=result.log_url)
+
+
+def show_dry_run(plan: Plan, python: str) -> None:
+    with runner.group("Dry run: the local agent run"):
+        runner.log(f"{python} <temporary folder>/{AGENT_FILE} --params-file <temporary folder>/params.json")
+        runner.log(f"agent zipapp: sha256 {plan.payload.sha256}, {len(plan.payload.data):,} bytes, "
+                   f"members {', '.join(plan.payload.members)}")
+        runner.log("parameters:\n" + json.dumps(plan.shown_params(), indent=2, sort_keys=True))
+    runner.notice("Nothing was run: no agent started, nothing written on this machine. The command, the agent "
+                  "and its parameters are in the log above.", title="Local dry run")
+
+
+def run_agent(params: dict[str, Any], python: str | None = None, timeout: float = 3600,
+              payload: Payload | None = None) -> InstanceResult:
+    """Run the agent zipapp with ``params``, echo its lines as they come, return what it reported."""
     python = python or sys.executable
     started = time.monotonic()
     # A private folder: the parameters may carry app_env secrets.
     with tempfile.TemporaryDirectory(prefix="ssm-action-local-") as tmp:
+        agent = Path(tmp) / AGENT_FILE
+        agent.write_bytes((payload or build_payload()).data)
         params_file = Path(tmp) / "params.json"
         params_file.write_text(json.dumps(params), encoding="utf-8")
-        agent = payload.write(tmp)
         with open(Path(tmp) / "stderr", "w+", encoding="utf-8", errors="replace") as err:
             try:
-                proc = subprocess.Popen(  # nosec B603 # our agent zipapp, no shell
+                proc = subprocess.Popen(  # nosec B603 # our agent file, no shell
                     [python, str(agent), "--params-file", str(params_file)],
                     stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
                     encoding="utf-8", errors="replace",
                     env={**os.environ, "PYTHONIOENCODING": "utf-8"})
             except OSError as exc:
                 return InstanceResult("local", "Failed", error=f"cannot run {python}: {exc}")
-            timed_out = threading.Event()
-            timer = threading.Timer(timeout, lambda: (timed_out.set(), proc.kill()))
-            timer.daemon = True
-            timer.start()
-            lines = []
-            try:
-                for line in proc.stdout:
-                    lines.append(line)
-                    print("  " + line, end="", flush=True)  # indented: never a workflow command
-                code = proc.wait()
-            finally:
-                timer.cancel()
+            output, code, timed_out = _follow(proc, timeout)
             err.seek(0)
             stderr = err.read().strip()
-    output = "".join(lines)
-    agent = parse_result_line(output)
-    if timed_out.is_set():
+    agent_result = AgentResult.parse(output)
+    if timed_out:
         status, error = "TimedOut", f"the agent did not finish within {timeout:g}s"
     else:
         status = "Success" if code == 0 else "Failed"
-        error = stderr or ("" if agent else f"the agent ended (exit {code}) without a result line")
-    return InstanceResult("local", status, duration=time.monotonic() - started, agent=agent,
-                          output=output, error=error, log_url=(agent or {}).get("log_file") or "")
+        error = stderr or ("" if agent_result else f"the agent ended (exit {code}) without a result line")
+    return InstanceResult("local", status, duration=time.monotonic() - started, agent=agent_result,
+                          output=output, error=error, log_url=(agent_result.log_file if agent_result else "") or "")
+
+
+def _follow(proc: subprocess.Popen[str], timeout: float) -> tuple[str, int, bool]:
+    """(stdout, exit code, timed out): each line echoed, indented (never a workflow command)."""
+    timed_out = threading.Event()
+
+    def kill() -> None:
+        timed_out.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout, kill)
+    timer.daemon = True
+    timer.start()
+    lines = []
+    try:
+        for line in proc.stdout or ():
+            lines.append(line)
+            print("  " + line, end="", flush=True)
+        code = proc.wait()
+    finally:
+        timer.cancel()
+    return "".join(lines), code, timed_out.is_set()

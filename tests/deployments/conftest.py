@@ -3,15 +3,19 @@ run in-process with a stand-in transport."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from ssm_action import config, context, deploy, deployments, runner
-from ssm_action.results import DeployOutcome
+from ssm_action import context, runner, transports
+from ssm_action.deploy import run as deploy_run
+from ssm_action.deploy.model import DeployOutcome
+from ssm_action.github import client, deployment
+from tests import factories
 from tests.conftest import RunnerFiles
 from tests.deployments.fake_github import FakeGitHub
-from tests.deployments.stand_ins import BASE_INPUTS, outcome
+from tests.deployments.stand_ins import BASE_INPUTS, StandInTransport, outcome
 
 
 @pytest.fixture
@@ -26,9 +30,9 @@ def github() -> Iterator[FakeGitHub]:
 @pytest.fixture
 def fast(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries without the real waits, and small time budgets."""
-    monkeypatch.setattr(deployments, "BACKOFF", 0.01)
-    monkeypatch.setattr(deployments, "START_SECONDS", 0.5)
-    monkeypatch.setattr(deployments, "FINAL_SECONDS", 0.5)
+    monkeypatch.setattr(client, "BACKOFF", 0.01)
+    monkeypatch.setattr(deployment, "START_SECONDS", 0.5)
+    monkeypatch.setattr(deployment, "FINAL_SECONDS", 0.5)
 
 
 def ok_transport(*_: object) -> DeployOutcome:
@@ -38,7 +42,7 @@ def ok_transport(*_: object) -> DeployOutcome:
 @pytest.fixture
 def action(runner_files: RunnerFiles, github: FakeGitHub, monkeypatch: pytest.MonkeyPatch,
            fast: None) -> Callable[..., bool]:
-    """Run deploy.run() in this process as the CLI does, with ``transport`` standing in for SSM.
+    """Run deploy mode in this process as the CLI does, with ``transport`` registered in place of SSM.
 
     Inputs are keyword arguments (underscores for hyphens); the result is the deploy's."""
     for key, value in {**runner_files.env, "GITHUB_API_URL": github.url}.items():
@@ -46,14 +50,13 @@ def action(runner_files: RunnerFiles, github: FakeGitHub, monkeypatch: pytest.Mo
 
     def run(transport: Callable[..., DeployOutcome] = ok_transport, gates_ok: bool = True, **inputs: str) -> bool:
         runner.reset()
-        raw = config.raw_inputs({}, {**BASE_INPUTS, **{k.replace("_", "-"): v for k, v in inputs.items()}})
-        runner.mask(raw["github-token"])
-        cfg, errors = config.parse(raw)
-        assert cfg is not None, errors
-        monkeypatch.setattr(deploy, "_run_transport", transport)
+        cfg = factories.deploy_config(env=os.environ, **{**BASE_INPUTS, **inputs})
+        runner.mask(cfg.github.github_token)
+        transports.register("ssm", lambda: StandInTransport(transport))
         try:
-            return deploy.run(cfg, context.from_env(cfg.working_directory), gates_ok=gates_ok)
+            return deploy_run.run(cfg, context.from_env(cfg.working_directory), gates_ok=gates_ok)
         finally:
+            transports.unregister("ssm")
             runner.flush()
 
     return run

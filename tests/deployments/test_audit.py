@@ -7,7 +7,9 @@ import re
 
 import boto3
 
-from ssm_action import audit
+import dataclasses
+
+from ssm_action.deploy import audit
 from tests.deployments.stand_ins import INSTANCES, TOKEN, outcome
 from tests.runner_files import annotations
 
@@ -18,7 +20,8 @@ KEY = re.compile(rf"^deploys/app/audit/production/\d{{8}}T\d{{6}}Z-{SHA}\.json$"
 def leaking_transport(*_):
     """A target whose error output echoes the token (a hook that printed its environment)."""
     result = outcome("ok", "rolled_back", "ok")
-    result.results[1].agent["error"] = f"hook failed: GITHUB_TOKEN={TOKEN}"
+    target = result.results[1]
+    target.agent = dataclasses.replace(target.agent, error=f"hook failed: GITHUB_TOKEN={TOKEN}")
     return result
 
 

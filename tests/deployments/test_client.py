@@ -9,8 +9,9 @@ import pytest
 import requests
 import responses
 
-from ssm_action import deployments
-from ssm_action.deployments import Client, GitHubError, explain, status_body
+from ssm_action.github import client as deployments
+from ssm_action.github.client import Client, GitHubError, explain
+from ssm_action.github.deployment import status_body
 from tests.deployments.fake_github import schema_problems
 
 REPO = "octo-org/octo-app"

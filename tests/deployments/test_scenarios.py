@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from ssm_action import deployments
+from ssm_action.github import client, deployment
 from ssm_action.errors import ActionError, Cancelled
 from tests.deployments.stand_ins import INSTANCES, TOKEN, outcome
 from tests.runner_files import annotations
@@ -32,7 +32,7 @@ def test_success_creates_a_deployment_and_ends_it_success(action, github, runner
                     "targets": list(INSTANCES)},
     }
     assert create.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert create.headers["X-GitHub-Api-Version"] == deployments.API_VERSION
+    assert create.headers["X-GitHub-Api-Version"] == client.API_VERSION
     first, final = [c.body for c in github.calls("status")]
     assert first == {"state": "in_progress", "log_url": RUN_URL,
                      "description": "Deploying 0123456789ab to production via ssm"}
@@ -89,7 +89,7 @@ def test_gates_failed_creates_no_deployment_but_an_audit_record(action, github, 
 def test_an_error_in_the_deploy_ends_the_deployment_error(action, github, runner_files):
     def broken(*a):
         raise ActionError("SSM refused", f"AccessDenied on ssm:SendCommand (token {TOKEN}): give the role "
-                          "ssm:SendCommand.")
+                          "ssm:SendCommand.", anchor="aws-credentials-and-permissions")
 
     with pytest.raises(ActionError):
         action(broken)
@@ -106,7 +106,7 @@ def test_a_bug_ends_the_deployment_error_with_a_short_description(action, github
     with pytest.raises(KeyError):
         action(buggy)
     description = github.calls("status")[-1].body["description"]
-    assert description.startswith("KeyError: 'xxx") and len(description) == deployments.DESCRIPTION_LIMIT
+    assert description.startswith("KeyError: 'xxx") and len(description) == client.DESCRIPTION_LIMIT
 
 
 @pytest.mark.parametrize("signal", [Cancelled("signal 15: the workflow was cancelled"), KeyboardInterrupt()])
@@ -122,12 +122,12 @@ def test_a_cancel_ends_the_deployment_error_and_goes_on(action, github, runner_f
 
 
 def test_a_known_outcome_wins_over_a_later_cancel(action, github, monkeypatch):
-    from ssm_action import deploy
+    from ssm_action.deploy import report
 
     def cancel_while_reporting(*a):
         raise Cancelled("signal 15")
 
-    monkeypatch.setattr(deploy, "report", cancel_while_reporting)
+    monkeypatch.setattr(report, "report", cancel_while_reporting)
     with pytest.raises(Cancelled):
         action()
     assert github.states(1) == ["in_progress", "success"]
@@ -176,7 +176,7 @@ def test_a_status_post_that_keeps_failing_gives_up_in_time(action, github, runne
     # GitHub is back when the post-entrypoint runs: it posts the status the main step could not
     state = {f"STATE_{name}": value for name, value in runner_files.states().items()}
     github.heal()
-    deployments.finalise_leftover({**os.environ, **state})
+    deployment.finalise_leftover({**os.environ, **state})
     assert github.states(1) == ["success"]
     assert github.calls("status")[-1].body == {"state": "success", "log_url": RUN_URL,
                                                "description": "Deployed 0123456789ab to 3/3 target(s)"}

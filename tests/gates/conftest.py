@@ -17,9 +17,9 @@ from unittest import mock
 
 import pytest
 
-from ssm_action import config
 from ssm_action.gates import schedule, tools
 from ssm_action.gates.model import GateResult
+from tests.factories import gates_config
 from tests.gates import osv_server
 
 collect_ignore_glob = ["fixtures/*"]  # projects under test, with their own (failing) tests
@@ -72,17 +72,6 @@ def copy_project(tmp_path_factory: pytest.TempPathFactory):
         shutil.copytree(source, target, ignore=PROJECT_LITTER)
         return target
     return copy
-
-
-def gates_config(project: Path, **inputs: str) -> config.Config:
-    """A Config as the action would read it, for project, with inputs given as name=value
-    (underscores for hyphens)."""
-    overrides = {"mode": "gates", "working-directory": str(project),
-                 "cache-directory": str(project / ".ssm-action-cache")}
-    overrides.update({name.replace("_", "-"): value for name, value in inputs.items()})
-    cfg, errors = config.parse(config.raw_inputs({}, overrides), env={})
-    assert cfg is not None, errors
-    return cfg
 
 
 def run_gates(project: Path, installer: str | None = None, **inputs: str) -> schedule.GatesRun:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ssm_action.results import parse_result_line
+from ssm_action.contract import AgentResult
 from ssm_action import payload as agent_zipapp
-from ssm_action.transports import ssm_bootstrap as bootstrap
+from ssm_action.transports.ssm import bootstrap
 from tests.agent.agent_fixtures import Server, build_wheel, kill_processes_under, uv_folder
 
 
@@ -27,8 +27,8 @@ class BootstrapRun:
     stderr: str
 
     @property
-    def result(self) -> dict[str, Any] | None:
-        return parse_result_line(self.stdout)
+    def result(self) -> AgentResult | None:
+        return AgentResult.parse(self.stdout)
 
 
 def run_script(script: str, folder: Path, env: dict[str, str]) -> BootstrapRun:
@@ -58,6 +58,6 @@ def real_runs(root: Path) -> dict[str, BootstrapRun]:
     finally:
         kill_processes_under(root)
     for name, run in runs.items():
-        if not run.result or run.result["status"] != name:
+        if not run.result or run.result.status != name:
             raise RuntimeError(f"the real agent did not produce a {name} run:\n{run.stdout}\n{run.stderr}")
     return runs

@@ -8,17 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from ssm_action import config, runner
+from ssm_action import runner
+from ssm_action.config import DeployConfig
 from ssm_action.context import RunContext
-from ssm_action.transports.ssm_wait import Pacing
+from ssm_action.transports.ssm.wait import Pacing
+from tests import factories
 from tests.ssm import fake_ssm
 from tests.ssm.agent_runs import BootstrapRun, real_runs
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 CTX = RunContext(actor="octocat", repository="octo-org/octo-app", sha=SHA, branch="main", event="push",
                  run_id="4242", run_attempt="1", server_url="https://github.com", api_url="https://api.github.com")
-BASE_INPUTS = {"mode": "deploy", "transport": "ssm", "app-directory": "C:\\apps\\octo", "aws-region": "us-east-1",
-               "create-deployment": "false"}
+BASE_INPUTS = {"mode": "deploy", "transport": "ssm", "app_directory": "C:\\apps\\octo", "aws_region": "us-east-1",
+               "create_deployment": "false"}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -40,13 +42,10 @@ def agent_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BootstrapR
 
 
 @pytest.fixture
-def make_cfg(tmp_path: Path) -> Callable[..., config.Config]:
-    """A Config from action inputs (names as in action.yml), validated as the action does."""
-    def make(**inputs: str) -> config.Config:
-        raw = config.raw_inputs({}, {**BASE_INPUTS, **{k.replace("_", "-"): v for k, v in inputs.items()}})
-        cfg, errors = config.parse(raw, {"GITHUB_WORKSPACE": str(tmp_path)})
-        assert cfg is not None, errors
-        return cfg
+def make_cfg(tmp_path: Path) -> Callable[..., DeployConfig]:
+    """The deploy section from action inputs (underscores for hyphens), validated as the action does."""
+    def make(**inputs: str) -> DeployConfig:
+        return factories.deploy_config(tmp_path, **{**BASE_INPUTS, **inputs})
     return make
 
 

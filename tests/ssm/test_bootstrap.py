@@ -19,7 +19,7 @@ import tree_sitter
 import tree_sitter_powershell
 
 from ssm_action import payload as agent_zipapp
-from ssm_action.transports import ssm_bootstrap as bootstrap
+from ssm_action.transports.ssm import bootstrap
 from tests.ssm.agent_runs import run_script
 from tests.ssm.conftest import SHA
 
@@ -117,7 +117,7 @@ def test_the_review_shows_what_the_literals_hold():
 
 
 def test_linux_bootstrap_runs_the_real_agent_and_passes_its_exit_code_on(agent_runs):
-    codes = {name: (run.code, run.result["status"]) for name, run in agent_runs.items()}
+    codes = {name: (run.code, run.result.status) for name, run in agent_runs.items()}
     assert codes == {"success": (0, "success"), "rolled_back": (2, "rolled_back"), "failed": (1, "failed")}
     assert agent_runs["success"].stdout.rstrip().splitlines()[-1].startswith("SSM_DEPLOY_RESULT {")
 
@@ -126,7 +126,7 @@ def test_linux_bootstrap_cleans_up_and_passes_bad_params_on(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)}
     data = bootstrap.payload(AGENT, {"deploy_id": "1-1"}, sys.executable)
     run = run_script(bootstrap.script("linux", data), tmp_path, env)
-    assert (run.code, run.result["status"]) == (4, "invalid")
+    assert (run.code, run.result.status) == (4, "invalid")
     assert [p.name for p in tmp_path.iterdir()] == ["_script.sh"]  # its work folder is gone
 
 

@@ -8,18 +8,17 @@ import string
 
 import pytest
 
-from ssm_action import deploy
-from ssm_action import payload as agent_zipapp
+from ssm_action.deploy import plan
 from ssm_action.errors import ActionError
-from ssm_action.transports import ssm, ssm_request
-from ssm_action.transports import ssm_bootstrap as bootstrap
+from ssm_action.transports.ssm import command
+from ssm_action.transports.ssm import request as ssm_request
 from tests.ssm.conftest import CTX
 
 
 def requests_for(cfg, params=None):
-    data = bootstrap.payload(agent_zipapp.build(), params or deploy.agent_params(cfg, CTX),
-                             cfg.python_on_server)
-    return ssm_request.build(cfg, CTX, "production", data)
+    the_plan = plan.build(cfg, CTX, "production")
+    data = command.script_payload(dataclasses.replace(the_plan, params=params or the_plan.params))
+    return ssm_request.build(cfg.targets, CTX, "production", data)
 
 
 def test_instance_ids_go_50_to_a_call(make_cfg):
@@ -66,13 +65,14 @@ def test_a_configuration_over_the_size_limit_fails_clearly(make_cfg):
     cfg = make_cfg(instance_ids="i-0123456789abcdef0")
     noise = "".join(random.Random(1).choices(string.ascii_letters, k=45_000))  # base64: 60 KB
     with pytest.raises(ActionError) as caught:
-        requests_for(cfg, {**deploy.agent_params(cfg, CTX), "git_remote": noise})
+        requests_for(cfg, {**plan.agent_params(cfg, CTX), "git_remote": noise})
     assert caught.value.title == "SSM request too large"
     assert "SSM allows 64 KB for a document and its runtime parameters" in caught.value.message
     assert "61,440 bytes" in caught.value.message
 
 
 def test_clients_use_adaptive_bounded_retries_and_the_region(make_cfg, aws):
-    ssm_client, s3_client = ssm.clients(make_cfg(instance_ids="i-0123456789abcdef0", aws_region="eu-west-1"))
+    cfg = make_cfg(instance_ids="i-0123456789abcdef0", aws_region="eu-west-1")
+    ssm_client, s3_client = command.clients(cfg.targets)
     assert ssm_client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 6}
     assert ssm_client.meta.region_name == s3_client.meta.region_name == "eu-west-1"

@@ -39,7 +39,7 @@ def test_a_deploy_to_three_windows_servers(fake, aws, runner_files, agent_runs):
     assert out["result"] == "success" and out["environment"] == "production"
     assert out["command-id"] == command.command_id and out["instance-ids"] == ",".join(THREE)
     assert out["deployed-sha"] == GITHUB_SHA
-    assert (out["previous-sha"], out["backup-path"]) == (success.result["previous_sha"], success.result["backup_path"])
+    assert (out["previous-sha"], out["backup-path"]) == (success.result.previous_sha, success.result.backup_path)
     assert (out["rolled-back"], out["health-status"]) == ("false", "healthy")
     assert out["log-url"].endswith(f"/run-command/{command.command_id}?region=us-east-1")
     summary = runner_files.summary.read_text()

@@ -12,12 +12,11 @@ import math
 import boto3
 import pytest
 
-from ssm_action import deploy, runner
-from ssm_action import payload as agent_zipapp
+from ssm_action import runner
+from ssm_action.deploy import plan
+from ssm_action.deploy.model import DeployOutcome
 from ssm_action.errors import ActionError
-from ssm_action.results import DeployOutcome
-from ssm_action.transports import ssm
-from ssm_action.transports import ssm_bootstrap as bootstrap
+from ssm_action.transports.ssm import SsmTransport, bootstrap, command
 from tests.ssm.agent_runs import run_script
 from tests.ssm.conftest import CTX, SHA
 from tests.ssm.fake_ssm import PENDING, RUNNING, Step, ran
@@ -28,7 +27,7 @@ def ids(count: int, start: int = 1) -> list[str]:
 
 
 def run(cfg, clock, **kwargs) -> DeployOutcome:
-    return ssm.deploy(cfg, CTX, "production", deploy.agent_params(cfg, CTX), pacing=clock.pacing(), **kwargs)
+    return SsmTransport(pacing=clock.pacing(), **kwargs).run(plan.build(cfg, CTX, "production"))
 
 
 def fleet(fake, instance_ids, *steps, platform="Windows"):
@@ -50,7 +49,7 @@ def test_three_windows_instances_all_succeed(fake, make_cfg, clock, agent_runs, 
     assert outcome.ok and not outcome.failed
     assert [r.instance_id for r in outcome.results] == three
     for r in outcome.results:
-        assert (r.status, r.agent["status"], r.agent["health"], r.duration) == ("Success", "success", "healthy", 42.0)
+        assert (r.status, r.agent.status, r.agent.health, r.duration) == ("Success", "success", "healthy", 42.0)
         assert [state for _, state in r.timeline] == ["Pending", "InProgress", "Success"]
         assert r.log_url.endswith(f"/run-command/{outcome.command_id}/{r.instance_id}?region=us-east-1")
     [command] = fake.commands()
@@ -74,8 +73,8 @@ def test_one_of_three_fails_and_the_others_are_reported_succeeded(fake, make_cfg
     assert not outcome.ok
     assert [r.instance_id for r in outcome.failed] == [three[1]]
     bad = outcome.results[1]
-    assert (bad.status, bad.agent["status"], bad.rolled_back) == ("Failed", "failed", False)
-    assert "cannot start" in bad.agent["error"]
+    assert (bad.status, bad.agent.status, bad.rolled_back) == ("Failed", "failed", False)
+    assert "cannot start" in bad.agent.error
     assert [(r.status, r.ok) for r in (outcome.results[0], outcome.results[2])] == [("Success", True)] * 2
 
 
@@ -85,7 +84,7 @@ def test_a_rolled_back_instance_is_a_failure_that_says_so(fake, make_cfg, clock,
     outcome = run(make_cfg(instance_ids=one), clock)
 
     [r] = outcome.results
-    assert not outcome.ok and r.rolled_back and r.agent["health"] == "healthy"
+    assert not outcome.ok and r.rolled_back and r.agent.health == "healthy"
     assert len(agent_runs["rolled_back"].stdout) > 2_500  # cut in the listing: read back whole
     assert fake.calls["GetCommandInvocation"] == 1
 
@@ -140,9 +139,9 @@ def test_ssm_end_states_are_mapped(fake, make_cfg, clock, agent_runs, step, stat
 
 def test_a_server_python_that_cannot_run_is_reported_with_its_error(fake, make_cfg, clock, tmp_path):
     cfg = make_cfg(instance_ids=ids(1)[0], platform="linux", app_directory="/srv/octo", server_python="/no/python3")
-    data = bootstrap.payload(agent_zipapp.build(), deploy.agent_params(cfg, CTX), cfg.server_python)
+    data = command.script_payload(plan.build(cfg, CTX, "production"))
     real = run_script(bootstrap.script("linux", data), tmp_path, {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)})
-    fleet(fake, cfg.instance_ids, ran(real.stdout, real.stderr, real.code), platform="Linux")
+    fleet(fake, cfg.targets.instance_ids, ran(real.stdout, real.stderr, real.code), platform="Linux")
     [r] = run(cfg, clock).results
 
     assert (r.status, r.ok, r.agent) == ("Failed", False, None)

@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from ssm_action.transports.ssm_wait import FleetWait, state_of
+from ssm_action.transports.ssm.wait import FleetWait, state_of
 
 CID = "11111111-2222-3333-4444-555555555555"
 A, B = "i-0000000000000000a", "i-0000000000000000b"

@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ssm_action import runner
-from ssm_action.config import Config
+from ssm_action import runner, summary
+from ssm_action.config.sections import AuditConfig, DeployConfig
 from ssm_action.context import RunContext
-from ssm_action.results import DeployOutcome, InstanceResult
+from ssm_action.deploy.model import DeployOutcome, InstanceResult, Verdict
 
 ERROR_LIMIT = 500  # characters of an instance's error kept in the record
 
@@ -25,14 +25,7 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def targets_of(cfg: Config) -> list[str]:
-    if cfg.transport == "local":
-        return ["local"]
-    return list(cfg.instance_ids) or [f"{key}={','.join(values)}" for key, values in cfg.targets]
-
-
 def _instance(r: InstanceResult) -> dict[str, Any]:
-    agent = r.agent or {}
     error = "" if r.ok else str(r.reason or "")
     return {
         "instance_id": r.instance_id,
@@ -40,7 +33,7 @@ def _instance(r: InstanceResult) -> dict[str, Any]:
         "ok": r.ok,
         "rolled_back": r.rolled_back,
         "health": r.health,
-        "previous_sha": agent.get("previous_sha") or "",
+        "previous_sha": (r.agent.previous_sha if r.agent else "") or "",
         "seconds": round(r.duration, 1) if r.duration is not None else None,
         "error": runner.redact(error)[:ERROR_LIMIT],  # before JSON escaping could hide a secret from redact
     }
@@ -64,11 +57,12 @@ class Record:
     instances: list[dict[str, Any]] = field(default_factory=list)
     rolled_back: bool = False
     deployment_id: int | None = None
+    agent_sha256: str = ""  # the zipapp sent to the targets
 
-    def finish(self, result: str, summary: str, outcome: DeployOutcome | None, deployment_id: int | None) -> None:
+    def finish(self, final: Verdict, outcome: DeployOutcome | None, deployment_id: int | None) -> None:
         self.ended_at = utc_now()
-        self.result = result
-        self.summary = runner.redact(summary)
+        self.result = final.result
+        self.summary = runner.redact(final.line)
         self.deployment_id = deployment_id
         if outcome is not None:
             self.command_id = outcome.command_id
@@ -83,17 +77,17 @@ class Record:
         return "/".join(p for p in (prefix, "audit", self.environment, f"{stamp}-{self.sha}.json") if p)
 
 
-def begin(cfg: Config, ctx: RunContext, environment: str) -> Record:
+def begin(cfg: DeployConfig, ctx: RunContext, environment: str) -> Record:
     return Record(actor=ctx.actor, repository=ctx.repository, ref=ctx.branch, sha=ctx.sha,
-                  environment=environment, targets=targets_of(cfg), transport=cfg.transport,
+                  environment=environment, targets=cfg.targets.names(cfg.transport), transport=cfg.transport,
                   run_url=ctx.run_url, started_at=utc_now())
 
 
-def upload(cfg: Config, record: Record) -> str:
+def upload(cfg: AuditConfig, dry_run: bool, record: Record) -> str:
     """Store the record in S3; returns where, or why not (a warning: the deploy's result stands)."""
     if not cfg.s3_bucket:
         return "not stored (no s3-bucket)"
-    if cfg.dry_run:
+    if dry_run:
         return "not stored (dry run)"
     import boto3  # lazily: only deploys with a bucket need it
     from botocore.config import Config as BotoConfig
@@ -116,23 +110,24 @@ def upload(cfg: Config, record: Record) -> str:
 
 
 def summary_markdown(record: Record, github: str, stored: str) -> str:
-    where = ", ".join(f"`{t}`" for t in record.targets) or "-"
-    where += f" (command `{record.command_id}`)" if record.command_id else ""
+    where = ", ".join(summary.code(t) for t in record.targets) or "-"
+    where += f" (command {summary.code(record.command_id)})" if record.command_id else ""
     rows = [
-        ("who", record.actor),
-        ("what", f"`{record.sha}` ({record.ref or 'no branch'}) of {record.repository or '-'}"),
+        ("who", summary.escape(record.actor)),
+        ("what", f"{summary.code(record.sha)} ({summary.escape(record.ref or 'no branch')}) of "
+                 f"{summary.escape(record.repository or '-')}"),
         ("when", f"{record.started_at} to {record.ended_at}"),
-        ("where", f"{record.environment}: {where}"),
-        ("outcome", f"**{record.result}**: {record.summary}"),
-        ("GitHub deployment", github),
-        ("audit record", stored),
+        ("where", f"{summary.escape(record.environment)}: {where}"),
+        ("outcome", f"**{record.result}**: {summary.escape(record.summary)}"),
+        ("agent", summary.code(record.agent_sha256 and f"sha256 {record.agent_sha256}")),
+        ("GitHub deployment", summary.escape(github)),
+        ("audit record", summary.escape(stored)),
     ]
-    table = "\n".join(f"| {name} | {' '.join(value.split()).replace('|', '&#124;')} |" for name, value in rows)
-    return (f"### Audit record\n\n| | |\n|---|---|\n{table}\n\n<details><summary>audit JSON</summary>\n\n"
-            f"```json\n{record.to_json(indent=2)}\n```\n\n</details>\n")
+    return (summary.headline("", "Audit record", level=3) + "\n" + summary.table(("", ""), rows) + "\n"
+            + summary.details("audit JSON", summary.fenced(record.to_json(indent=2), "json")))
 
 
-def publish(cfg: Config, record: Record, github: str) -> None:
+def publish(cfg: DeployConfig, record: Record, github: str) -> None:
     """Output audit-json, the summary section and the S3 object."""
     runner.set_output("audit-json", record.to_json())
-    runner.add_summary(summary_markdown(record, github, upload(cfg, record)))
+    runner.add_summary(summary_markdown(record, github, upload(cfg.audit, cfg.dry_run, record)))

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from ssm_action import runner
-from ssm_action.config import Config
+from ssm_action import runner, summary
+from ssm_action.config.sections import TargetsConfig
 from ssm_action.errors import ActionError
-from ssm_action.transports import ssm_request
+from ssm_action.transports.ssm import request as ssm_request
 
 PLATFORM_TYPES = {"windows": "Windows", "linux": "Linux"}
 FILTER_VALUES_MAX = 50  # the filter takes 100 values; 50 keeps each id chunk to one page
@@ -37,7 +37,7 @@ def _describe(client: Any, filters: list[dict[str, Any]]) -> Iterator[dict[str, 
         yield from page["InstanceInformationList"]
 
 
-def find(client: Any, cfg: Config) -> tuple[list[str], dict[str, dict[str, Any]]]:
+def find(client: Any, cfg: TargetsConfig) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """The ids to check, and what SSM knows of them."""
     if cfg.targets:
         found = list(_describe(client, ssm_request.targets(cfg)))
@@ -50,7 +50,7 @@ def find(client: Any, cfg: Config) -> tuple[list[str], dict[str, dict[str, Any]]
     return ids, known
 
 
-def problem(instance_id: str, info: dict[str, Any] | None, cfg: Config) -> Problem | None:
+def problem(instance_id: str, info: dict[str, Any] | None, cfg: TargetsConfig) -> Problem | None:
     if info is None:
         return Problem(instance_id, f"not registered with SSM in {cfg.aws_region}",
                        f"check the id and aws-region; on the instance, {NETWORK_FIX}")
@@ -78,15 +78,14 @@ def _describe_ok(info: dict[str, Any]) -> str:
 
 def _fail(problems: list[Problem], checked: int) -> ActionError:
     lines = [f"- {p.instance_id}: {p.why}. Fix: {p.fix}." for p in problems]
-    runner.add_summary(
-        f"## :x: Pre-flight failed on {len(problems)} of {checked} target(s)\n\nNothing was sent.\n\n"
-        "| instance | problem | likely fix |\n|---|---|---|\n"
-        + "\n".join(f"| `{p.instance_id}` | {p.why} | {p.fix} |" for p in problems) + "\n")
+    rows = [[summary.code(p.instance_id), summary.escape(p.why), summary.escape(p.fix)] for p in problems]
+    runner.add_summary(summary.headline(":x:", f"Pre-flight failed on {len(problems)} of {checked} target(s)")
+                       + "\nNothing was sent.\n\n" + summary.table(("instance", "problem", "likely fix"), rows))
     return ActionError(f"Pre-flight failed on {len(problems)} of {checked} target(s)",
-                       "Nothing was sent. SSM cannot run the deploy on:\n" + "\n".join(lines))
+                       "Nothing was sent. SSM cannot run the deploy on:\n" + "\n".join(lines), anchor="ssm-pre-flight")
 
 
-def check(client: Any, cfg: Config) -> list[str]:
+def check(client: Any, cfg: TargetsConfig) -> list[str]:
     """The instance ids to deploy to, each Online and of the right platform; else ActionError."""
     with runner.group("Pre-flight: SSM registration, connection and platform"):
         ids, known = find(client, cfg)
@@ -96,7 +95,8 @@ def check(client: Any, cfg: Config) -> list[str]:
                        "(SSM resolves the same tags when the command is sent).")
         if not ids:
             raise ActionError("No targets", "No managed instance matches the targets: check the tag keys and "
-                              "values, aws-region, and that the instances are registered with SSM.")
+                              "values, aws-region, and that the instances are registered with SSM.",
+                              anchor="ssm-pre-flight")
         problems = [p for p in (problem(iid, known.get(iid), cfg) for iid in ids) if p]
         if problems:
             raise _fail(problems, len(ids))

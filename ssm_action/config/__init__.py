@@ -1,6 +1,6 @@
-"""One immutable, typed configuration, read from the inputs exactly as the runner sets them.
+"""One immutable, typed configuration in sections, read from the inputs exactly as the runner sets them.
 
-parse() checks every input and returns ALL problems at once, each naming the
+parse() is the one reader: it builds every section, checks every input and returns ALL problems at once, each naming the
 input, the bad value and how to fix it. Nothing here talks to AWS or GitHub.
 """
 
@@ -10,21 +10,23 @@ import os
 import re
 import shlex
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlparse
 
 from ssm_action import spec
+from ssm_action.config.sections import (AuditConfig, Config, DeployConfig, GatesConfig, GithubConfig,
+                                        ServerConfig, TargetsConfig)
 
+SECRET_INPUTS = ("github-token", "safety-api-key")
+TRUE_WORDS = ("true", "True", "TRUE")  # the YAML 1.2 forms the runner's toolkit accepts
+FALSE_WORDS = ("false", "False", "FALSE")
+WINDOWS_ABS = re.compile(r"^([A-Za-z]:[\\/]|\\\\[^\\]+\\)")
 MODES = ("gates", "deploy", "all")
 TRANSPORTS = ("ssm", "local")
 PLATFORMS = ("windows", "linux")
 INSTALLERS = ("auto", "pip", "uv")
 GATE_NAMES = ("tests", "pip-audit", "safety", "bandit", "flake8", "pylint", "smoke", "env", "deps")
-SECRET_INPUTS = ("github-token", "safety-api-key")
-TRUE_WORDS = ("true", "True", "TRUE")  # the YAML 1.2 forms the runner's toolkit accepts
-FALSE_WORDS = ("false", "False", "FALSE")
 
 INSTANCE_ID = re.compile(r"^(i|mi)-[0-9a-f]{8,17}$")
 TARGET = re.compile(r"^tag:([^=\s][^=]{0,127})=(.{1,256})$")
@@ -35,7 +37,6 @@ MAX_ERRORS = re.compile(r"^(0|[1-9][0-9]*|[0-9]%|[1-9][0-9]%|100%)$")
 MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ENVIRONMENT = re.compile(r"^[\w .-]{1,255}$")
-WINDOWS_ABS = re.compile(r"^([A-Za-z]:[\\/]|\\\\[^\\]+\\)")
 MAX_TARGET_KEYS = 5  # SSM accepts at most 5 Targets entries
 
 
@@ -43,82 +44,6 @@ class ConfigError(NamedTuple):
     input: str
     value: str  # as given, shortened; never the value of a secret
     message: str  # what is wrong and how to fix it
-
-
-@dataclass(frozen=True)
-class Config:
-    mode: str
-    working_directory: Path
-    gates: tuple[str, ...]
-    blocking_gates: tuple[str, ...]
-    requirements_file: str
-    coverage_threshold: float
-    smoke_imports: tuple[str, ...]
-    required_env: tuple[str, ...]
-    safety_api_key: str
-    pytest_args: tuple[str, ...]
-    flake8_args: tuple[str, ...]
-    pylint_args: tuple[str, ...]
-    bandit_args: tuple[str, ...]
-    pip_audit_args: tuple[str, ...]
-    gate_timeout: int
-    cache_directory: Path
-    transport: str
-    dry_run: bool
-    aws_region: str
-    environment: str
-    environment_map: tuple[tuple[str, str], ...]
-    instance_ids: tuple[str, ...]
-    targets: tuple[tuple[str, tuple[str, ...]], ...]  # (tag:Key, values)
-    platform: str
-    app_directory: str
-    app_entry: str
-    server_python: str
-    venv_directory: str
-    server_installer: str
-    git_remote: str
-    hooks_directory: str
-    health_check_url: str
-    health_check_timeout: int
-    backup_directory: str
-    backup_retention: int
-    rollback_on_failure: bool
-    s3_bucket: str
-    s3_key_prefix: str
-    delivery_timeout: int
-    execution_timeout: int
-    max_concurrency: str
-    max_errors: str
-    github_token: str
-    create_deployment: bool
-    environment_url: str
-
-    @property
-    def deploys(self) -> bool:
-        return self.mode in ("deploy", "all")
-
-    @property
-    def runs_gates(self) -> bool:
-        return self.mode in ("gates", "all")
-
-    @property
-    def python_on_server(self) -> str:
-        return self.server_python or ("python" if self.platform == "windows" else "python3")
-
-    def __repr__(self) -> str:  # never show secrets, even in a traceback
-        return f"Config(mode={self.mode!r}, transport={self.transport!r}, ...)"
-
-
-def raw_inputs(env: Mapping[str, str], overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Every declared input: CLI overrides, else INPUT_* as the runner sets it, else the default."""
-    raw = {}
-    for item in spec.load().inputs:
-        value = env.get(item.env_name)
-        if value is None:
-            value = env.get("GITHUB_TOKEN", "") if item.is_expression else item.default
-        raw[item.name] = value
-    raw.update(overrides or {})
-    return raw
 
 
 def _shorten(value: str, limit: int = 80) -> str:
@@ -131,7 +56,7 @@ def split_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in re.split(r"[,\n]", text) if part.strip())
 
 
-class _Reader:
+class Reader:
     """Typed getters over the raw inputs; each bad value is recorded, not raised."""
 
     def __init__(self, raw: Mapping[str, str]):
@@ -181,7 +106,7 @@ class _Reader:
             return low
         return number
 
-    def items(self, name: str, check: Callable[[str], bool] | None = None, hint: str = "") -> tuple[str, ...]:
+    def items(self, name: str, check: Callable[[str], object] | None = None, hint: str = "") -> tuple[str, ...]:
         values = split_list(self.raw[name])
         for value in values:
             if check and not check(value):
@@ -216,7 +141,19 @@ class _Reader:
         return value
 
 
-def _gate_list(reader: _Reader, name: str) -> tuple[str, ...]:
+def raw_inputs(env: Mapping[str, str], overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Every declared input: CLI overrides, else INPUT_* as the runner sets it, else the default."""
+    raw = {}
+    for item in spec.load().inputs:
+        value = env.get(item.env_name)
+        if value is None:
+            value = env.get("GITHUB_TOKEN", "") if item.is_expression else item.default
+        raw[item.name] = value
+    raw.update(overrides or {})
+    return raw
+
+
+def _gate_list(reader: Reader, name: str) -> tuple[str, ...]:
     values = split_list(reader.raw[name])
     if values == ("all",):
         return GATE_NAMES
@@ -226,7 +163,7 @@ def _gate_list(reader: _Reader, name: str) -> tuple[str, ...]:
     return tuple(gate for gate in GATE_NAMES if gate in values)
 
 
-def _environment_map(reader: _Reader) -> tuple[tuple[str, str], ...]:
+def _environment_map(reader: Reader) -> tuple[tuple[str, str], ...]:
     pairs = []
     for item in split_list(reader.raw["environment-map"]):
         branch, sep, environment = (part.strip() for part in item.partition("="))
@@ -237,7 +174,7 @@ def _environment_map(reader: _Reader) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def _targets(reader: _Reader) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _targets(reader: Reader) -> tuple[tuple[str, tuple[str, ...]], ...]:
     grouped: dict[str, list[str]] = {}
     for item in split_list(reader.raw["targets"]):
         match = TARGET.match(item)
@@ -260,14 +197,38 @@ def _resolve_dir(value: str, env: Mapping[str, str]) -> Path:
 
 def parse(raw: Mapping[str, str], env: Mapping[str, str] = os.environ) -> tuple[Config | None, list[ConfigError]]:
     """Build the Config, or return every problem found."""
-    r = _Reader(raw)
-    platform = r.choice("platform", PLATFORMS)
+    r = Reader(raw)
+    working_directory = _resolve_dir(r.text("working-directory") or ".", env)
+    requirements_file = r.relative_path("requirements-file")
+    # read once, used by two sections: SSM writes its output to the bucket the audit record goes to
+    audit = AuditConfig(s3_bucket=_bucket(r), s3_key_prefix=r.text("s3-key-prefix").strip("/"),
+                        aws_region=_region(r, env))
     config = Config(
         mode=r.choice("mode", MODES),
-        working_directory=_resolve_dir(r.text("working-directory") or ".", env),
+        gates=_gates(r, working_directory, requirements_file, env),
+        deploy=DeployConfig(
+            transport=r.choice("transport", TRANSPORTS),
+            dry_run=r.boolean("dry-run"),
+            environment=r.matching("environment", ENVIRONMENT, "use letters, digits, spaces, '.', '-' or '_'."),
+            environment_map=_environment_map(r),
+            working_directory=working_directory,
+            targets=_targets_section(r, audit),
+            server=_server(r, requirements_file),
+            github=GithubConfig(github_token=r.text("github-token"), create_deployment=r.boolean("create-deployment"),
+                                environment_url=r.url("environment-url")),
+            audit=audit,
+        ),
+    )
+    _check_together(config, r)
+    return (None, r.errors) if r.errors else (config, [])
+
+
+def _gates(r: Reader, working_directory: Path, requirements_file: str, env: Mapping[str, str]) -> GatesConfig:
+    return GatesConfig(
+        working_directory=working_directory,
         gates=_gate_list(r, "gates"),
         blocking_gates=_gate_list(r, "blocking-gates"),
-        requirements_file=r.relative_path("requirements-file"),
+        requirements_file=requirements_file,
         coverage_threshold=r.number("coverage-threshold", 0, 100),
         smoke_imports=r.items("smoke-imports", MODULE.match, "use dotted module names, e.g. app or app.main."),
         required_env=r.items("required-env", ENV_NAME.match, "use variable names like DATABASE_URL."),
@@ -279,18 +240,42 @@ def parse(raw: Mapping[str, str], env: Mapping[str, str] = os.environ) -> tuple[
         pip_audit_args=r.args("pip-audit-args"),
         gate_timeout=r.integer("gate-timeout", 10, 21600),
         cache_directory=_resolve_dir(r.text("cache-directory") or ".ssm-action-cache", env),
-        transport=r.choice("transport", TRANSPORTS),
-        dry_run=r.boolean("dry-run"),
-        aws_region=r.matching("aws-region", REGION, "must be an AWS region code, e.g. us-east-1.")
-        or env.get("AWS_REGION", "") or env.get("AWS_DEFAULT_REGION", ""),
-        environment=r.matching("environment", ENVIRONMENT, "use letters, digits, spaces, '.', '-' or '_'."),
-        environment_map=_environment_map(r),
+    )
+
+
+def _region(r: Reader, env: Mapping[str, str]) -> str:
+    given = r.matching("aws-region", REGION, "must be an AWS region code, e.g. us-east-1.")
+    return given or env.get("AWS_REGION", "") or env.get("AWS_DEFAULT_REGION", "")
+
+
+def _bucket(r: Reader) -> str:
+    return r.matching("s3-bucket", BUCKET, "must be an S3 bucket name (3-63 lowercase letters, digits, '.' or "
+                      "'-'), without s3://.")
+
+
+def _targets_section(r: Reader, audit: AuditConfig) -> TargetsConfig:
+    return TargetsConfig(
+        platform=r.choice("platform", PLATFORMS),
+        aws_region=audit.aws_region,
         instance_ids=r.items("instance-ids", INSTANCE_ID.match,
                              "instance ids look like i-0123456789abcdef0 or mi-0123456789abcdef0."),
         targets=_targets(r),
-        platform=platform,
+        s3_bucket=audit.s3_bucket,
+        s3_key_prefix=audit.s3_key_prefix,
+        delivery_timeout=r.integer("delivery-timeout", 30, 2592000),
+        execution_timeout=r.integer("execution-timeout", 1, 172800),
+        max_concurrency=r.matching("max-concurrency", MAX_CONCURRENCY,
+                                   "must be a number from 1 or a percentage from 1% to 100%, e.g. 10 or 25%."),
+        max_errors=r.matching("max-errors", MAX_ERRORS,
+                              "must be a number from 0 or a percentage from 0% to 100%, e.g. 0 or 10%."),
+    )
+
+
+def _server(r: Reader, requirements_file: str) -> ServerConfig:
+    return ServerConfig(
         app_directory=r.text("app-directory"),
         app_entry=r.relative_path("app-entry"),
+        requirements_file=requirements_file,
         server_python=r.text("server-python"),
         venv_directory=r.text("venv-directory"),
         server_installer=r.choice("server-installer", INSTALLERS),
@@ -301,44 +286,42 @@ def parse(raw: Mapping[str, str], env: Mapping[str, str] = os.environ) -> tuple[
         backup_directory=r.text("backup-directory"),
         backup_retention=r.integer("backup-retention", 1, 100),
         rollback_on_failure=r.boolean("rollback-on-failure"),
-        s3_bucket=r.matching("s3-bucket", BUCKET, "must be an S3 bucket name (3-63 lowercase letters, "
-                             "digits, '.' or '-'), without s3://."),
-        s3_key_prefix=r.text("s3-key-prefix").strip("/"),
-        delivery_timeout=r.integer("delivery-timeout", 30, 2592000),
-        execution_timeout=r.integer("execution-timeout", 1, 172800),
-        max_concurrency=r.matching("max-concurrency", MAX_CONCURRENCY,
-                                   "must be a number from 1 or a percentage from 1% to 100%, e.g. 10 or 25%."),
-        max_errors=r.matching("max-errors", MAX_ERRORS,
-                              "must be a number from 0 or a percentage from 0% to 100%, e.g. 0 or 10%."),
-        github_token=r.text("github-token"),
-        create_deployment=r.boolean("create-deployment"),
-        environment_url=r.url("environment-url"),
     )
-    _check_together(config, r)
-    return (None, r.errors) if r.errors else (config, [])
 
 
-def _check_together(config: Config, r: _Reader) -> None:
+def _check_together(config: Config, r: Reader) -> None:
     """Rules that involve more than one input."""
-    if not config.working_directory.is_dir():
+    deploy, server, targets = config.deploy, config.deploy.server, config.deploy.targets
+    if not deploy.working_directory.is_dir():
         r.fail("working-directory", "is not a folder; give a path relative to the workspace, e.g. . or services/api.")
-    if not config.app_entry:
+    if not server.app_entry:
         r.fail("app-entry", "is empty; name the app's entry script, e.g. app.py.")
     if not config.deploys:
         return
-    if not config.app_directory:
+    if not server.app_directory:
         r.fail("app-directory", "is required to deploy: the app's git clone on the server, e.g. C:\\apps\\myapp.")
-    if config.transport != "ssm":
+    _check_agent_params(config, r)
+    if deploy.transport != "ssm":
         return
-    if bool(config.instance_ids) == bool(config.targets):
-        which = "both are set" if config.instance_ids else "neither is set"
+    if bool(targets.instance_ids) == bool(targets.targets):
+        which = "both are set" if targets.instance_ids else "neither is set"
         r.fail("instance-ids", f"give exactly one of instance-ids or targets to deploy through SSM ({which}).")
-    if config.app_directory and not _absolute_for(config.platform, config.app_directory):
-        example = "C:\\apps\\myapp" if config.platform == "windows" else "/srv/myapp"
-        r.fail("app-directory", f"must be an absolute {config.platform} path on the server, e.g. {example}.")
-    if not config.aws_region and not config.dry_run:
+    if server.app_directory and not _absolute_for(targets.platform, server.app_directory):
+        example = "C:\\apps\\myapp" if targets.platform == "windows" else "/srv/myapp"
+        r.fail("app-directory", f"must be an absolute {targets.platform} path on the server, e.g. {example}.")
+    if not targets.aws_region and not deploy.dry_run:
         r.fail("aws-region", "is not set and AWS_REGION is empty; set aws-region, e.g. us-east-1, "
                "or configure credentials with aws-actions/configure-aws-credentials.")
+
+
+def _check_agent_params(config: Config, r: Reader) -> None:
+    """The agent's own checks on the parameters these inputs make, now rather than on every server."""
+    from ssm_action.deploy import plan  # here: plan imports this package's sections
+
+    named = {error.input for error in r.errors}
+    for name, problem in plan.input_errors(config.deploy):
+        if name not in named:  # the input's own check already said what is wrong
+            r.fail(name, f"is refused by the deploy agent: {problem}.")
 
 
 def _absolute_for(platform: str, path: str) -> bool:

@@ -1,6 +1,6 @@
-"""The SSM transport: pre-flight, SendCommand, a wait on the whole fleet, per-instance results.
+"""One deploy through SSM: pre-flight, SendCommand, a wait on the whole fleet, per-instance results.
 
-deploy() is what ssm_action/deploy.py calls. Credentials come from boto3's
+deploy() is what SsmTransport.run calls. Credentials come from boto3's
 default chain (so aws-actions/configure-aws-credentials just works) and
 AWS_ENDPOINT_URL is honoured by botocore itself (the tests point it at moto).
 """
@@ -14,17 +14,16 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ssm_action import __version__, runner
-from ssm_action import payload as agent_zipapp
-from ssm_action.config import Config
-from ssm_action.context import RunContext
+from ssm_action import __version__, runner, summary
+from ssm_action.config.sections import TargetsConfig
+from ssm_action.deploy.model import DeployOutcome, InstanceResult
+from ssm_action.deploy.plan import Plan
 from ssm_action.errors import ActionError, Cancelled
-from ssm_action.results import DeployOutcome, InstanceResult
-from ssm_action.transports import ssm_bootstrap as bootstrap
-from ssm_action.transports import ssm_preflight as preflight
-from ssm_action.transports import ssm_request
-from ssm_action.transports.ssm_output import Collector
-from ssm_action.transports.ssm_wait import FleetWait, Pacing, Watch
+from ssm_action.transports.ssm import bootstrap
+from ssm_action.transports.ssm import preflight
+from ssm_action.transports.ssm import request as ssm_request
+from ssm_action.transports.ssm.output import Collector
+from ssm_action.transports.ssm.wait import FleetWait, Pacing, Watch
 
 # botocore retries each call on throttling, 5xx and connection errors; adaptive mode also slows the
 # client down while SSM throttles. Bounded: past that, the waiter skips a poll and backs off.
@@ -39,7 +38,7 @@ ACCESS_HINTS = {
 }
 
 
-def clients(cfg: Config, retries: dict[str, Any] | None = None) -> tuple[Any, Any]:
+def clients(cfg: TargetsConfig, retries: dict[str, Any] | None = None) -> tuple[Any, Any]:
     """SSM and S3 clients on the default credential chain; ActionError before any call without credentials."""
     session = boto3.session.Session(region_name=cfg.aws_region)
     if session.get_credentials() is None:
@@ -47,6 +46,7 @@ def clients(cfg: Config, retries: dict[str, Any] | None = None) -> tuple[Any, An
             "No AWS credentials",
             "No AWS credentials were found (environment, shared files, web identity, container or instance "
             "role). Add aws-actions/configure-aws-credentials before this step (an OIDC role or access keys).",
+            anchor="aws-credentials-and-permissions",
         )
     boto_cfg = BotoConfig(retries=retries or RETRIES,
                           user_agent_extra=f"ssm-deploy-action/{__version__}")
@@ -56,14 +56,16 @@ def clients(cfg: Config, retries: dict[str, Any] | None = None) -> tuple[Any, An
 def aws_error(action: str, exc: Exception) -> ActionError:
     code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
     hint = ACCESS_HINTS.get(code, "see the AWS message above.")
-    return ActionError(f"{action} failed", f"AWS refused {action}: {exc}. Likely cause: {hint}")
+    return ActionError(f"{action} failed", f"AWS refused {action}: {exc}. Likely cause: {hint}",
+                       anchor="aws-credentials-and-permissions")
 
 
-def show_dry_run(cfg: Config, requests: list[dict[str, Any]], data: bootstrap.Payload) -> None:
+def show_dry_run(plan: Plan, requests: list[dict[str, Any]], data: bootstrap.Payload) -> None:
     with runner.group(f"Dry run: the SendCommand request(s), {len(requests)} call(s)"):
         runner.log(json.dumps(requests, indent=2))
     with runner.group("Dry run: the script each instance would run (base64 literals shown decoded)"):
-        runner.log(bootstrap.review(cfg.platform, data))
+        runner.log(f"# agent zipapp: sha256 {plan.payload.sha256}, members {', '.join(plan.payload.members)}")
+        runner.log(bootstrap.review(plan.targets.platform, data))
     runner.notice("Nothing was sent and no AWS call was made (pre-flight skipped). The request and the script "
                   "are in the log above.", title="SSM dry run")
 
@@ -75,14 +77,19 @@ def show_outputs(results: list[InstanceResult]) -> None:
             runner.log(result.output.rstrip() or result.error or "(no output)")
 
 
-def deploy(cfg: Config, ctx: RunContext, environment: str, params: dict[str, Any], *,
-           pacing: Pacing | None = None, retries: dict[str, Any] | None = None) -> DeployOutcome:
-    data = bootstrap.payload(agent_zipapp.build(), params, cfg.python_on_server)
-    requests = ssm_request.build(cfg, ctx, environment, data)
+def script_payload(plan: Plan) -> bootstrap.Payload:
+    """What the bootstrap script carries: the agent and the plan's parameters."""
+    return bootstrap.payload(plan.payload, plan.params, plan.python_on_server)
+
+
+def deploy(plan: Plan, *, pacing: Pacing | None = None, retries: dict[str, Any] | None = None) -> DeployOutcome:
+    cfg = plan.targets
+    data = script_payload(plan)
+    requests = ssm_request.build(cfg, plan.ctx, plan.environment, data)
     runner.log(f"SSM: {bootstrap.DOCUMENTS[cfg.platform]} in {len(requests)} SendCommand call(s); parameters "
                f"{ssm_request.parameters_size(requests[0]):,} of {ssm_request.PARAMETERS_LIMIT:,} bytes allowed.")
-    if cfg.dry_run:
-        show_dry_run(cfg, requests, data)
+    if plan.dry_run:
+        show_dry_run(plan, requests, data)
         return DeployOutcome("ssm", dry_run=True)
     ssm, s3 = clients(cfg, retries)
     try:
@@ -95,7 +102,7 @@ def deploy(cfg: Config, ctx: RunContext, environment: str, params: dict[str, Any
 class Run:
     """One deploy through SSM: send, wait, and cancel what was sent when it must stop."""
 
-    def __init__(self, ssm: Any, s3: Any, cfg: Config, pacing: Pacing):
+    def __init__(self, ssm: Any, s3: Any, cfg: TargetsConfig, pacing: Pacing):
         self.ssm = ssm
         self.cfg = cfg
         self.pacing = pacing
@@ -151,17 +158,18 @@ class Run:
 
     def record_cancelled(self) -> None:
         """What each instance was doing when the workflow was cancelled: in the log and the summary."""
-        rows = []
+        rows: list[list[str]] = []
         for watch in self.waiter.watches.values() if self.waiter else []:
             result = self.collector.results.get(watch.instance_id)
             last = result.status if result else watch.state or "not listed yet"
-            rows.append(f"| `{watch.instance_id}` | {last} | {'finished' if result else 'stopped'} |")
+            rows.append([summary.code(watch.instance_id), summary.escape(last), "finished" if result else "stopped"])
         runner.warning(f"The workflow was cancelled during the deploy: SSM command(s) {', '.join(self.sent) or '-'} "
                        "cancelled. Instances that had started may be part-way through the deploy: check them, "
                        "or deploy again.", title="Deploy cancelled")
-        runner.add_summary("## :stop_sign: Deploy cancelled\n\nThe workflow was cancelled; the SSM command "
-                           f"`{', '.join(self.sent) or '-'}` was cancelled.\n\n| instance | last state | |\n"
-                           "|---|---|---|\n" + "\n".join(rows) + "\n")
+        commands = summary.code(", ".join(self.sent) or "-")
+        runner.add_summary(summary.headline(":stop_sign:", "Deploy cancelled")
+                           + f"\nThe workflow was cancelled; the SSM command {commands} was cancelled.\n\n"
+                           + summary.table(("instance", "last state", ""), rows))
 
     def outcome(self, waiter: FleetWait, ids: list[str], finished: bool) -> DeployOutcome:
         results = self.collector.results

@@ -14,10 +14,10 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ssm_action.config import Config
+from ssm_action.config.sections import TargetsConfig
 from ssm_action.context import RunContext
 from ssm_action.errors import ActionError
-from ssm_action.transports import ssm_bootstrap as bootstrap
+from ssm_action.transports.ssm import bootstrap
 
 MAX_IDS_PER_CALL = 50  # SendCommand InstanceIds: at most 50 (Targets has no such limit)
 DOCUMENT_QUOTA = 64 * 1024
@@ -26,12 +26,12 @@ PARAMETERS_LIMIT = DOCUMENT_QUOTA - DOCUMENT_RESERVE
 COMMENT_MAX = 100
 
 
-def instance_ids(cfg: Config) -> list[str]:
+def instance_ids(cfg: TargetsConfig) -> list[str]:
     """The ids in the order given, each once (SendCommand rejects repeats)."""
     return list(dict.fromkeys(cfg.instance_ids))
 
 
-def targets(cfg: Config) -> list[dict[str, Any]]:
+def targets(cfg: TargetsConfig) -> list[dict[str, Any]]:
     """cfg.targets as SSM takes them: SendCommand Targets and DescribeInstanceInformation Filters alike."""
     return [{"Key": key, "Values": list(values)} for key, values in cfg.targets]
 
@@ -61,10 +61,11 @@ def check_size(request: dict[str, Any], data: bootstrap.Payload) -> None:
         f"parameters together, so this action keeps them under {PARAMETERS_LIMIT:,} bytes. The agent takes "
         f"{len(data.agent_gzip_b64):,} bytes (gzip+base64) and the deploy parameters {len(data.params_b64):,} "
         "bytes (base64): shorten the long inputs (app-directory, git-remote, health-check-url, paths).",
+        anchor="sending-and-following-the-command",
     )
 
 
-def _base(cfg: Config, ctx: RunContext, environment: str, script_lines: list[str]) -> dict[str, Any]:
+def _base(cfg: TargetsConfig, ctx: RunContext, environment: str, script_lines: list[str]) -> dict[str, Any]:
     request: dict[str, Any] = {
         "DocumentName": bootstrap.DOCUMENTS[cfg.platform],
         "Comment": comment(ctx, environment),
@@ -80,7 +81,7 @@ def _base(cfg: Config, ctx: RunContext, environment: str, script_lines: list[str
     return request
 
 
-def build(cfg: Config, ctx: RunContext, environment: str, data: bootstrap.Payload) -> list[dict[str, Any]]:
+def build(cfg: TargetsConfig, ctx: RunContext, environment: str, data: bootstrap.Payload) -> list[dict[str, Any]]:
     """One request per 50 instance ids, or a single request with tag Targets."""
     base = _base(cfg, ctx, environment, bootstrap.commands(cfg.platform, data))
     check_size(base, data)

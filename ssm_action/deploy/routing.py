@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ssm_action.config import Config
+from ssm_action.config.sections import DeployConfig
 from ssm_action.context import RunContext
 from ssm_action.errors import ActionError
 
 
-def environment_for(cfg: Config, ctx: RunContext) -> str:
+def environment_for(cfg: DeployConfig, ctx: RunContext) -> str:
     if cfg.environment:
         return cfg.environment
     routes = dict(cfg.environment_map)
@@ -19,5 +19,5 @@ def environment_for(cfg: Config, ctx: RunContext) -> str:
         f"Branch {ctx.branch or '(unknown)'!r} has no environment in environment-map ({known}). "
         "Add it, e.g. environment-map: 'release=staging', or set environment: explicitly. "
         "Nothing was deployed.",
-        doc="customization.md#environment-routing",
+        anchor="routing-and-the-commit",
     )

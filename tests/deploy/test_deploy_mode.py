@@ -1,13 +1,16 @@
-"""Deploy orchestration: the agent's parameters and the report built from a transport's outcome."""
+"""Deploy orchestration: the plan (the agent's parameters) and the report built from a transport's outcome."""
 
 import os
 import subprocess
 
 import pytest
 
-from ssm_action import config, context, deploy, runner
+from ssm_action import context, runner
+from ssm_action.contract import AgentResult
+from ssm_action.deploy import plan, report
+from ssm_action.deploy.model import DeployOutcome, InstanceResult
 from ssm_action.errors import ActionError
-from ssm_action.results import DeployOutcome, InstanceResult
+from tests import factories
 
 
 def git(repo, *args):
@@ -25,17 +28,14 @@ def repo(tmp_path):
 
 
 def make(repo, **inputs):
-    env = {"GITHUB_WORKSPACE": str(repo)}
-    env.update({f"INPUT_{k.replace('_', '-').upper()}": v for k, v in inputs.items()})
-    cfg, errors = config.parse(config.raw_inputs(env), env)
-    assert errors == []
+    cfg = factories.make(repo, **inputs).deploy
     return cfg, context.from_env(cfg.working_directory, {})
 
 
 def test_requirements_follow_working_directory_into_the_servers_clone(repo):
     cfg, ctx = make(repo, mode="deploy", transport="local", app_directory="srv/app",
                     working_directory="services/api")
-    params = deploy.agent_params(cfg, ctx)
+    params = plan.build(cfg, ctx, "production").params
     assert params["requirements_file"] == "services/api/requirements.txt"
     assert params["sha"] == ctx.sha and len(ctx.sha) == 40
     assert os.path.isabs(params["app_dir"]) and params["app_dir"].endswith("/srv/app")
@@ -44,7 +44,7 @@ def test_requirements_follow_working_directory_into_the_servers_clone(repo):
 def test_ssm_params_keep_the_server_paths_as_given(repo):
     cfg, ctx = make(repo, mode="deploy", instance_ids="i-0123456789abcdef0", app_directory="C:\\apps\\web",
                     aws_region="us-east-1", platform="windows")
-    params = deploy.agent_params(cfg, ctx)
+    params = plan.build(cfg, ctx, "production").params
     assert params["app_dir"] == "C:\\apps\\web" and params["platform"] == "windows"
     assert params["requirements_file"] == "requirements.txt"
 
@@ -53,21 +53,21 @@ def test_no_commit_is_a_clear_error(tmp_path):
     cfg, _ = make(tmp_path, mode="deploy", transport="local", app_directory="x")
     ctx = context.from_env(tmp_path, {})
     with pytest.raises(ActionError, match="not a 40-character SHA"):
-        deploy.agent_params(cfg, ctx)
+        plan.build(cfg, ctx, "production")
 
 
 def result(iid, ok, health="healthy", rolled_back=False, previous="a" * 40):
     agent = {"status": "success" if ok else ("rolled_back" if rolled_back else "failed"), "health": health,
              "rolled_back": rolled_back, "previous_sha": previous, "backup_path": f"/b/{iid}.zip",
              "error": None if ok else "health check failed: 500"}
-    return InstanceResult(iid, "Success" if ok else "Failed", 3.0, agent)
+    return InstanceResult(iid, "Success" if ok else "Failed", 3.0, AgentResult(**agent))
 
 
 def test_report_of_a_partial_failure(repo, capsys):
     runner.reset()
     _, ctx = make(repo)
     outcome = DeployOutcome("ssm", [result("i-1", True), result("i-2", False, "unhealthy", True)], command_id="c-1")
-    deploy.report(outcome, ctx, "production")
+    report.report(outcome, ctx, "production")
     out = runner.outputs()
     assert out["deployed-sha"] == "" and out["rolled-back"] == "true" and out["health-status"] == "unhealthy"
     assert out["previous-sha"] == "a" * 40

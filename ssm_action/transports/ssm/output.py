@@ -16,9 +16,10 @@ from urllib.parse import quote
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ssm_action import runner
-from ssm_action.config import Config
-from ssm_action.results import InstanceResult, parse_result_line
-from ssm_action.transports.ssm_wait import Watch
+from ssm_action.config.sections import TargetsConfig
+from ssm_action.contract import AgentResult
+from ssm_action.deploy.model import InstanceResult
+from ssm_action.transports.ssm.wait import Watch
 
 STDOUT_CUT = 24_000  # GetCommandInvocation StandardOutputContent
 PLUGIN_DIRS = {"windows": "awsrunPowerShellScript", "linux": "awsrunShellScript"}  # S3 layout of the output
@@ -52,7 +53,7 @@ def _tail(text: str, lines: int = 5, chars: int = 600) -> str:
 class Collector:
     """Turns terminal watches into InstanceResults, fetching full output where it was cut."""
 
-    def __init__(self, ssm: Any, s3: Any, cfg: Config):
+    def __init__(self, ssm: Any, s3: Any, cfg: TargetsConfig):
         self.ssm = ssm
         self.s3 = s3
         self.cfg = cfg
@@ -70,20 +71,20 @@ class Collector:
 
     @staticmethod
     def line(r: InstanceResult) -> str:
-        agent = r.agent or {}
+        agent = r.agent
         seconds = f", {r.duration:.1f} s" if r.duration is not None else ""
         if agent:
-            health = f", health {agent.get('health', '?')}" + (", rolled back" if r.rolled_back else "")
-            return f"  {r.instance_id}: {r.status}, agent {agent.get('status')}{health}{seconds}"
+            health = f", health {agent.health}" + (", rolled back" if r.rolled_back else "")
+            return f"  {r.instance_id}: {r.status}, agent {agent.status}{health}{seconds}"
         return f"  {r.instance_id}: {r.status}{seconds}: {r.error}"
 
     def result(self, watch: Watch) -> InstanceResult:
         plugin = (watch.invocation.get("CommandPlugins") or [{}])[0]
         stdout, stderr = plugin.get("Output", ""), ""
-        agent = parse_result_line(stdout)
+        agent = AgentResult.parse(stdout)
         if agent is None and watch.state not in NEVER_RAN:
             stdout, stderr = self.full_output(watch.command_id, watch.instance_id, stdout)
-            agent = parse_result_line(stdout)
+            agent = AgentResult.parse(stdout)
         return InstanceResult(
             instance_id=watch.instance_id, status=watch.state, duration=_seconds(plugin), agent=agent,
             output=stdout, error="" if agent else self.explain(watch.state, stdout, stderr),

@@ -1,0 +1,145 @@
+"""The configuration in sections: each mode, gate and transport receives only the section it needs.
+
+The gates never see the GitHub token; the GitHub lifecycle never sees the gates'
+arguments. All sections are immutable and hide their secrets from ``repr``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class GatesConfig:
+    """What the quality gates read (field names as the gates have always used them)."""
+
+    working_directory: Path
+    gates: tuple[str, ...]
+    blocking_gates: tuple[str, ...]
+    requirements_file: str
+    coverage_threshold: float
+    smoke_imports: tuple[str, ...]
+    required_env: tuple[str, ...]
+    safety_api_key: str
+    pytest_args: tuple[str, ...]
+    flake8_args: tuple[str, ...]
+    pylint_args: tuple[str, ...]
+    bandit_args: tuple[str, ...]
+    pip_audit_args: tuple[str, ...]
+    gate_timeout: int
+    cache_directory: Path
+
+    def __repr__(self) -> str:  # never show the safety key, even in a traceback
+        return f"GatesConfig(working_directory={str(self.working_directory)!r}, gates={self.gates!r}, ...)"
+
+
+@dataclass(frozen=True)
+class TargetsConfig:
+    """Which servers, and how SSM reaches them."""
+
+    platform: str
+    aws_region: str
+    instance_ids: tuple[str, ...]
+    targets: tuple[tuple[str, tuple[str, ...]], ...]  # (tag:Key, values)
+    s3_bucket: str  # where SSM writes the full output
+    s3_key_prefix: str
+    delivery_timeout: int
+    execution_timeout: int
+    max_concurrency: str
+    max_errors: str
+
+    def names(self, transport: str) -> list[str]:
+        """The targets as people read them (audit record, GitHub deployment payload)."""
+        if transport == "local":
+            return ["local"]
+        return list(self.instance_ids) or [f"{key}={','.join(values)}" for key, values in self.targets]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """The app on the server: what the agent's parameters are built from."""
+
+    app_directory: str
+    app_entry: str
+    requirements_file: str  # relative to working-directory
+    server_python: str
+    venv_directory: str
+    server_installer: str
+    git_remote: str
+    hooks_directory: str
+    health_check_url: str
+    health_check_timeout: int
+    backup_directory: str
+    backup_retention: int
+    rollback_on_failure: bool
+
+
+@dataclass(frozen=True)
+class GithubConfig:
+    """The GitHub deployment record."""
+
+    github_token: str
+    create_deployment: bool
+    environment_url: str
+
+    def __repr__(self) -> str:
+        return f"GithubConfig(create_deployment={self.create_deployment!r}, ...)"
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Where the audit record is stored."""
+
+    s3_bucket: str
+    s3_key_prefix: str
+    aws_region: str
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """Everything deploy mode reads."""
+
+    transport: str
+    dry_run: bool
+    environment: str
+    environment_map: tuple[tuple[str, str], ...]
+    working_directory: Path
+    targets: TargetsConfig
+    server: ServerConfig
+    github: GithubConfig
+    audit: AuditConfig
+
+    @property
+    def python_on_server(self) -> str:
+        return self.server.server_python or ("python" if self.targets.platform == "windows" else "python3")
+
+    def __repr__(self) -> str:
+        return f"DeployConfig(transport={self.transport!r}, dry_run={self.dry_run!r}, ...)"
+
+
+@dataclass(frozen=True)
+class Config:
+    mode: str
+    gates: GatesConfig
+    deploy: DeployConfig
+
+    @property
+    def deploys(self) -> bool:
+        return self.mode in ("deploy", "all")
+
+    @property
+    def runs_gates(self) -> bool:
+        return self.mode in ("gates", "all")
+
+    def __repr__(self) -> str:
+        return f"Config(mode={self.mode!r}, {self.gates!r}, {self.deploy!r})"
+
+
+SECTIONS = (GatesConfig, TargetsConfig, ServerConfig, GithubConfig, AuditConfig, DeployConfig, Config)
+
+
+def input_fields() -> set[str]:
+    """Every field that holds an input (not a section): each is an action.yml input, snake_cased."""
+    section_types = {cls.__name__ for cls in SECTIONS}
+    return {f.name for cls in SECTIONS for f in fields(cls) if str(f.type) not in section_types}

@@ -1,0 +1,93 @@
+"""What a transport reports (per target and for the whole deploy), and the one verdict on it.
+
+The agent's result line is parsed once, by ``contract.AgentResult``; everything
+here reads its typed fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ssm_action.contract import AgentResult
+
+HEALTH_ORDER = ("unknown", "unhealthy", "not_checked", "healthy")  # worst first
+
+
+@dataclass
+class InstanceResult:
+    """The outcome on one target (an EC2 instance, or ``local``)."""
+
+    instance_id: str
+    status: str  # SSM invocation status: Success, Failed, TimedOut, Cancelled, ...
+    duration: float | None = None  # seconds
+    agent: AgentResult | None = None  # the parsed result line; None if none came
+    output: str = ""  # the agent's stdout (may be cut by SSM)
+    error: str = ""  # stderr, or why there is no result
+    log_url: str = ""  # where the full output lives (S3 console URL, file path)
+    timeline: list[tuple[str, str]] = field(default_factory=list)  # (UTC time, status)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "Success" and self.agent is not None and self.agent.ok
+
+    @property
+    def health(self) -> str:
+        return (self.agent.health if self.agent else "") or "unknown"
+
+    @property
+    def reason(self) -> str:
+        """Why it failed: the agent's error, else the transport's."""
+        return (self.agent.error if self.agent else "") or self.error
+
+    @property
+    def rolled_back(self) -> bool:
+        return bool(self.agent and self.agent.rolled_back)
+
+
+@dataclass
+class DeployOutcome:
+    """What a transport reports for the whole deploy."""
+
+    transport: str  # "ssm" or "local"
+    results: list[InstanceResult] = field(default_factory=list)
+    command_id: str = ""
+    log_url: str = ""  # where the full output is (S3 prefix console URL, or a file)
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        if self.dry_run:
+            return True
+        return bool(self.results) and all(r.ok for r in self.results)
+
+    @property
+    def failed(self) -> list[InstanceResult]:
+        return [r for r in self.results if not r.ok]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The deploy's result in one word and one line: for the audit record, GitHub and the summary."""
+
+    result: str  # success, failure, error, cancelled, skipped or dry_run
+    line: str
+
+
+def verdict(outcome: DeployOutcome, sha: str) -> Verdict:
+    """e.g. Verdict("failure", "2/3 target(s) failed; rolled back")."""
+    if outcome.dry_run:
+        return Verdict("dry_run", "dry run: nothing was sent to the servers")
+    total = len(outcome.results)
+    if outcome.ok:
+        return Verdict("success", f"Deployed {sha[:12]} to {total}/{total} target(s)")
+    if not total:
+        return Verdict("failure", "no target ran the deploy")
+    failed = len(outcome.failed)
+    rolled = sum(r.rolled_back for r in outcome.failed)
+    back = "rolled back" if rolled == failed else f"{rolled} rolled back" if rolled else "not rolled back"
+    return Verdict("failure", f"{failed}/{total} target(s) failed; {back}")
+
+
+def worst_health(results: list[InstanceResult]) -> str:
+    states = [r.health for r in results]
+    return min(states, key=lambda s: HEALTH_ORDER.index(s) if s in HEALTH_ORDER else 0, default="unknown")

@@ -1,0 +1,112 @@
+"""The plan of one deploy: the agent's parameters, validated by the contract, and the agent's zipapp.
+
+The parameters are built from the config's sections and checked twice with
+``contract.check_params``: at config time (with a stand-in commit, so a bad input
+is an ``::error`` naming it) and when the plan is made from the run's context
+(the commit and branch), still before any call.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ssm_action import runner, transports
+from ssm_action.config.sections import DeployConfig, ServerConfig, TargetsConfig
+from ssm_action.context import RunContext
+from ssm_action.contract import BY_NAME, check_params, secret_values
+from ssm_action.errors import ActionError
+from ssm_action.payload import Payload
+from ssm_action.payload import build as build_payload
+
+SHA = re.compile(r"^[0-9a-f]{40}$")
+STAND_IN_SHA = "0" * 40  # config time: the commit is known only from the run's context
+# The input each agent parameter comes from (the contract's messages start with the parameter's name).
+PARAM_INPUTS = {
+    "app_dir": "app-directory", "git_remote": "git-remote", "venv_dir": "venv-directory",
+    "requirements_file": "requirements-file", "entry": "app-entry", "health_url": "health-check-url",
+    "health_timeout": "health-check-timeout", "backup_dir": "backup-directory",
+    "backup_retention": "backup-retention", "rollback": "rollback-on-failure", "platform": "platform",
+    "installer": "server-installer", "hooks_dir": "hooks-directory",
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a transport needs to deploy one commit to one environment."""
+
+    environment: str
+    ctx: RunContext
+    transport: str
+    dry_run: bool
+    params: dict[str, Any]  # valid by the contract
+    payload: Payload  # the agent's zipapp
+    targets: TargetsConfig
+    server: ServerConfig
+    python_on_server: str  # the interpreter the bootstrap runs the agent with
+
+    def shown_params(self) -> dict[str, Any]:
+        """The parameters as they may be shown: a secret parameter's values hidden."""
+        return {name: ({key: "(hidden)" for key in value} if isinstance(value, dict) else "(hidden)")
+                if BY_NAME[name].secret and value else value for name, value in self.params.items()}
+
+    def __repr__(self) -> str:  # the parameters may carry secrets
+        return f"Plan(environment={self.environment!r}, transport={self.transport!r}, dry_run={self.dry_run!r})"
+
+
+def agent_params(cfg: DeployConfig, ctx: RunContext) -> dict[str, Any]:
+    """The agent's parameter object, as the transport's targets take it."""
+    server = cfg.server
+    params = {
+        "deploy_id": ctx.deploy_id,
+        "app_dir": server.app_directory,
+        "git_remote": server.git_remote,
+        "branch": ctx.branch,
+        "sha": ctx.sha,
+        "venv_dir": server.venv_directory,
+        # requirements-file is relative to working-directory; the agent reads it from the clone's root
+        "requirements_file": posixpath.join(ctx.repo_prefix, server.requirements_file),
+        "entry": server.app_entry,
+        "python": "",  # the interpreter that runs the agent creates the venv
+        "health_url": server.health_check_url,
+        "health_timeout": server.health_check_timeout,
+        "backup_dir": server.backup_directory,
+        "backup_retention": server.backup_retention,
+        "rollback": server.rollback_on_failure,
+        "platform": cfg.targets.platform,
+        "installer": server.server_installer,
+        "hooks_dir": server.hooks_directory,
+    }
+    return transports.get(cfg.transport).adapt(params)
+
+
+def input_errors(cfg: DeployConfig) -> list[tuple[str, str]]:
+    """(input, problem) for each parameter the agent would refuse; the commit is checked later."""
+    stand_in = RunContext(actor="", repository="", sha=STAND_IN_SHA, branch="", event="", run_id="",
+                          run_attempt="", server_url="", api_url="")
+    _, errors = check_params(agent_params(cfg, stand_in))
+    # deploy_id, sha and branch have valid stand-ins here; every other parameter comes from an input
+    return [(PARAM_INPUTS[message.split()[0]], message) for message in errors]
+
+
+def build(cfg: DeployConfig, ctx: RunContext, environment: str) -> Plan:
+    """The plan, or an ActionError before any call (no commit, a branch the agent refuses)."""
+    if not SHA.match(ctx.sha):
+        raise ActionError(
+            "No commit to deploy",
+            f"The commit to deploy is {ctx.sha or 'unknown'!r}, not a 40-character SHA. In a workflow "
+            "GITHUB_SHA gives it; outside one, run from a git repository with at least one commit.",
+            anchor="routing-and-the-commit",
+        )
+    params, errors = check_params(agent_params(cfg, ctx))
+    if errors:
+        raise ActionError("Invalid deploy parameters",
+                          "The deploy agent would refuse these parameters: " + "; ".join(errors) + ".",
+                          anchor="routing-and-the-commit")
+    for value in secret_values(params):  # never in a log, even a dry run's
+        runner.mask(value)
+    return Plan(environment=environment, ctx=ctx, transport=cfg.transport, dry_run=cfg.dry_run, params=params,
+                payload=build_payload(), targets=cfg.targets, server=cfg.server,
+                python_on_server=cfg.python_on_server)

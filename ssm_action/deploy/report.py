@@ -1,0 +1,64 @@
+"""What a deploy leaves for people: the step outputs, one annotation per failed target, the summary table."""
+
+from __future__ import annotations
+
+from ssm_action import runner, summary
+from ssm_action.context import RunContext
+from ssm_action.deploy.model import DeployOutcome, InstanceResult, worst_health
+
+COLUMNS = ("target", "status", "duration", "health", "rolled back", "log")
+
+
+def _per_instance(results: list[InstanceResult], key: str) -> str:
+    """One value when every target agrees, else id=value pairs."""
+    values = {r.instance_id: str(getattr(r.agent, key, None) or "") for r in results}
+    distinct = set(values.values()) - {""}
+    if len(distinct) <= 1:
+        return distinct.pop() if distinct else ""
+    return ", ".join(f"{iid}={value}" for iid, value in values.items() if value)
+
+
+def report(outcome: DeployOutcome, ctx: RunContext, environment: str) -> None:
+    """Outputs, one annotation per failed target, and the summary table."""
+    results = outcome.results
+    runner.set_output("command-id", outcome.command_id)
+    runner.set_output("instance-ids", ",".join(r.instance_id for r in results))
+    runner.set_output("deployed-sha", ctx.sha if outcome.ok and not outcome.dry_run else "")
+    runner.set_output("previous-sha", _per_instance(results, "previous_sha"))
+    runner.set_output("backup-path", _per_instance(results, "backup_path"))
+    runner.set_output("rolled-back", str(any(r.rolled_back for r in results)).lower())
+    runner.set_output("health-status", worst_health(results) if results else "not_checked")
+    runner.set_output("log-url", outcome.log_url)
+    for r in outcome.failed:
+        why = r.reason or f"the command ended {r.status}"
+        back = " The previous version was put back." if r.rolled_back else ""
+        runner.error(f"{r.instance_id}: {why}{back}", title=f"Deploy failed on {r.instance_id}")
+    runner.add_summary(summary_markdown(outcome, ctx, environment))
+
+
+def _log_cell(url: str) -> str:
+    return summary.link("log", url) if url.startswith("http") else summary.cell(url, as_code=True)
+
+
+def _row(r: InstanceResult) -> list[str]:
+    icon = ":white_check_mark:" if r.ok else ":x:"
+    seconds = f"{r.duration:.1f} s" if r.duration is not None else "-"
+    code = r.agent.health_status if r.agent else None
+    health = r.health + (f" ({code})" if code else "")
+    return [summary.code(r.instance_id), f"{icon} {summary.escape(r.status)}", seconds, summary.escape(health),
+            "yes" if r.rolled_back else "no", _log_cell(r.log_url)]
+
+
+def summary_markdown(outcome: DeployOutcome, ctx: RunContext, environment: str) -> str:
+    where = summary.escape(environment)
+    if outcome.dry_run:
+        return (summary.headline(":mag:", f"Deploy to {where}: dry run")
+                + "\nNothing was sent; the request is in the log.\n")
+    failed = len(outcome.failed)
+    total = len(outcome.results)
+    head = (summary.headline(":rocket:", f"Deployed {summary.code(ctx.sha[:12])} to {where}") if outcome.ok
+            else summary.headline(":x:", f"Deploy to {where} failed on {failed} of {total} target(s)"))
+    command = f", command {summary.code(outcome.command_id)}" if outcome.command_id else ""
+    line = (f"Commit {summary.code(ctx.sha)} ({summary.escape(ctx.branch or 'no branch')}), "
+            f"transport {summary.escape(outcome.transport)}{command}.")
+    return f"{head}\n{line}\n\n" + summary.table(COLUMNS, [_row(r) for r in outcome.results])
