@@ -4,10 +4,12 @@ readable with ``python -m zipfile``, and deploying for real under the oldest Pyt
 from __future__ import annotations
 
 import ast
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tokenize
 import zipfile
 from pathlib import Path
 
@@ -43,7 +45,7 @@ def test_a_changed_source_file_changes_the_sha(tmp_path: Path):
     copy = copy_tree(tmp_path / "copy")
     before = payload.build_from(copy)
     with open(copy / "ssm_action" / "agent" / "health.py", "a") as handle:
-        handle.write("# one more line\n")
+        handle.write("ONE_MORE_LINE = 1\n")  # a comment alone is not shipped
     after = payload.build_from(copy)
     assert after.sha256 != before.sha256 and after.members == before.members
 
@@ -57,10 +59,36 @@ def test_exactly_the_agent_files_and_a_stub_package_marker():
         assert archive.namelist() == expected
         assert archive.read("ssm_action/__init__.py") == b""  # not the action's real one
         for name in expected[2:]:
-            assert archive.read(name) == (payload.PACKAGE_ROOT / name).read_bytes(), name
+            source = (payload.PACKAGE_ROOT / name).read_bytes()
+            kept = source if name in payload.KEPT_AS_WRITTEN else payload.compact(source)
+            assert archive.read(name) == kept, name
         for info in archive.infolist():
             assert info.date_time == (1980, 1, 1, 0, 0, 0) and info.external_attr >> 16 == 0o100644
     assert "__version__" in (PACKAGE / "__init__.py").read_text()  # the real one has content
+
+
+def _without_docstrings(tree: ast.Module) -> str:
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def test_compact_code_is_the_same_code_without_comments_and_docstrings():
+    sources = [payload.PACKAGE_ROOT / "ssm_action" / "contract.py",
+               *(PACKAGE / "agent").glob("*.py")]
+    for path in sources:
+        source = path.read_bytes()
+        small = payload.compact(source)
+        assert _without_docstrings(ast.parse(small)) == _without_docstrings(ast.parse(source)), path
+        tokens = tokenize.generate_tokens(io.StringIO(small.decode()).readline)
+        assert not [t for t in tokens if t.type == tokenize.COMMENT], path
+        assert len(small) < len(source), path
+    # strings keep their blank lines and their '#'; a docstring-only body gets a pass
+    sample = b'"""Module."""\nX = """a\n\n# not a comment\n"""  # a comment\n\n\ndef f():\n    """Only."""\n'
+    assert payload.compact(sample) == b'X = """a\n\n# not a comment\n"""\ndef f():\n    pass\n'
 
 
 def test_the_agent_imports_only_the_standard_library_and_its_own_members():
