@@ -15,6 +15,7 @@ import hmac
 import json
 import os
 import random
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -213,14 +214,17 @@ def endpoint(service: str, region: str, env: Mapping[str, str]) -> str:
     return "https://%s.%s%s/" % (service, region, suffix)
 
 
-def _error_code(status: int, body: bytes, headers_type: str = "") -> Tuple[str, str]:
-    """AWS's error code and message from a JSON 1.1 error body."""
+def _error_code(status: int, body: bytes) -> Tuple[str, str]:
+    """AWS's error code and message: a JSON 1.1 error body, or an XML one (as moto's auth gives)."""
+    text = body.decode("utf-8", "replace")
     try:
-        doc = json.loads(body.decode("utf-8"))
+        doc = json.loads(text)
     except ValueError:
-        doc = {}
+        doc = {key: found.group(1) for key, found in (
+            (key, re.search(r"<%s>([^<]*)</%s>" % (key, key), text)) for key in ("Code", "Message"))
+            if found}
     doc = doc if isinstance(doc, dict) else {}
-    raw = str(doc.get("__type") or headers_type or "HTTP%d" % status)
+    raw = str(doc.get("__type") or doc.get("Code") or "HTTP%d" % status)
     message = str(doc.get("message") or doc.get("Message") or "")
     return raw.split("#")[-1].split(":")[0], message
 

@@ -1,0 +1,156 @@
+"""App secrets resolved by the agent's own AWS code from moto in server mode, over HTTP, with role
+credentials from the IMDSv2 stand-in. moto's IAM auth is ON in these tests: it checks the agent's
+SigV4 signature with the role's keys and evaluates the role's policy (real AccessDenied)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from ssm_action import payload
+from ssm_action.agent import aws, secrets
+from ssm_action.agent.errors import StepError
+from ssm_action.contract import SecretRef, parse_secret_lines
+from tests.agent.imds_standin import ImdsStandIn
+
+PY38 = "/root/.pyenv/versions/3.8.18/bin/python"
+DB_URL = "postgresql://app:s3cr3t-pw@db.internal:5432/notes"
+API_KEY = "ak-7f3e9c1d2b4a"
+TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                 "Principal": {"Service": "ec2.amazonaws.com"}}]}
+REFS = "DB_URL=ssm:/app/db-url\nAPI_KEY=secretsmanager:app/keys#api_key\n"
+
+
+@dataclass
+class World:
+    moto: str
+    imds: ImdsStandIn
+    roles: dict[str, dict[str, str]]  # role name -> its STS credentials
+
+    def client(self, role: str = "app-role", **changed: str) -> aws.Aws:
+        """The agent's AWS client on this instance, its role's credentials served by IMDS."""
+        self.imds.role = role
+        self.imds.credentials = {**self.roles[role], **changed}
+        return aws.Aws({"AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds.url,
+                        "AWS_ENDPOINT_URL": self.moto}, sleep=lambda seconds: None)
+
+
+def role_credentials(iam, sts, name: str, actions: list[str]) -> dict[str, str]:
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))
+    iam.put_role_policy(RoleName=name, PolicyName="app-secrets", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::123456789012:role/{name}",
+                            RoleSessionName="i-0123456789abcdef0")["Credentials"]
+    return {"AccessKeyId": creds["AccessKeyId"], "SecretAccessKey": creds["SecretAccessKey"],
+            "Token": creds["SessionToken"]}
+
+
+@pytest.fixture
+def world(aws: dict[str, str], moto_endpoint: str) -> Iterator[World]:
+    """moto with a SecureString, JSON and text secrets and two roles, moto's auth on; IMDS."""
+    clients = {name: boto3.client(name, endpoint_url=moto_endpoint, region_name="us-east-1")
+               for name in ("ssm", "secretsmanager", "iam", "sts")}
+    clients["ssm"].put_parameter(Name="/app/db-url", Value=DB_URL, Type="SecureString")
+    clients["secretsmanager"].create_secret(
+        Name="app/keys", SecretString=json.dumps({"api_key": API_KEY, "port": 5432}))
+    clients["secretsmanager"].create_secret(Name="app/plain", SecretString="just-text-value")
+    roles = {
+        "app-role": role_credentials(clients["iam"], clients["sts"], "app-role",
+                                     ["ssm:GetParameter", "secretsmanager:GetSecretValue"]),
+        "ssm-only": role_credentials(clients["iam"], clients["sts"], "ssm-only", ["ssm:GetParameter"]),
+    }
+    requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"0", timeout=10).raise_for_status()
+    try:
+        with ImdsStandIn() as imds:
+            yield World(moto_endpoint, imds, roles)
+    finally:
+        requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"inf", timeout=10).raise_for_status()
+
+
+def refs(text: str = REFS) -> dict[str, SecretRef]:
+    parsed, errors = parse_secret_lines(text)
+    assert not errors
+    return parsed
+
+
+def failure(world: World, text: str, role: str = "app-role", **changed: str) -> str:
+    with pytest.raises(StepError) as caught:
+        secrets.resolve(refs(text), world.client(role, **changed))
+    return str(caught.value)
+
+
+def test_a_securestring_and_a_json_key_through_imdsv2(world: World):
+    assert secrets.resolve(refs(), world.client()) == {"DB_URL": DB_URL, "API_KEY": API_KEY}
+    paths = [(method, path) for method, path, status in world.imds.requests if status == 200]
+    assert paths[0] == ("PUT", "/latest/api/token")
+    assert ("GET", "/latest/meta-data/iam/security-credentials/app-role") in paths
+    # No region in the environment: it came from the instance identity document.
+    assert ("GET", "/latest/dynamic/instance-identity/document") in paths
+
+
+def test_a_whole_secret_and_a_non_string_json_value(world: World):
+    assert secrets.resolve(refs("A=secretsmanager:app/plain\nB=secretsmanager:app/keys#port"),
+                           world.client()) == {"A": "just-text-value", "B": "5432"}
+
+
+def test_the_stand_in_refuses_a_get_without_the_imdsv2_token(world: World):
+    assert requests.get(world.imds.url + "/latest/meta-data/iam/security-credentials/",
+                        timeout=5).status_code == 401
+
+
+def test_moto_checks_the_signature(world: World):
+    message = failure(world, "DB_URL=ssm:/app/db-url", SecretAccessKey="not-the-role-key")
+    assert "SignatureDoesNotMatch" in message or "InvalidSignature" in message, message
+
+
+def test_a_missing_parameter_and_a_missing_json_key_are_named(world: World):
+    message = failure(world, "DB_URL=ssm:/app/missing\nAPI_KEY=secretsmanager:app/keys#apikey")
+    assert "DB_URL (ssm:/app/missing): not found in us-east-1" in message
+    assert "API_KEY (secretsmanager:app/keys#apikey): the secret's JSON has no key 'apikey' " \
+           "(it has: api_key, port)" in message
+    assert API_KEY not in message and "5432" not in message
+
+
+def test_a_denied_call_names_the_action_and_resource_to_allow(world: World):
+    message = failure(world, REFS, role="ssm-only")
+    assert message.startswith("app secrets: API_KEY (secretsmanager:app/keys): access denied: allow "
+                              "secretsmanager:GetSecretValue on arn:aws:secretsmanager:us-east-1:"
+                              "123456789012:secret:app/keys-?????? in the instance role's policy"), message
+    assert "DB_URL" not in message  # the parameter it may read was read
+
+
+def test_no_role_on_the_instance(world: World):
+    client = world.client()
+    world.imds.role = None
+    with pytest.raises(StepError, match="the instance has no IAM role"):
+        secrets.resolve(refs(), client)
+
+
+def test_no_metadata_service(world: World):
+    client = aws.Aws({"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9", "AWS_REGION": "us-east-1"})
+    with pytest.raises(StepError, match=r"instance metadata \(IMDSv2\) at http://127.0.0.1:9"):
+        secrets.resolve(refs(), client)
+
+
+def test_resolution_under_python_3_8(world: World, tmp_path: Path):
+    if not os.path.exists(PY38):
+        pytest.skip(f"NO PYTHON 3.8 at {PY38}: secret resolution NOT run under the oldest Python")
+    agent = payload.write(tmp_path)  # the zipapp as shipped: its modules, a stub package marker
+    client = world.client()
+    script = ("import json, sys; from ssm_action.agent import aws, secrets; "
+              "from ssm_action.contract import parse_secret_lines; "
+              "refs, errors = parse_secret_lines(sys.argv[1]); "
+              "print(sys.version_info[:2], json.dumps(secrets.resolve(refs, aws.Aws(json.loads(sys.argv[2])))))")
+    done = subprocess.run([PY38, "-c", script, REFS, json.dumps(client.env)], capture_output=True, text=True,
+                          timeout=60, env={"PYTHONPATH": str(agent), "PATH": os.environ["PATH"]})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(3, 8) " + json.dumps({"DB_URL": DB_URL, "API_KEY": API_KEY})
