@@ -49,8 +49,8 @@ def resource_arn(aws: Aws, ref: SecretRef) -> str:
 def explain(aws: Aws, name: str, ref: SecretRef, error: AwsError) -> str:
     """What went wrong for one secret and what to do, naming the IAM action and resource."""
     what = "%s (%s:%s)" % (name, ref.source, ref.ident)
-    allow = "allow %s on %s in the instance role's policy" % (ACTION[ref.source],
-                                                           resource_arn(aws, ref))
+    allow = "allow %s on %s in the instance role's policy" % (
+        ACTION[ref.source], resource_arn(aws, ref))
     if error.code in NOT_FOUND:
         return "%s: not found in %s: create it, or fix the reference" % (what, aws.region)
     if error.code in DENIED:
