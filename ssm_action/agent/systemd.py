@@ -30,13 +30,13 @@ def _one_line(value: str, what: str) -> str:
     return value.replace("%", "%%")  # systemd expands %-specifiers
 
 
-def quote(arg: str) -> str:
+def quote(arg: str, first: bool = False) -> str:
     """One ExecStart word: % and $ doubled (systemd expands them), quoted when needed."""
     text = _one_line(arg, "app command argument").replace("$", "$$")
     if text == ";":  # a lone ; separates commands
         return "\\;"
-    if _PLAIN.fullmatch(text) and not text.startswith(("@", "-", ":", "+", "!")):  # prefixes
-        return text
+    if _PLAIN.fullmatch(text) and not (first and text.startswith(("@", "-", ":", "+", "!"))):
+        return text  # (those would be prefixes on the command itself)
     return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
 
 
@@ -61,7 +61,7 @@ def unit_text(description: str, argv: List[str], cwd: str, user: Optional[str] =
         "[Service]",
         "Type=simple",
         "WorkingDirectory=%s" % _one_line(cwd, "app folder"),  # the rest of the line, unquoted
-        "ExecStart=%s" % " ".join(quote(arg) for arg in argv),
+        "ExecStart=%s" % " ".join(quote(arg, i == 0) for i, arg in enumerate(argv)),
         "Restart=on-failure",
         "RestartSec=2",
         "TimeoutStopSec=%d" % max(1, round(stop_timeout)),

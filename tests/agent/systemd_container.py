@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ssm_action import payload
 from tests.containers import podman_env
 
 PACKAGES = "python3,systemd,systemd-sysv"
@@ -95,18 +96,25 @@ def build_image() -> str:
     return IMAGE
 
 
-class SystemdContainer:
-    """One running container: systemd as PID 1, the agent at /opt/agent."""
+def agent_folder(folder: Path) -> Path:
+    """``folder`` with the agent as it ships (agent.pyz) and the two scripts above."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "agent.pyz").write_bytes(payload.build().data)
+    (folder / "launch.py").write_text(LAUNCH)
+    (folder / "drive.py").write_text(DRIVE)
+    return folder
 
-    def __init__(self, agent_dir: Path) -> None:
+
+class SystemdContainer:
+    """One running container: systemd as PID 1, the agent at /opt/agent, ``srv`` as /srv."""
+
+    def __init__(self, agent_dir: Path, srv: Path) -> None:
         self.name = "ssm-systemd-" + uuid.uuid4().hex[:8]
-        (agent_dir / "launch.py").write_text(LAUNCH)
-        (agent_dir / "drive.py").write_text(DRIVE)
-        self.agent_dir = agent_dir
+        self.mounts = ["-v", f"{agent_dir}:/opt/agent:ro", "-v", f"{srv}:/srv"]
 
     def start(self, image: str) -> None:
         podman("run", "-d", "--name", self.name, "--systemd=always", "--network=host",
-               "-v", f"{self.agent_dir}:/opt/agent:ro", image, "/sbin/init")
+               *self.mounts, image, "/sbin/init")
         deadline = time.monotonic() + 60
         state = ""
         while time.monotonic() < deadline:
