@@ -29,8 +29,13 @@ from ssm_action.agent.output import utc_now
 from ssm_action.agent.secrets import refs_from, resolve
 
 EX_CONFIG = 78  # sysexits: the secrets could not be read (systemd retries after RestartSec)
+EX_NOCMD = 127  # as a shell: the app's command cannot be run
 CREATE_NO_WINDOW = 0x08000000
 BACKOFF_CAP = 60.0  # seconds between restarts of a crashing app (Windows supervision)
+
+
+class StartError(StepError):
+    """The app's command could not be run at all."""
 
 
 def make_spec(argv: List[str], cwd: str, env: Mapping[str, str], secrets: Mapping[str, str],
@@ -76,19 +81,26 @@ def note(log: IO[bytes], text: str) -> None:
     log.flush()
 
 
-def record_pid(spec: Dict[str, Any], pid: int) -> None:
+def record_pid(spec: Dict[str, Any], pid: int, log: IO[bytes]) -> None:
+    """The app's pid for the agent; a start never fails for it (systemd knows MainPID)."""
     if spec.get("pid_file"):
-        write_atomic(spec["pid_file"], json.dumps({"pid": pid, "started": utc_now()}).encode())
+        try:
+            write_atomic(spec["pid_file"], json.dumps({"pid": pid, "started": utc_now()}).encode())
+        except OSError as exc:  # its folder is not writable by the app's account
+            note(log, "cannot write the pid file: %s" % exc)
 
 
 def exec_app(spec: Dict[str, Any], env: Dict[str, str], log: IO[bytes]) -> int:
     """POSIX: become the app, its output appended to the log."""
     note(log, "starting %s" % " ".join(spec["argv"]))
+    record_pid(spec, os.getpid(), log)  # exec keeps the pid
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
-    os.chdir(spec["cwd"])
-    record_pid(spec, os.getpid())
-    os.execve(spec["argv"][0], spec["argv"], env)  # nosec B606 # the app's own command
+    try:
+        os.chdir(spec["cwd"])
+        os.execve(spec["argv"][0], spec["argv"], env)  # nosec B606 # the app's own command
+    except OSError as exc:
+        raise StartError("cannot start %s in %s: %s" % (spec["argv"][0], spec["cwd"], exc))
     return 0  # not reached
 
 
@@ -103,10 +115,13 @@ def supervise(spec: Dict[str, Any], log: IO[bytes], base: Mapping[str, str],
         env = app_environment(spec, base)  # secrets read again at each start
         note(log, "starting %s" % " ".join(spec["argv"]))
         flags = CREATE_NO_WINDOW if os.name == "nt" else 0
-        child = subprocess.Popen(  # nosec B603 # the app's own command, no shell
-            spec["argv"], cwd=spec["cwd"], env=env, stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, creationflags=flags)
-        record_pid(spec, child.pid)
+        try:
+            child = subprocess.Popen(  # nosec B603 # the app's own command, no shell
+                spec["argv"], cwd=spec["cwd"], env=env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, creationflags=flags)
+        except OSError as exc:
+            raise StartError("cannot start %s in %s: %s" % (spec["argv"][0], spec["cwd"], exc))
+        record_pid(spec, child.pid, log)
         started = time.monotonic()
         code = child.wait()
         note(log, "the app exited with code %d" % code)
@@ -128,13 +143,14 @@ def main(argv: List[str]) -> int:
             if os.name == "nt":
                 return supervise(spec, log, dict(os.environ))
             return exec_app(spec, app_environment(spec, dict(os.environ)), log)
+        except StartError as exc:  # the command is missing or not executable
+            note(log, str(exc))
+            print(exc, file=sys.stderr)
+            return EX_NOCMD
         except StepError as exc:  # the message names the secret and the IAM to allow, no value
             note(log, "cannot start: %s" % exc)
             print("cannot start: %s" % exc, file=sys.stderr)
             return EX_CONFIG
-        except OSError as exc:  # the command is missing or not executable
-            note(log, "cannot start %s: %s" % (spec["argv"][0], exc))
-            return 127
 
 
 if __name__ == "__main__":

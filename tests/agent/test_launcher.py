@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +16,11 @@ import pytest
 from ssm_action import payload
 from ssm_action.agent import last_words, launcher
 from tests.agent.aws_world import API_KEY, DB_URL, World, world_fixture  # noqa: F401 # fixture "world"
+from tests.agent.test_secrets import PY38
 
 SECRETS = {"DB_URL": "ssm:/app/db-url", "API_KEY": "secretsmanager:app/keys#api_key"}
 # Prints what it received (hashed), then exits with the code in argv[2] for its first argv[3] starts.
 APP = '''import hashlib, json, os, sys
-count = Path = None
 runs = os.path.join(os.getcwd(), "runs")
 n = int(open(runs).read()) + 1 if os.path.exists(runs) else 1
 open(runs, "w").write(str(n))
@@ -48,12 +49,12 @@ def prepared(tmp_path: Path, world: World, secrets: dict[str, str], code: int = 
     return path, spec
 
 
-def launch(tmp_path: Path, spec_path: Path) -> subprocess.Popen:
+def launch(tmp_path: Path, spec_path: Path, python: str = sys.executable) -> subprocess.Popen:
     """The launcher as the unit runs it, from the shipped zipapp (stand-in for `--launch`)."""
     agent = payload.write(tmp_path)
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from ssm_action.agent.launcher import main; "
             "sys.exit(main(sys.argv[2:]))")
-    return subprocess.Popen([sys.executable, "-I", "-c", code, str(agent), str(spec_path)],
+    return subprocess.Popen([python, "-I", "-c", code, str(agent), str(spec_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -61,9 +62,12 @@ def records(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
 
 
-def test_the_launcher_resolves_the_secrets_and_becomes_the_app(tmp_path: Path, world: World):
+@pytest.mark.parametrize("python", [sys.executable, PY38], ids=["python", "python3.8"])
+def test_the_launcher_resolves_the_secrets_and_becomes_the_app(tmp_path: Path, world: World, python: str):
+    if not os.path.exists(python):
+        pytest.skip(f"NO PYTHON 3.8 at {python}: the launcher NOT run under the oldest Python")
     spec_path, spec = prepared(tmp_path, world, SECRETS)
-    proc = launch(tmp_path, spec_path)
+    proc = launch(tmp_path, spec_path, python)
     assert proc.wait(timeout=60) == 0, proc.stderr.read()
     [app] = records(tmp_path / "app.log")
     assert app == {"pid": proc.pid, "run": 1, "mode": "prod", "DB_URL": sha(DB_URL), "API_KEY": sha(API_KEY)}
@@ -84,8 +88,9 @@ def test_a_secret_that_cannot_be_read_stops_the_start_with_the_reason(tmp_path: 
 
 def test_a_missing_command_is_named(tmp_path: Path, world: World):
     spec_path, _ = prepared(tmp_path, world, {}, argv=[str(tmp_path / "no-such-python")])
-    assert launch(tmp_path, spec_path).wait(timeout=60) == 127
-    assert f"cannot start {tmp_path / 'no-such-python'}" in (tmp_path / "app.log").read_text()
+    assert launch(tmp_path, spec_path).wait(timeout=60) == launcher.EX_NOCMD
+    assert f"launcher: cannot start {tmp_path / 'no-such-python'} in {tmp_path / 'app'}: [Errno 2]" \
+        in (tmp_path / "app.log").read_text()
 
 
 def test_supervision_restarts_a_crashing_app_reading_the_secrets_again(tmp_path: Path, world: World):

@@ -118,13 +118,13 @@ def box(systemd_image: str, tmp_path: Path) -> Iterator[tuple[SystemdContainer, 
         container.stop()
 
 
-def write_spec(srv: Path, world: World, port: int, secrets: dict[str, str]) -> None:
+def write_spec(srv: Path, world: World, port: int, secrets: dict[str, str], owner: int | None = None) -> None:
     world.client()  # the IMDS stand-in serves app-role's credentials
     spec = launcher.make_spec(
         ["/usr/bin/python3", "/srv/app/app.py", str(port)], "/srv/app", {"APP_MODE": "prod"}, secrets,
         "/srv/app.deploy/logs/app.log", "/srv/app.deploy/app.json",
         {"AWS_EC2_METADATA_SERVICE_ENDPOINT": world.imds.url, "AWS_ENDPOINT_URL": world.moto})
-    launcher.write_spec(str(srv / "app.deploy" / "launch.json"), spec)
+    launcher.write_spec(str(srv / "app.deploy" / "launch.json"), spec, owner)
 
 
 def wait_for(check, timeout: float = 30):
@@ -211,3 +211,23 @@ def test_without_systemd_as_pid1_the_host_says_so(systemd_image: str, tmp_path: 
     assert json.loads(done.stdout) == {"error": (
         "app host is service but systemd is not PID 1 here (PID 1 is python3): boot the server "
         "with systemd, or use app-host process")}
+
+
+@pytest.mark.slow
+@pytest.mark.container
+def test_the_unit_runs_the_app_as_the_given_user_with_a_spec_only_it_reads(box, world: World):
+    container, srv = box
+    name = "ssm-app-notes.service"
+    port = free_port()
+    write_spec(srv, world, port, {"DB_URL": "ssm:/app/db-url"}, owner=65534)  # nobody in Debian
+    log = srv / "app.deploy" / "logs" / "app.log"
+    log.touch()
+    os.chown(log, 65534, -1)
+    container.drive("install", name=name, text=systemd.unit_text("notes", LAUNCH, "/srv/app", user="nobody"))
+    container.drive("start", name=name)
+    assert wait_for(lambda: serving(port))["DB_URL"] == sha(DB_URL)
+    pid = container.drive("state", name=name)["ok"]["pid"]
+    assert container.sh(f"stat -c %U /proc/{pid}").stdout.strip() == "nobody"
+    assert container.sh("stat -c '%U %a' /srv/app.deploy/launch.json").stdout.strip() == "nobody 600"
+    # The state folder is root's: the pid file is skipped, the start is not (systemd has MainPID).
+    assert "launcher: cannot write the pid file: [Errno 13] Permission denied" in log.read_text()
