@@ -27,12 +27,13 @@ class World:
     imds: ImdsStandIn
     roles: dict[str, dict[str, str]]  # role name -> its STS credentials
 
-    def client(self, role: str = "app-role", **changed: str) -> aws.Aws:
+    def client(self, role: str = "app-role", env: dict[str, str] | None = None, sleep=lambda seconds: None,
+               **changed: str) -> aws.Aws:
         """The agent's AWS client on this instance, its role's credentials served by IMDS."""
         self.imds.role = role
         self.imds.credentials = {**self.roles[role], **changed}
-        return aws.Aws({"AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds.url,
-                        "AWS_ENDPOINT_URL": self.moto}, sleep=lambda seconds: None)
+        return aws.Aws({"AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds.url, "AWS_ENDPOINT_URL": self.moto,
+                        **(env or {})}, sleep=sleep)
 
 
 def role_credentials(iam, sts, name: str, actions: list[str]) -> dict[str, str]:

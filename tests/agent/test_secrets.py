@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -84,6 +86,52 @@ def test_no_metadata_service(world: World):
     client = aws.Aws({"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9", "AWS_REGION": "us-east-1"})
     with pytest.raises(StepError, match=r"instance metadata \(IMDSv2\) at http://127.0.0.1:9"):
         secrets.resolve(refs(), client)
+
+
+class ThrottlingSsmStandIn:
+    """Stands in for SSM's endpoint: ThrottlingException ``throttles`` times, then a value."""
+
+    def __init__(self, throttles: int) -> None:
+        self.left = throttles
+        self.targets: list[str] = []
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                standin.targets.append(self.headers["X-Amz-Target"])
+                standin.left -= 1
+                status, body = (400, {"__type": "ThrottlingException", "message": "Rate exceeded"}) \
+                    if standin.left >= 0 else (200, {"Parameter": {"Value": "after-the-throttle"}})
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.mark.parametrize("throttles,outcome", [(2, "value"), (3, "error")])
+def test_throttling_is_retried_a_bounded_number_of_times(world: World, throttles: int, outcome: str):
+    ssm = ThrottlingSsmStandIn(throttles)
+    pauses: list[float] = []
+    client = world.client(env={"AWS_ENDPOINT_URL_SSM": ssm.url}, sleep=pauses.append)
+    try:
+        if outcome == "value":
+            assert secrets.resolve(refs("DB_URL=ssm:/app/db-url"), client) == {"DB_URL": "after-the-throttle"}
+        else:
+            with pytest.raises(StepError, match="DB_URL \\(ssm:/app/db-url\\): AmazonSSM.GetParameter failed: "
+                               "ThrottlingException: Rate exceeded"):
+                secrets.resolve(refs("DB_URL=ssm:/app/db-url"), client)
+    finally:
+        ssm.server.shutdown()
+    assert ssm.targets == ["AmazonSSM.GetParameter"] * 3 and len(pauses) == 2
 
 
 def test_resolution_under_python_3_8(world: World, tmp_path: Path):
