@@ -37,6 +37,10 @@ BACKOFF_CAP = 60.0  # seconds between restarts of a crashing app (Windows superv
 class StartError(StepError):
     """The app's command could not be run at all."""
 
+    @classmethod
+    def of(cls, spec: Dict[str, Any], exc: OSError) -> "StartError":
+        return cls("cannot start %s in %s: %s" % (spec["argv"][0], spec["cwd"], exc))
+
 
 def make_spec(argv: List[str], cwd: str, env: Mapping[str, str], secrets: Mapping[str, str],
               log: str, pid_file: str = "",
@@ -100,7 +104,7 @@ def exec_app(spec: Dict[str, Any], env: Dict[str, str], log: IO[bytes]) -> int:
         os.chdir(spec["cwd"])
         os.execve(spec["argv"][0], spec["argv"], env)  # nosec B606 # the app's own command
     except OSError as exc:
-        raise StartError("cannot start %s in %s: %s" % (spec["argv"][0], spec["cwd"], exc))
+        raise StartError.of(spec, exc)
     return 0  # not reached
 
 
@@ -120,7 +124,7 @@ def supervise(spec: Dict[str, Any], log: IO[bytes], base: Mapping[str, str],
                 spec["argv"], cwd=spec["cwd"], env=env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, creationflags=flags)
         except OSError as exc:
-            raise StartError("cannot start %s in %s: %s" % (spec["argv"][0], spec["cwd"], exc))
+            raise StartError.of(spec, exc)
         record_pid(spec, child.pid, log)
         started = time.monotonic()
         code = child.wait()
@@ -144,8 +148,7 @@ def main(argv: List[str]) -> int:
                 return supervise(spec, log, dict(os.environ))
             return exec_app(spec, app_environment(spec, dict(os.environ)), log)
         except StartError as exc:  # the command is missing or not executable
-            note(log, str(exc))
-            print(exc, file=sys.stderr)
+            note(log, str(exc))  # (stderr is the log by now)
             return EX_NOCMD
         except StepError as exc:  # the message names the secret and the IAM to allow, no value
             note(log, "cannot start: %s" % exc)

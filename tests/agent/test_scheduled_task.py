@@ -4,14 +4,20 @@ does. Task Scheduler itself is never executed here (not in Wine either)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
+from ssm_action import payload
 from ssm_action.agent import scheduled_task as st
+from ssm_action.agent import systemd
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.shell import Ran
+from tests.agent.test_secrets import PY38
 
 NS = {"t": st.TASK_NS}
 SCHTASKS = "C:\\Windows\\System32\\schtasks.exe"
@@ -140,3 +146,16 @@ def test_the_state_is_read_through_powershell_not_localised_text(tmp_path: Path)
 
     assert st.ScheduledTask("\\ssm-deploy\\it's", powershell, str(tmp_path)).state() == "Running"
     assert calls[0][-1] == "(Get-ScheduledTask -TaskPath '\\ssm-deploy\\' -TaskName 'it''s').State.ToString()"
+
+
+def test_python_3_8_writes_the_same_task_xml_and_unit(tmp_path: Path):
+    if not os.path.exists(PY38):
+        pytest.skip(f"NO PYTHON 3.8 at {PY38}: the task XML NOT generated under the oldest Python")
+    agent = payload.write(tmp_path)
+    script = ("import json, sys; from ssm_action.agent import scheduled_task, systemd; a = json.loads(sys.argv[1]); "
+              "print(json.dumps([scheduled_task.task_xml(*a), systemd.unit_text('notes', a[1], '/srv/notes')]))")
+    args = ["notes <v1>", ARGV, "C:\\apps\\notes", "svc-notes"]
+    done = subprocess.run([PY38, "-c", script, json.dumps(args)], capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(agent)})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [st.task_xml(*args), systemd.unit_text("notes", ARGV, "/srv/notes")]
