@@ -187,7 +187,7 @@ _SECRET_SOURCES = {
     "secretsmanager": r"([A-Za-z0-9/_+=.@-]{1,512}|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}"
                       r":secret:[A-Za-z0-9/_+=.@-]+)",
 }
-SECRET_FORMS = "ssm:/path/to/parameter or secretsmanager:<name-or-arn>[#json-key]"
+REFERENCE_FORMS = "ssm:/path/to/parameter or secretsmanager:<name-or-arn>[#json-key]"
 
 
 def parse_secret_ref(text: str) -> SecretRef:
@@ -195,9 +195,9 @@ def parse_secret_ref(text: str) -> SecretRef:
     source, _, rest = text.strip().partition(":")
     ident, _, key = rest.partition("#") if source == "secretsmanager" else (rest, "", "")
     if source not in _SECRET_SOURCES:
-        raise ValueError("%r is not a secret reference: use %s" % (text, SECRET_FORMS))
+        raise ValueError("%r is not a secret reference: use %s" % (text, REFERENCE_FORMS))
     if not re.fullmatch(_SECRET_SOURCES[source], ident) or ("#" in rest and not key.strip()):
-        raise ValueError("%r is not a valid %s reference: use %s" % (text, source, SECRET_FORMS))
+        raise ValueError("%r is not a valid %s reference: use %s" % (text, source, REFERENCE_FORMS))
     return SecretRef(source, ident, key.strip())
 
 
@@ -211,7 +211,7 @@ def parse_secret_lines(text: str) -> Tuple[Dict[str, SecretRef], List[str]]:
         if not line.strip() or line.strip().startswith("#"):
             continue
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            errors.append("line %d: expected NAME=%s, NAME a variable name" % (number, SECRET_FORMS))
+            errors.append("line %d: expected NAME=%s, NAME a variable name" % (number, REFERENCE_FORMS))
         elif name in refs:
             errors.append("line %d: %s is given twice" % (number, name))
         else:
