@@ -172,6 +172,56 @@ def secret_values(params: Dict[str, Any]) -> List[str]:
     return found
 
 
+class SecretRef(NamedTuple):
+    """Where one app secret lives: ``ssm:<parameter>`` or ``secretsmanager:<id>[#json-key]``."""
+
+    source: str  # ssm or secretsmanager
+    ident: str  # the parameter's name or ARN; the secret's name or ARN
+    key: str = ""  # secretsmanager only: the JSON key to take from the secret's string
+
+
+_SECRET_SOURCES = {
+    # SSM names: letters, digits, _ . - / (a path starts with /), or a parameter ARN.
+    "ssm": r"(/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*|arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/\S+)",
+    # Secrets Manager names: letters, digits, / _ + = . @ - (never #), or a secret ARN.
+    "secretsmanager": r"([A-Za-z0-9/_+=.@-]{1,512}|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}"
+                      r":secret:[A-Za-z0-9/_+=.@-]+)",
+}
+REFERENCE_FORMS = "ssm:/path/to/parameter or secretsmanager:<name-or-arn>[#json-key]"
+
+
+def parse_secret_ref(text: str) -> SecretRef:
+    """The reference ``text`` names; ValueError saying what is wrong (it holds no value)."""
+    source, _, rest = text.strip().partition(":")
+    ident, _, key = rest.partition("#") if source == "secretsmanager" else (rest, "", "")
+    if source not in _SECRET_SOURCES:
+        raise ValueError("%r is not a secret reference: use %s" % (text, REFERENCE_FORMS))
+    if not re.fullmatch(_SECRET_SOURCES[source], ident) or ("#" in rest and not key.strip()):
+        raise ValueError("%r is not a valid %s reference: use %s" % (text, source, REFERENCE_FORMS))
+    return SecretRef(source, ident, key.strip())
+
+
+def parse_secret_lines(text: str) -> Tuple[Dict[str, SecretRef], List[str]]:
+    """``NAME=reference`` lines (blank lines and # comments skipped): the references, the errors."""
+    refs: Dict[str, SecretRef] = {}
+    errors: List[str] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        name, sep, ref = line.strip().partition("=")
+        name = name.strip()
+        if not line.strip() or line.strip().startswith("#"):
+            continue
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            errors.append("line %d: expected NAME=%s, NAME a variable name" % (number, REFERENCE_FORMS))
+        elif name in refs:
+            errors.append("line %d: %s is given twice" % (number, name))
+        else:
+            try:
+                refs[name] = parse_secret_ref(ref)
+            except ValueError as exc:
+                errors.append("line %d: %s: %s" % (number, name, exc))
+    return refs, errors
+
+
 @dataclass(frozen=True)
 class AgentResult:
     """What the agent reports on its last line (``RESULT_PREFIX`` + JSON)."""
