@@ -136,12 +136,15 @@ def download(source: str, partial: str, size: int, timeout: float = TIMEOUT,
              attempts: int = ATTEMPTS, progress: Optional[Progress] = None,
              sleep: Callable[[float], None] = time.sleep) -> str:
     """Bring ``source`` into ``partial`` (resuming what is there); a detail line."""
+    kept = os.path.getsize(partial) if os.path.isfile(partial) else 0  # from a killed run
     attempt = 1
     while True:
         try:
             _transfer(source, partial, size, timeout, progress)
-            return "%.1f MB from %s%s" % (size / 1e6, where(source), " (attempt %d)" % attempt
-                                          if attempt > 1 else "")
+            notes = ["resumed at %.1f MB" % (kept / 1e6)] if 0 < kept <= size else []
+            notes += ["attempt %d" % attempt] if attempt > 1 else []
+            return "%.1f MB from %s%s" % (size / 1e6, where(source), " (%s)" % ", ".join(notes)
+                                          if notes else "")
         except _Transient as exc:
             if attempt >= attempts:
                 raise StepError("downloading the artifact from %s failed %d times (last: %s): "
@@ -194,9 +197,9 @@ def check_members(archive: zipfile.ZipFile) -> int:
 
 
 def _mode(info: zipfile.ZipInfo) -> int:
-    """The member's permission bits when a POSIX runner recorded them, else rw-r--r--."""
-    bits = (info.external_attr >> 16) & 0o777
-    return bits if info.create_system == 3 and bits else 0o644
+    """rwxr-xr-x for a member a POSIX runner marked executable, else rw-r--r--."""
+    executable = info.create_system == 3 and (info.external_attr >> 16) & 0o100
+    return 0o755 if executable else 0o644
 
 
 def unpack(zip_path: str, target: str) -> List[str]:

@@ -125,8 +125,9 @@ class Releases:
     # -- server-local files
 
     def carry_over(self, name: str) -> List[str]:
-        """Link (or copy) into release ``name`` the current release's files that no artifact
-        shipped; again after the app stopped, for what it wrote meanwhile. Paths carried."""
+        """Link (or copy) into release ``name`` the current release's files (and folders) that
+        no artifact shipped; again after the app stopped, for what it wrote meanwhile. The
+        files carried."""
         source = link_target(self.app_dir) if self.current() else (
             self.app_dir if os.path.isdir(self.app_dir) else None)
         if source is None or source == self.path(name):
@@ -135,7 +136,7 @@ class Releases:
         shipped = _shipped(target) | _shipped(source)
         carried = []
         for rel, is_dir in _local_files(source, shipped):
-            if _carry(os.path.join(source, rel), os.path.join(target, rel), is_dir):
+            if _carry(os.path.join(source, rel), os.path.join(target, rel), is_dir) and not is_dir:
                 carried.append(rel)
         return carried
 

@@ -14,13 +14,13 @@ The cost is the disk of one venv per kept release and a venv creation per deploy
 from __future__ import annotations
 
 import os
-import re
 from typing import Any, Dict, List, Optional
 
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir
 from ssm_action.agent.host import Platform
 from ssm_action.agent.layout import Layout
+from ssm_action.agent.output import tail
 from ssm_action.agent.releases import WHEELHOUSE
 from ssm_action.agent.shell import Shell
 from ssm_action.agent.venv import INSTALL_TIMEOUT, Environment
@@ -81,16 +81,14 @@ def install(shell: Shell, plat: Platform, release: str, params: Dict[str, Any],
     argv = install_argv(uv, plat.venv_python(where.venv), where.requirements, wheelhouse)
     ran = shell.run(argv, cwd=release, timeout=INSTALL_TIMEOUT)
     if ran.code:
-        lines = shell.rep.say_tail(ran.err + "\n" + ran.out, 8)
-        last = lines[-1] if lines else "no message"
+        shell.rep.say_tail(ran.out + "\n" + ran.err, 8)
+        last = (tail(ran.err, 1) or tail(ran.out, 1) or ["no message"])[0]
         if wheelhouse:
             raise StepError("installing %s from the artifact's wheelhouse failed (exit %d): %s; "
                             "the wheelhouse lacks a wheel this server needs; the app was not "
                             "stopped" % (name, ran.code, last))
-        hint = ("no package index is reachable from this server: deploy with a wheelhouse"
-                if re.search(r"connect|resolve|network|Name or service", ran.err + ran.out, re.I)
-                else "fix the requirements")
-        raise StepError("installing %s failed (exit %d): %s; %s; the app was not stopped" % (
-            name, ran.code, last, hint))
+        raise StepError("installing %s failed (exit %d): %s; the artifact has no wheelhouse, so "
+                        "this server needs a package index: make one reachable or deploy with a "
+                        "wheelhouse; the app was not stopped" % (name, ran.code, last))
     how = "from %d wheel(s), no index" % len(wheels) if wheels else "from the package index"
     return "%s; %s install -r %s %s" % (made, "uv pip" if uv else "pip", name, how)
