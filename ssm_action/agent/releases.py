@@ -193,20 +193,17 @@ class Releases:
             {"good": good[-GOOD_KEPT:], "updated": utc_now()}, indent=1).encode("utf-8"))
 
     def prune(self, keep: int, spare: Tuple[str, ...] = ()) -> List[str]:
-        """Delete all but the newest ``keep`` releases; never the current one, the previous
-        good one, or ``spare``. Unfinished releases go first. The names deleted."""
-        kept: Set[str] = set(spare) | set(self.good()[-2:])
-        current = self.current()
-        if current:
-            kept.add(current)
+        """Delete every release that never passed its checks (unfinished, failed, killed) and
+        all but the newest ``keep`` good ones; never the current one, the previous good one,
+        or ``spare``. The names deleted."""
+        good = self.good()
+        kept: Set[str] = set(spare) | set(good[-2:]) | {self.current() or ""}
         names = self.names()
-        finished = [n for n in names if self.ready(n)]
-        doomed = [n for n in names if n not in finished] + finished[:-keep]
-        removed = []
-        for name in doomed:
-            if name not in kept:
-                shutil.rmtree(self.path(name), ignore_errors=True)
-                removed.append(name)
+        passed = [n for n in names if n in good and self.ready(n)]
+        doomed = set(names) - set(passed[-keep:])
+        removed = [n for n in names if n in doomed and n not in kept]
+        for name in removed:
+            shutil.rmtree(self.path(name), ignore_errors=True)
         return removed
 
 

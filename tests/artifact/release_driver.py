@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from typing import Any, Callable, List
 
 from ssm_action.agent import artifact, shell as shell_module
@@ -63,9 +64,9 @@ def arm(point: str, app_dir: str) -> Callable[[int], None]:
     if point == "install":
         def run(argv: List[str], **kwargs: Any) -> Any:
             if "install" in argv:
-                subprocess.Popen(argv, cwd=kwargs.get("cwd"))  # the installer, in our group
-                import time
-                time.sleep(0.3)
+                installer = subprocess.Popen(argv, cwd=kwargs.get("cwd"))  # in our process group
+                time.sleep(0.02)
+                print("installer running: %s" % (installer.poll() is None))
                 die()
             return real_run(argv, **kwargs)
         real_run = shell_module.subprocess.run

@@ -106,9 +106,10 @@ def test_rollback_target_and_pruning_spare_current_and_previous(releases: Releas
     unfinished = release(releases, "6" * 40, {"app.py": "6"}, ready=False)
     assert releases.rollback_target() == names[2]
     removed = releases.prune(keep=1)
-    assert removed == [unfinished, names[0], names[3]]
+    assert removed == [names[0], names[3], unfinished]  # older good, never good, unfinished
     assert releases.names() == [names[1], names[2], names[4]]  # previous good, last good, current
-    assert releases.prune(keep=1, spare=(names[1],)) == []
+    releases.switch(names[2])
+    assert releases.prune(keep=1, spare=(names[4],)) == [] and releases.prune(keep=1) == [names[4]]
 
 
 def test_a_switch_killed_between_the_renames_is_undone(tmp_path: Path):
