@@ -6,7 +6,8 @@ the commit's own attributes), keeps the working-directory's subtree as the artif
 root, and writes a zip with sorted members, a fixed time (1980-01-01) and normalised
 permissions: the same commit (and wheels) gives the same bytes, so the same sha256 and
 the same S3 key, with the same zlib (the action's image). Wheels and other already
-compressed files are stored, the rest deflated.
+compressed files (by suffix, or a first 8 KiB that does not shrink) are stored, the
+rest deflated.
 
 With a ``WheelTarget``, the committed requirements are downloaded as wheels for the
 servers' platform and Python (``pip download --only-binary=:all: --platform ...
@@ -29,6 +30,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -41,6 +43,7 @@ FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 UNIX = 3
 STORED_SUFFIXES = (".whl", ".zip", ".gz", ".tgz", ".bz2", ".xz", ".jar", ".png", ".jpg", ".jpeg",
                    ".gif", ".webp", ".woff", ".woff2", ".pyz")
+SAMPLE = 8 * 1024
 PLATFORM_TAGS = {"linux": ("manylinux2014_x86_64",), "windows": ("win_amd64",)}
 DOWNLOAD_TIMEOUT = 900
 DOC = "troubleshooting.md#artifact-delivery"
@@ -148,6 +151,15 @@ def manifest(commit: str, subdir: str, files: list[str], target: WheelTarget | N
                        "wheelhouse": wheelhouse}, indent=1, sort_keys=True).encode()
 
 
+def _compressible(name: str, data: bytes) -> bool:
+    """Worth deflating: not a compressed format, and its first 8 KiB shrink by 5% or more
+    (deflating incompressible bytes costs time for nothing). Decided by the content alone."""
+    if name.lower().endswith(STORED_SUFFIXES):
+        return False
+    sample = data[:SAMPLE]
+    return len(zlib.compress(sample, 1)) < len(sample) * 0.95
+
+
 def write_zip(path: Path, members: dict[str, tuple[int, bytes]]) -> str:
     """A deterministic zip of ``members`` (name -> (mode, bytes)); its sha256."""
     with zipfile.ZipFile(path, "w") as archive:
@@ -156,8 +168,7 @@ def write_zip(path: Path, members: dict[str, tuple[int, bytes]]) -> str:
             info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
             info.create_system = UNIX
             info.external_attr = (0o100000 | mode) << 16
-            info.compress_type = (zipfile.ZIP_STORED if name.lower().endswith(STORED_SUFFIXES)
-                                  else zipfile.ZIP_DEFLATED)
+            info.compress_type = zipfile.ZIP_DEFLATED if _compressible(name, data) else zipfile.ZIP_STORED
             archive.writestr(info, data, compresslevel=6)
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
