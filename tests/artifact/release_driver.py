@@ -5,8 +5,8 @@ per step, and can SIGKILL itself (and its children) at a chosen point inside a s
     python release_driver.py PARAMS_JSON [--kill-at POINT] [--junction-sequence]
 
 PARAMS_JSON: the contract's parameters plus "artifact_url", "artifact_sha256", "artifact_size".
-POINT: download (after the first MiB), verify (hashed, not yet renamed), unpack (after 5 files), install (while the installer
-runs), switch-before (the new link made, not yet in place), switch-after (in place),
+POINT: download (after the first MiB), verify (hashed, not yet renamed), unpack (after 5 files),
+install (while the installer runs), switch-before (the new link made, not yet in place), switch-after (in place),
 switch-between (Windows order: app_dir renamed away, the new link not yet in place).
 --junction-sequence: the Windows switch order (two renames), with symlinks in place of junctions.
 Runs under Python 3.8 with the agent's zipapp on PYTHONPATH.

@@ -22,8 +22,8 @@ def test_installs_from_the_wheelhouse_with_no_index_reachable(target: Target, ve
     assert wait_for(target, "v1 tinydep-1.0") == (200, "v1 tinydep-1.0")
 
 
-def test_without_a_wheelhouse_the_install_fails_before_the_switch(target: Target, versions, publish, pack,
-                                                                   project: Project):
+def test_without_a_wheelhouse_the_install_fails_before_the_switch(
+        target: Target, versions, publish, pack, project: Project):
     v1 = versions[0]
     assert target.deliver(v1.commit, publish(v1), installer="pip").code == 0
     target.start_app()
@@ -39,8 +39,8 @@ def test_without_a_wheelhouse_the_install_fails_before_the_switch(target: Target
     assert releases.current() == releases.rollback_target() and target.get() == (200, "v1 tinydep-1.0")
 
 
-def test_a_wheelhouse_for_another_python_is_refused_before_installing(target: Target, pack, project: Project,
-                                                                     publish):
+def test_a_wheelhouse_for_another_python_is_refused_before_installing(
+        target: Target, pack, project: Project, publish):
     art = pack(project.commit("v1"), python="3.8")
     run = target.deliver(art.commit, publish(art), installer="uv")
     assert run.code == 1 and "switch begins" not in run.out

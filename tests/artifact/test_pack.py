@@ -114,4 +114,3 @@ def test_the_dry_run_description_lists_what_would_be_sent(project: Project, pack
     assert lines[0] == f"artifact of {art.commit}: {art.size} bytes, sha256 {art.sha256}"
     assert lines[1] == f"would be stored at s3://bucket/{art.key('deploys')} (not uploaded: dry run)"
     assert lines[2:] == ["2 file(s), 1 wheel(s):", "  app.py", "  requirements.txt", "  ... and 1 more"]
-

@@ -76,7 +76,7 @@ def test_the_agent_downloads_the_presigned_url_over_http(s3, project: Project, p
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert "X-Amz" not in done.stdout  # the signature is never printed
-    assert lines[0].endswith(f"from http://127.0.0.1:{published.url.split(':')[2].split('/')[0]}/{BUCKET}/{published.key}")
+    assert lines[0].endswith(f"from {published.url.split('?')[0]}")
     assert lines[1] == f"sha256 {art.sha256[:12]} ok"
     assert (tmp_path / "release" / "app.py").read_bytes() == (project.repo / "app.py").read_bytes()
     assert ".wheelhouse/tinydep-1.0-py3-none-any.whl" in lines[2]
