@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import json
 import os
 import re
 import shutil
@@ -32,6 +31,7 @@ import zipfile
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 
 from ssm_action.agent.errors import StepError
+from ssm_action.agent.files import StateDir
 
 MANIFEST = "DEPLOY_ARTIFACT.json"  # written by the runner: commit, files, wheelhouse
 CHUNK = 1024 * 1024
@@ -238,9 +238,4 @@ def unpack(zip_path: str, target: str) -> List[str]:
 
 def read_manifest(release: str) -> Dict[str, Any]:
     """The artifact's manifest in an unpacked release ({} when there is none)."""
-    try:
-        with open(os.path.join(release, MANIFEST), encoding="utf-8") as handle:
-            value = json.load(handle)
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
+    return StateDir(release).read(MANIFEST)

@@ -93,6 +93,7 @@ class Delivery:
         """With the app stopped: what it wrote meanwhile carried over, then the link."""
         carried = self.releases.carry_over(self.name)
         detail = self.releases.switch(self.name)
+        self.previous = self.previous or self.releases.adopted  # a git clone moved aside
         return detail + ("; %d more server-local file(s) carried over" % len(carried)
                          if carried else "")
 

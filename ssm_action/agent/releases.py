@@ -23,7 +23,6 @@ carried from the current release into the new one, as git leaves untracked files
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -32,7 +31,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 from ssm_action.agent.artifact import MANIFEST, read_manifest
 from ssm_action.agent.backups import CACHE_DIRS
 from ssm_action.agent.errors import StepError
-from ssm_action.agent.files import write_atomic
+from ssm_action.agent.files import StateDir
 from ssm_action.agent.links import Links, link_target
 from ssm_action.agent.output import utc_now, utc_stamp
 
@@ -49,7 +48,9 @@ class Releases:
         self.app_dir = os.path.normpath(app_dir)
         self.root = self.app_dir + ".releases"
         self.downloads = os.path.join(self.root, "downloads")
+        self.records = StateDir(self.root)
         self.links = links
+        self.adopted: Optional[str] = None  # the git clone this run moved into the releases
 
     def path(self, name: str) -> str:
         return os.path.join(self.root, name)
@@ -74,8 +75,7 @@ class Releases:
 
     def good(self) -> List[str]:
         """The releases that passed their checks, newest last."""
-        record = _read_json(os.path.join(self.root, RECORD))
-        names = record.get("good")
+        names = self.records.read(RECORD).get("good")
         return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
     def rollback_target(self) -> Optional[str]:
@@ -90,14 +90,15 @@ class Releases:
     def describe(self, name: Optional[str]) -> str:
         if not name:
             return "none"
-        return "%s (commit %s)" % (name, str(_read_json(os.path.join(
-            self.path(name), READY)).get("commit") or "unknown")[:12])
+        commit = StateDir(self.path(name)).read(READY).get("commit")
+        return "%s (commit %s)" % (name, str(commit or "unknown")[:12])
 
     # -- before anything changes
 
     def prepare(self) -> str:
         """Repair a killed switch or adoption, drop half-made leftovers; a note."""
         os.makedirs(self.downloads, exist_ok=True)
+        self.records.remove_temporary()
         notes = [self.links.repair(self.app_dir), self.finish_adoption()]
         for name in os.listdir(self.root):
             if name.endswith(".partial") and os.path.isdir(self.path(name)):
@@ -119,8 +120,7 @@ class Releases:
                     os.remove(os.path.join(self.downloads, name))
 
     def mark_ready(self, name: str, info: Dict[str, Any]) -> None:
-        write_atomic(os.path.join(self.path(name), READY), json.dumps(
-            dict(info, release=name, ready=utc_now()), indent=1).encode("utf-8"))
+        StateDir(self.path(name)).write(READY, dict(info, release=name, ready=utc_now()))
 
     # -- server-local files
 
@@ -158,21 +158,20 @@ class Releases:
     def adopt(self) -> str:
         """Move the plain folder at ``app_dir`` into the releases, as a ready release."""
         name = utc_stamp(fraction=True) + "-adopted"
-        record = os.path.join(self.root, ADOPTING)
-        write_atomic(record, json.dumps({"release": name}).encode("utf-8"))
+        self.records.write(ADOPTING, {"release": name})
         try:
             os.rename(self.app_dir, self.path(name))
         except OSError as exc:
-            os.remove(record)
+            self.records.remove(ADOPTING)
             raise StepError("cannot move %s aside (%s): close what keeps files open in it, "
                             "then deploy again" % (self.app_dir, exc.strerror or exc))
         self.finish_adoption()
+        self.adopted = name
         return name
 
     def finish_adoption(self) -> str:
         """The moved clone ready and linked from ``app_dir`` (also after a killed adoption)."""
-        record = os.path.join(self.root, ADOPTING)
-        name = _read_json(record).get("release")
+        name = self.records.read(ADOPTING).get("release")
         if not isinstance(name, str) or not NAME.fullmatch(name):
             return ""
         note = ""
@@ -182,15 +181,14 @@ class Releases:
             if not os.path.lexists(self.app_dir):
                 self.links.switch(self.app_dir, self.path(name))
                 note = "an interrupted adoption was finished: %s -> %s" % (self.app_dir, name)
-        os.remove(record)
+        self.records.remove(ADOPTING)
         return note
 
     # -- after the checks
 
     def mark_good(self, name: str) -> None:
         good = [n for n in self.good() if n != name] + [name]
-        write_atomic(os.path.join(self.root, RECORD), json.dumps(
-            {"good": good[-GOOD_KEPT:], "updated": utc_now()}, indent=1).encode("utf-8"))
+        self.records.write(RECORD, {"good": good[-GOOD_KEPT:], "updated": utc_now()})
 
     def prune(self, keep: int, spare: Tuple[str, ...] = ()) -> List[str]:
         """Delete every release that never passed its checks (unfinished, failed, killed) and
@@ -205,15 +203,6 @@ class Releases:
         for name in removed:
             shutil.rmtree(self.path(name), ignore_errors=True)
         return removed
-
-
-def _read_json(path: str) -> Dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            value = json.load(handle)
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _shipped(folder: str) -> Set[str]:

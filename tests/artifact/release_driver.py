@@ -2,13 +2,14 @@
 into ssm_action/agent/deploy.py): runs the Delivery steps in order in a real process, one line
 per step, and can SIGKILL itself (and its children) at a chosen point inside a step.
 
-    python release_driver.py PARAMS_JSON [--kill-at POINT] [--junction-sequence]
+    python release_driver.py PARAMS_JSON [--kill-at POINT] [--junction-sequence] [--fail-after-switch]
 
 PARAMS_JSON: the contract's parameters plus "artifact_url", "artifact_sha256", "artifact_size".
 POINT: download (after the first MiB), verify (hashed, not yet renamed), unpack (after 5 files),
 install (while the installer runs), switch-before (the new link made, not yet in place), switch-after (in place),
 switch-between (Windows order: app_dir renamed away, the new link not yet in place).
 --junction-sequence: the Windows switch order (two renames), with symlinks in place of junctions.
+--fail-after-switch: as if the new version failed its checks: switch_back, exit 2.
 Runs under Python 3.8 with the agent's zipapp on PYTHONPATH.
 """
 
@@ -112,6 +113,9 @@ def main(argv: List[str]) -> int:
             print("%s FAILED %s" % (step, exc), flush=True)
             return 1
         print("%s ok %s" % (step, detail), flush=True)
+        if step == "switch" and "--fail-after-switch" in argv:
+            print("switch-back ok %s" % delivery.switch_back(), flush=True)
+            return 2
     print("release %s" % delivery.name, flush=True)
     return 0
 
