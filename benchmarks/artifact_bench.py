@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ssm_action import artifact, artifact_store  # noqa: E402
+from ssm_action import artifact, artifact_store, wheelhouse  # noqa: E402
 from ssm_action.errors import ActionError  # noqa: E402
 from tests.agent.agent_fixtures import agent_zipapp, git  # noqa: E402
 
@@ -78,7 +78,7 @@ def packing(tmp: Path, runs: int, mb: int, index: bool) -> artifact.Artifact:
     cases = [("sample app, no wheelhouse", ROOT, head, "examples/sample-app", None)]
     if index:
         cases.append(("sample app + wheelhouse (pip download)", ROOT, head, "examples/sample-app",
-                      artifact.WheelTarget("linux", "3.11")))
+                      wheelhouse.WheelTarget("linux", "3.11")))
     for kind, text in (("half text", True), ("incompressible", False)):
         repo = tmp / kind.replace(" ", "-")
         cases.append((f"{mb} MB app ({kind})", repo, big_app(repo, mb, text), "", None))

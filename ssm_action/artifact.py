@@ -10,9 +10,8 @@ compressed files (by suffix, or a first 8 KiB that does not shrink) are stored, 
 rest deflated.
 
 With a ``WheelTarget``, the committed requirements are downloaded as wheels for the
-servers' platform and Python (``pip download --only-binary=:all: --platform ...
---python-version ...``) into ``.wheelhouse/``; a requirement with no such wheel is an
-ActionError naming it, before anything is sent.
+servers' platform and Python into ``.wheelhouse/`` (wheelhouse.py); a requirement with no
+such wheel is an ActionError naming it, before anything is sent.
 
 Members: the app's files, ``.wheelhouse/*.whl``, and ``DEPLOY_ARTIFACT.json`` (commit,
 working directory, files, wheelhouse), which the agent reads (agent/artifact.py).
@@ -25,8 +24,7 @@ import hashlib
 import io
 import json
 import re
-import subprocess  # nosec B404 # git archive and pip download
-import sys
+import subprocess  # nosec B404 # git archive
 import tarfile
 import tempfile
 import zipfile
@@ -35,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ssm_action.errors import ActionError
+from ssm_action.wheelhouse import DOC, WheelTarget, download_wheels
 
 MANIFEST = "DEPLOY_ARTIFACT.json"
 WHEELHOUSE = ".wheelhouse"
@@ -44,22 +43,6 @@ UNIX = 3
 STORED_SUFFIXES = (".whl", ".zip", ".gz", ".tgz", ".bz2", ".xz", ".jar", ".png", ".jpg", ".jpeg",
                    ".gif", ".webp", ".woff", ".woff2", ".pyz")
 SAMPLE = 8 * 1024
-PLATFORM_TAGS = {"linux": ("manylinux2014_x86_64",), "windows": ("win_amd64",)}
-DOWNLOAD_TIMEOUT = 900
-DOC = "troubleshooting.md#artifact-delivery"
-
-
-@dataclass(frozen=True)
-class WheelTarget:
-    """The servers' platform and Python, for the wheelhouse."""
-
-    platform: str  # linux or windows
-    python_version: str  # major.minor, e.g. 3.11
-    tags: tuple[str, ...] = ()  # pip --platform values; default per platform
-
-    @property
-    def platforms(self) -> tuple[str, ...]:
-        return self.tags or PLATFORM_TAGS[self.platform]
 
 
 @dataclass(frozen=True)
@@ -117,29 +100,6 @@ def committed_files(repo: Path, commit: str, subdir: str = "") -> dict[str, tupl
         raise ActionError("Artifact not packed", f"the commit holds {clash[0]}, a name the deploy agent "
                           f"uses itself ({', '.join(RESERVED)}): rename it.", DOC)
     return files
-
-
-def download_wheels(requirements: Path, dest: Path, target: WheelTarget) -> list[Path]:
-    """The requirements as wheels for the servers (pip's index settings from the environment)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    platforms = [arg for tag in target.platforms for arg in ("--platform", tag)]
-    argv = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
-            "--only-binary=:all:", *platforms, "--implementation", "cp",
-            "--python-version", target.python_version, "-r", str(requirements), "-d", str(dest)]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT,  # nosec B603
-                          cwd=requirements.parent, check=False)
-    if done.returncode:
-        output = done.stderr + done.stdout
-        missing = re.search(r"No matching distribution found for (\S+)", output)
-        wanted = f"{'/'.join(target.platforms)} and Python {target.python_version}"
-        if missing:
-            raise ActionError("No wheel for the servers", f"{missing.group(1)} has no wheel for {wanted}: "
-                              "pin a version that publishes one, build and host the wheel in your index, or "
-                              "deploy without a wheelhouse (the servers then need a package index).", DOC)
-        last = [line for line in output.splitlines() if line.strip()][-3:]
-        raise ActionError("No wheel for the servers", f"pip download for {wanted} failed: "
-                          f"{' '.join(last) or 'no message'}; fix the requirements file.", DOC)
-    return sorted(dest.glob("*.whl"))
 
 
 def manifest(commit: str, subdir: str, files: list[str], target: WheelTarget | None,

@@ -19,7 +19,8 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from ssm_action.artifact import DOC, Artifact
+from ssm_action.artifact import Artifact
+from ssm_action.wheelhouse import DOC
 from ssm_action.errors import ActionError
 
 URL_EXPIRY = 3600  # seconds; long enough for every target of a rate-limited command to download

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from ssm_action import artifact, artifact_store
+from ssm_action.wheelhouse import WheelTarget
 from tests.agent.agent_fixtures import kill_processes_under, uv_folder
 from tests.artifact.artifact_fixtures import Project, Target, closed_port, closed_port_env, pip_index_env, wheel_folder
 
@@ -43,7 +44,7 @@ def pack(project: Project, wheels: Path, tmp_path: Path,
 
     def run(sha: str, wheelhouse: bool = True, platform: str = "linux", python: str = "3.11",
             **kwargs: Any) -> artifact.Artifact:
-        target = artifact.WheelTarget(platform, python) if wheelhouse else None
+        target = WheelTarget(platform, python) if wheelhouse else None
         folder = tmp_path / "packed" / str(next(counter))
         return artifact.pack(project.repo, sha, folder, wheels=target, **kwargs)
     return run
@@ -78,7 +79,7 @@ def versions(tmp_path_factory: pytest.TempPathFactory, wheels: Path) -> list[art
     with pytest.MonkeyPatch.context() as patch:
         for key, value in pip_index_env(wheels).items():
             patch.setenv(key, value)
-        target = artifact.WheelTarget("linux", "3.11")
+        target = WheelTarget("linux", "3.11")
         v1 = artifact.pack(project.repo, project.commit("v1"), out / "1", wheels=target)
         more = {f"static/{i:03}.txt": f"file {i}\n" for i in range(200)}
         v2 = artifact.pack(project.repo, project.commit("v2", {"static/blob.bin": os.urandom(3 << 20), **more}),

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from ssm_action import artifact
+from ssm_action import artifact, wheelhouse
 from ssm_action.errors import ActionError
 from tests.agent.agent_fixtures import git
 from tests.artifact.artifact_fixtures import Project
@@ -49,7 +50,7 @@ def test_the_same_commit_gives_the_same_bytes_from_another_clone(project: Projec
     for path in clone.rglob("*"):
         if ".git" not in path.parts and path.is_file():
             os.utime(path, (1_000_000_000, 1_000_000_000))
-    again = artifact.pack(clone, sha, tmp_path / "other", wheels=artifact.WheelTarget("linux", "3.11"))
+    again = artifact.pack(clone, sha, tmp_path / "other", wheels=wheelhouse.WheelTarget("linux", "3.11"))
     assert again.path.read_bytes() == first.path.read_bytes() and again.sha256 == first.sha256
     with zipfile.ZipFile(first.path) as archive:
         infos = {i.filename: i for i in archive.infolist()}
@@ -84,13 +85,28 @@ def test_a_wheelhouse_for_the_servers_platform_and_python(project: Project, pack
     assert wheelhouse == {"platform": "win_amd64", "python_version": "3.11", "wheels": list(art.wheels)}
 
 
-@pytest.mark.parametrize("requirement, named", [("native==1.0", "native==1.0"), ("sdistonly", "sdistonly")])
-def test_a_requirement_without_a_wheel_for_the_servers_is_named(project: Project, pack, requirement, named):
+@pytest.mark.parametrize("resolver", ["uv", "pip"])
+@pytest.mark.parametrize("requirement, named", [("native==1.0", "native"), ("sdistonly", "sdistonly")])
+def test_a_requirement_without_a_wheel_for_the_servers_is_named(project: Project, pack, monkeypatch, resolver,
+                                                                requirement, named):
+    if resolver == "pip":
+        monkeypatch.setattr(wheelhouse, "find_uv", lambda: None)
     sha = project.commit("v1", {"requirements.txt": f"tinydep==1.0\n{requirement}\n"})
     with pytest.raises(ActionError) as caught:
         pack(sha, platform="linux")
     assert caught.value.title == "No wheel for the servers"
-    assert caught.value.message.startswith(f"{named} has no wheel for manylinux2014_x86_64 and Python 3.11")
+    assert re.match(f"{named}(==1.0)? has no wheel for manylinux2014_x86_64 and Python 3.11: pin a version",
+                    caught.value.message)
+
+
+@pytest.mark.parametrize("python, platform, wanted", [("3.8", "linux", ["tinydep-1.0-py3-none-any.whl"]),
+                                                      ("3.11", "linux", []),
+                                                      ("3.11", "windows", ["native-1.0-cp311-cp311-win_amd64.whl"])])
+def test_markers_are_evaluated_for_the_servers_not_the_runner(project: Project, pack, python, platform, wanted):
+    """pip download alone would judge these markers by the runner (Python 3.11 on Linux)."""
+    sha = project.commit("v1", {"requirements.txt": 'tinydep==1.0; python_version < "3.10"\n'
+                                                    'native==1.0; sys_platform == "win32"\n'})
+    assert list(pack(sha, platform=platform, python=python).wheels) == wanted
 
 
 def test_links_reserved_names_and_unknown_commits_are_refused(project: Project, pack):
