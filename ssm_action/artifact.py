@@ -32,12 +32,12 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ssm_action.agent.artifact import MANIFEST, unsafe_name
+from ssm_action.agent.releases import READY, WHEELHOUSE
 from ssm_action.errors import ActionError
 from ssm_action.wheelhouse import DOC, WheelTarget, download_wheels
 
-MANIFEST = "DEPLOY_ARTIFACT.json"
-WHEELHOUSE = ".wheelhouse"
-RESERVED = (MANIFEST, WHEELHOUSE, "DEPLOY_RELEASE.json")  # names the agent writes or reads
+RESERVED = (MANIFEST, WHEELHOUSE, READY)  # names the agent writes or reads
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 UNIX = 3
 STORED_SUFFIXES = (".whl", ".zip", ".gz", ".tgz", ".bz2", ".xz", ".jar", ".png", ".jpg", ".jpeg",
@@ -91,6 +91,10 @@ def committed_files(repo: Path, commit: str, subdir: str = "") -> dict[str, tupl
                 raise ActionError("Artifact not packed", f"{member.name} in commit {commit} is a link: "
                                   "an artifact carries regular files only; replace it with the file, or "
                                   "mark it export-ignore in .gitattributes.", DOC)
+            why = unsafe_name(name)
+            if why and member.isfile():
+                raise ActionError("Artifact not packed", f"{member.name} in commit {commit} has {why}, which "
+                                  "a server refuses to unpack: rename it.", DOC)
             if member.isfile():
                 stream = archive.extractfile(member)
                 assert stream is not None  # nosec B101 # a regular file has content

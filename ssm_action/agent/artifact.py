@@ -166,8 +166,8 @@ def verify(partial: str, sha256: str, final: str) -> str:
     return "sha256 %s ok" % sha256[:12]
 
 
-def _bad_name(name: str) -> Optional[str]:
-    """Why a member name is unsafe to unpack, or None."""
+def unsafe_name(name: str) -> Optional[str]:
+    """Why a member name is unsafe to unpack (on either kind of server), or None."""
     parts = name.rstrip("/").split("/")
     if not name or name.startswith("/") or "\\" in name or "\0" in name:
         return "an absolute or non-portable path"
@@ -182,7 +182,7 @@ def check_members(archive: zipfile.ZipFile) -> int:
     """Refuse unsafe members (the first named); the unpacked size in bytes."""
     seen: Dict[str, str] = {}
     for info in archive.infolist():
-        why = _bad_name(info.filename)
+        why = unsafe_name(info.filename)
         if why is None and stat.S_ISLNK(info.external_attr >> 16):
             why = "a symbolic link"
         key = info.filename.rstrip("/")

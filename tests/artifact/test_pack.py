@@ -120,6 +120,10 @@ def test_links_reserved_names_and_unknown_commits_are_refused(project: Project, 
     sha = project.commit("v2", {".wheelhouse/x.whl": "mine"})
     with pytest.raises(ActionError, match="the commit holds .wheelhouse/x.whl"):
         pack(sha)
+    git(project.repo, "rm", "-rq", ".wheelhouse")
+    sha = project.commit("v3", {"a:b.txt": "a Windows stream name"})
+    with pytest.raises(ActionError, match="a:b.txt in commit .* has a drive or stream name, which a server refuses"):
+        pack(sha)
     with pytest.raises(ActionError, match="commit 1234567 is not in the checkout"):
         pack("1234567")
 
