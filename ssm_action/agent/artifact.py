@@ -105,12 +105,11 @@ def _transfer(source: str, partial: str, size: int, timeout: float,
               progress: Optional[Progress]) -> None:
     """One attempt: append to ``partial`` up to ``size`` bytes (from 0 when not resumable)."""
     have = os.path.getsize(partial) if os.path.isfile(partial) else 0
-    if have > size:
-        have = 0
     if have == size:
         return
+    have = have if have < size else 0
     body, resumed = _open(source, have, timeout)
-    with body, open(partial, "ab" if resumed else "wb") as out:
+    with body, open(partial, "ab" if resumed and have else "wb") as out:
         have = have if resumed else 0
         try:
             while have <= size:
@@ -128,6 +127,9 @@ def _transfer(source: str, partial: str, size: int, timeout: float,
         raise StepError("the artifact from %s is larger than the %d bytes the runner sent: "
                         "a wrong URL or a replaced object; nothing was changed" % (
                             where(source), size))
+    if have < size and local_path(source) is not None:
+        raise StepError("the artifact %s has %d bytes, not the %d the runner sent: it is not "
+                        "the one packed; nothing was changed" % (source, have, size))
     if have < size:
         raise _Transient("the transfer ended after %d of %d bytes" % (have, size))
 

@@ -85,6 +85,17 @@ def test_a_local_path_and_a_file_url_are_artifact_stores(tmp_path: Path):
         assert artifact.file_sha256(str(tmp_path / f"{i}.partial")) == SHA
     with pytest.raises(StepError, match="cannot read the artifact"):
         artifact.download(str(tmp_path / "missing.zip"), str(tmp_path / "x"), 1)
+    with pytest.raises(StepError, match=f"has {len(BODY)} bytes, not the {len(BODY) + 1} the runner sent"):
+        artifact.download(str(source), str(tmp_path / "short"), len(BODY) + 1)
+
+
+def test_an_oversized_leftover_is_started_again(tmp_path: Path):
+    source = tmp_path / "a.zip"
+    source.write_bytes(BODY)
+    partial = tmp_path / "a.zip.partial"
+    partial.write_bytes(BODY + b"junk from another artifact")
+    assert artifact.download(str(source), str(partial), len(BODY)).endswith(str(source))
+    assert partial.read_bytes() == BODY
 
 
 def zip_with(path: Path, *names: str, link: str = "") -> Path:
