@@ -45,11 +45,6 @@ def closed_port_env(port: int) -> dict[str, str]:
     return env
 
 
-def closed_port() -> int:
-    """A port nothing listens on (bound once, then released)."""
-    return free_port()
-
-
 @dataclass
 class Project:
     """A git repository of the app; ``commit`` writes files and returns the new SHA."""

@@ -12,8 +12,8 @@ import pytest
 
 from ssm_action import artifact, artifact_store
 from ssm_action.wheelhouse import WheelTarget
-from tests.agent.agent_fixtures import kill_processes_under, uv_folder
-from tests.artifact.artifact_fixtures import Project, Target, closed_port, closed_port_env, pip_index_env, wheel_folder
+from tests.agent.agent_fixtures import free_port, kill_processes_under, uv_folder
+from tests.artifact.artifact_fixtures import Project, Target, closed_port_env, pip_index_env, wheel_folder
 
 BUCKET = "artifact-bucket"
 
@@ -62,7 +62,7 @@ def s3(aws: dict[str, str]) -> Any:
 def target(tmp_path: Path, uv_dir: Path) -> Iterator[Target]:
     """A server folder whose package index is a closed port; its processes killed after."""
     root = tmp_path / "server"
-    env = closed_port_env(closed_port())
+    env = closed_port_env(free_port())  # bound once, then released: nothing listens there
     env["PATH"] = f"{uv_dir}{os.pathsep}{env['PATH']}"
     try:
         yield Target(root, env)

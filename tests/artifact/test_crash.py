@@ -19,11 +19,11 @@ POINTS = ["download", "verify", "unpack", "install", "switch-before", "switch-af
 STEP = {"switch-before": "switch", "switch-after": "switch", "switch-between": "switch"}
 
 
-def leftovers(target: Target) -> list[str]:
-    """Half-made things: partial downloads or releases, switch links, zips of other artifacts."""
+def leftovers(target: Target, sha256: str) -> list[str]:
+    """Half-made things: partial releases, downloads other than the artifact's zip, switch links."""
     root = Path(f"{target.app_dir}.releases")
     found = [p.name for p in root.iterdir() if p.name.endswith(".partial")]
-    found += [p.name for p in (root / "downloads").iterdir() if p.name.endswith(".partial")]
+    found += [p.name for p in (root / "downloads").iterdir() if p.name != f"{sha256}.zip"]
     found += [p.name for p in target.app_dir.parent.iterdir() if p.name != "app" and not p.name.endswith(".releases")]
     return found
 
@@ -67,5 +67,5 @@ def test_killed_in_a_step_the_old_version_serves_and_a_rerun_completes(target: T
         assert rerun.detail("download").startswith("3.")  # nothing left to transfer, hashed again
     if point == "switch-between":
         assert "an interrupted switch was undone" in rerun.detail("prepare")
-    assert leftovers(target) == []
+    assert leftovers(target, v2.sha256) == []
     assert releases.names() == [old, rerun.release]  # the killed run's release pruned (retention 2)
