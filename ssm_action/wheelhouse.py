@@ -64,31 +64,33 @@ def uv_index_args(env: dict[str, str]) -> list[str]:
     return args + [arg for link in env.get("PIP_FIND_LINKS", "").split() for arg in ("--find-links", link)]
 
 
-def _last_lines(output: str, count: int = 3) -> str:
+def _last_lines(output: str, count: int = 4) -> str:
     return " ".join([line.strip() for line in output.splitlines() if line.strip()][-count:]) or "no message"
 
 
-def no_wheel(requirement: str, target: WheelTarget) -> ActionError:
-    return ActionError("No wheel for the servers", f"{requirement} has no wheel for {target.wanted}: pin a "
-                       "version that publishes one, build and host the wheel in your index, or deploy without "
-                       "a wheelhouse (the servers then need a package index).", DOC)
+def _run(tool: str, argv: list[str], cwd: Path, missing: str, target: WheelTarget) -> None:
+    """Run ``tool``; on failure, an ActionError naming the requirement ``missing`` matches."""
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT,  # nosec B603 # our argv
+                          cwd=cwd, check=False)
+    if not done.returncode:
+        return
+    output = done.stderr + done.stdout
+    found = re.search(missing, output)
+    if found:
+        raise ActionError("No wheel for the servers", f"{found.group(1)} has no wheel for {target.wanted}: pin "
+                          "a version that publishes one, build and host the wheel in your index, or deploy "
+                          "without a wheelhouse (the servers then need a package index).", DOC)
+    raise ActionError("No wheel for the servers", f"{tool} for {target.wanted} failed: "
+                      f"{_last_lines(output)}; fix the requirements file.", DOC)
 
 
 def pin_for_servers(uv: str, requirements: Path, target: WheelTarget, pins: Path) -> Path:
     """``requirements`` resolved by uv for the servers' platform and Python, into ``pins``."""
-    argv = [uv, "pip", "compile", "--quiet", "--no-header", "--no-annotate", "--no-config",
-            "--only-binary", ":all:", "--python-version", target.python_version,
-            "--python-platform", UV_PLATFORMS[target.platform], *uv_index_args(dict(os.environ)),
-            str(requirements), "-o", str(pins)]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT,  # nosec B603 # our argv
-                          cwd=requirements.parent, check=False)
-    if done.returncode:
-        output = done.stderr + done.stdout
-        missing = re.search(r"Because (\S+?) has no (?:usable )?wheels", output)
-        if missing:
-            raise no_wheel(missing.group(1), target)
-        raise ActionError("No wheel for the servers", f"uv pip compile for {target.wanted} failed: "
-                          f"{_last_lines(output, 6)}; fix the requirements file.", DOC)
+    _run("uv pip compile", [uv, "pip", "compile", "--quiet", "--no-header", "--no-annotate", "--no-config",
+                            "--only-binary", ":all:", "--python-version", target.python_version,
+                            "--python-platform", UV_PLATFORMS[target.platform], *uv_index_args(dict(os.environ)),
+                            str(requirements), "-o", str(pins)],
+         requirements.parent, r"Because (\S+?) has no (?:usable )?wheels", target)
     return pins
 
 
@@ -98,17 +100,9 @@ def download_wheels(requirements: Path, dest: Path, target: WheelTarget) -> list
     uv = find_uv()
     pinned = pin_for_servers(uv, requirements, target, dest.parent / "pins.txt") if uv else None
     platforms = [arg for tag in target.platforms for arg in ("--platform", tag)]
-    argv = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
-            "--only-binary=:all:", *platforms, "--implementation", "cp", "--python-version",
-            target.python_version, *(["--no-deps"] if pinned else []), "-r", str(pinned or requirements),
-            "-d", str(dest)]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT,  # nosec B603 # our argv
-                          cwd=requirements.parent, check=False)
-    if done.returncode:
-        output = done.stderr + done.stdout
-        missing = re.search(r"No matching distribution found for (\S+)", output)
-        if missing:
-            raise no_wheel(missing.group(1), target)
-        raise ActionError("No wheel for the servers", f"pip download for {target.wanted} failed: "
-                          f"{_last_lines(output)}; fix the requirements file.", DOC)
+    _run("pip download", [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
+                          "--only-binary=:all:", *platforms, "--implementation", "cp", "--python-version",
+                          target.python_version, *(["--no-deps"] if pinned else []),
+                          "-r", str(pinned or requirements), "-d", str(dest)],
+         requirements.parent, r"No matching distribution found for (\S+)", target)
     return sorted(dest.glob("*.whl"))
