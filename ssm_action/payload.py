@@ -62,6 +62,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "secrets": ("aws.py", "secrets.py"),
     "service-linux": ("launcher.py", "systemd.py", "aws.py", "secrets.py"),
     "service-windows": ("launcher.py", "scheduled_task.py", "aws.py", "secrets.py"),
+    "artifact": ("artifact.py", "links.py", "releases.py", "wheelhouse.py", "delivery.py"),
 }
 OPTIONAL = frozenset(module for modules in EXTRAS.values() for module in modules)
 
@@ -73,6 +74,8 @@ def extras_for(params: dict[str, Any]) -> frozenset[str]:
         wanted.add("secrets")
     if params.get("app_host") == "service":
         wanted.add(f"service-{params.get('platform')}")
+    if params.get("source") == "artifact":
+        wanted.add("artifact")
     return frozenset(wanted)
 
 
