@@ -21,7 +21,8 @@ MODES = ("gates", "deploy", "all")
 TRANSPORTS = ("ssm", "local")
 PLATFORMS = ("windows", "linux")
 INSTALLERS = ("auto", "pip", "uv")
-GATE_NAMES = ("tests", "pip-audit", "safety", "bandit", "flake8", "pylint", "smoke", "env", "deps")
+GATE_NAMES = ("tests", "pip-audit", "safety", "bandit", "flake8", "ruff", "pylint", "smoke", "env", "deps")
+INSTALL_OPTIONS = ("-r", "--requirement", "-c", "--constraint", "-e", "--editable", "--group")
 SECRET_INPUTS = ("github-token", "safety-api-key")
 TRUE_WORDS = ("true", "True", "TRUE")  # the YAML 1.2 forms the runner's toolkit accepts
 FALSE_WORDS = ("false", "False", "FALSE")
@@ -61,6 +62,11 @@ class Config:
     pylint_args: tuple[str, ...]
     bandit_args: tuple[str, ...]
     pip_audit_args: tuple[str, ...]
+    # What the gates install (empty: as the project declares itself), which variables the
+    # tested code may see although they look secret, and ruff's extra arguments.
+    install: tuple[str, ...]
+    pass_env: tuple[str, ...]
+    ruff_args: tuple[str, ...]
     gate_timeout: int
     cache_directory: Path
     transport: str
@@ -226,6 +232,22 @@ def _gate_list(reader: _Reader, name: str) -> tuple[str, ...]:
     return tuple(gate for gate in GATE_NAMES if gate in values)
 
 
+def _install(reader: _Reader) -> tuple[str, ...]:
+    """The install input as installer arguments; options other than those named are refused."""
+    words = reader.args("install")
+    if "none" in words and words != ("none",):
+        reader.fail("install", "none cannot be combined with anything else.")
+    wants_value = False
+    for word in words:
+        if word.startswith("-") and not wants_value and word not in INSTALL_OPTIONS:
+            reader.fail("install", f"{word} is not supported; use requirements, paths such as .[test], "
+                        f"or {', '.join(INSTALL_OPTIONS)}.")
+        wants_value = word in INSTALL_OPTIONS and not wants_value
+    if wants_value:
+        reader.fail("install", f"{words[-1]} needs a value, e.g. -r requirements/test.txt or --group tests.")
+    return words
+
+
 def _environment_map(reader: _Reader) -> tuple[tuple[str, str], ...]:
     pairs = []
     for item in split_list(reader.raw["environment-map"]):
@@ -277,6 +299,9 @@ def parse(raw: Mapping[str, str], env: Mapping[str, str] = os.environ) -> tuple[
         pylint_args=r.args("pylint-args"),
         bandit_args=r.args("bandit-args"),
         pip_audit_args=r.args("pip-audit-args"),
+        install=_install(r),
+        pass_env=r.items("pass-env", ENV_NAME.match, "use variable names like DATABASE_URL."),
+        ruff_args=r.args("ruff-args"),
         gate_timeout=r.integer("gate-timeout", 10, 21600),
         cache_directory=_resolve_dir(r.text("cache-directory") or ".ssm-action-cache", env),
         transport=r.choice("transport", TRANSPORTS),

@@ -1,0 +1,100 @@
+"""What the tests gate measures coverage of: what the project itself measures. Its own
+--cov (pytest-args, addopts), else its coverage configuration's source, else its own
+importable packages and modules (never the tests)."""
+
+from __future__ import annotations
+
+import configparser
+import shlex
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+
+# pytest-cov options that set no source (they tune a measurement chosen elsewhere)
+TUNING = ("--cov-report", "--cov-fail-under", "--cov-config", "--cov-branch", "--cov-append", "--cov-context",
+          "--cov-precision")
+NOT_CODE = frozenset({"tests", "test", "testing", "docs", "doc", "examples", "example", "benchmarks", "scripts",
+                      "build", "dist"})
+NOT_MODULES = frozenset({"setup.py", "conftest.py", "noxfile.py", "fabfile.py", "tasks.py", "manage.py"})
+# (file, section) pairs in the order pytest looks for its configuration
+PYTEST_INI = (("pytest.ini", "pytest"), (".pytest.ini", "pytest"), ("tox.ini", "pytest"), ("setup.cfg", "tool:pytest"))
+COVERAGE_INI = ((".coveragerc", "run"), ("setup.cfg", "coverage:run"), ("tox.ini", "coverage:run"))
+
+
+def scope(root: Path, pytest_args: Sequence[str], cache_directory: Path) -> tuple[list[str], str]:
+    """The --cov arguments to add, and where the scope comes from."""
+    if _sets_source(pytest_args):
+        return [], "--cov in pytest-args"
+    if _sets_source(addopts(root)):
+        return [], "--cov in the project's pytest addopts"
+    where = _coverage_source(root)
+    if where:
+        return ["--cov"], f"source in {where}"
+    names = own_code(root, cache_directory)
+    if names:
+        return [f"--cov={name}" for name in names], f"the project's own code ({', '.join(names)})"
+    return ["--cov"], "everything run (no package or module of the project found)"
+
+
+def _sets_source(args: Sequence[str]) -> bool:
+    return any(arg == "--cov" or (arg.startswith("--cov") and not arg.startswith(TUNING))
+               for arg in args if not arg.startswith("--no-cov"))
+
+
+def addopts(root: Path) -> list[str]:
+    """pytest's addopts from the configuration file pytest itself would use."""
+    pyproject = _toml(root)
+    for name, section in PYTEST_INI:
+        if name == "tox.ini" and "ini_options" in pyproject.get("tool", {}).get("pytest", {}):
+            break  # pyproject.toml comes before tox.ini
+        parser = _ini(root / name)
+        if parser.has_section(section):
+            return shlex.split(parser[section].get("addopts", ""))
+    options = pyproject.get("tool", {}).get("pytest", {}).get("ini_options", {})
+    value = options.get("addopts", "")
+    return list(value) if isinstance(value, list) else shlex.split(value)
+
+
+def _coverage_source(root: Path) -> str:
+    for name, section in COVERAGE_INI:
+        parser = _ini(root / name)
+        if parser.has_option(section, "source") or parser.has_option(section, "source_pkgs"):
+            return f"{name} [{section}]"
+    run = _toml(root).get("tool", {}).get("coverage", {}).get("run", {})
+    return "pyproject.toml [tool.coverage.run]" if "source" in run or "source_pkgs" in run else ""
+
+
+def own_code(root: Path, cache_directory: Path) -> list[str]:
+    """The project's top-level packages and modules (src/ layout too), without tests."""
+    names = []
+    for base in (root / "src", root):
+        if not base.is_dir():
+            continue
+        for entry in sorted(base.iterdir()):
+            if entry.name.startswith((".", "_")) or entry.name in NOT_CODE or entry.resolve() == cache_directory:
+                continue
+            if entry.is_dir() and (entry / "__init__.py").is_file():
+                names.append(entry.name)
+            elif entry.suffix == ".py" and entry.name not in NOT_MODULES and not _is_test(entry.stem):
+                names.append(entry.stem)
+    return list(dict.fromkeys(names))
+
+
+def _is_test(stem: str) -> bool:
+    return stem.startswith("test_") or stem.endswith("_test")
+
+
+def _ini(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error:
+        pass
+    return parser
+
+
+def _toml(root: Path) -> dict:
+    try:
+        return tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
