@@ -7,7 +7,7 @@ import re
 
 # An exception line, as Python prints it or as pytest prefixes it with "E   ".
 EXCEPTION = re.compile(r"^(?:E\s+)?((?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Warning)(?::.*)?)$")
-PYTEST_ERROR = re.compile(r"^(?:ERROR|INTERNALERROR>?|error):?\s*(.+)$")
+PYTEST_ERROR = re.compile(r"^(?:ERROR|INTERNALERROR>?|(?:[\w. -]+: )?error):?\s*(.+)$")
 INSTALL_ERROR = re.compile(r"^\s*(?:×|ERROR:|error:)\s*(.+)$")
 INSTALL_HINT = ("Fix: set the install input to what the project's tests need (e.g. `.[test]`, "
                 "`--group tests`, `-r requirements/test.txt`), or requirements-file.")
@@ -33,7 +33,7 @@ def first_cause(*texts: str) -> str:
             return match.group(1).strip()
     for line in lines:
         match = PYTEST_ERROR.match(line.strip())
-        if match and match.group(1).strip("= "):
+        if match and match.group(1).strip("= ") and not match.group(1).startswith("usage:"):
             return match.group(1).strip("= ")
     return ""
 
@@ -49,8 +49,9 @@ def install_cause(output: str) -> str:
     for index, line in enumerate(lines):
         match = INSTALL_ERROR.match(line)
         if match:
-            cause = match.group(1).strip()
-            if cause.endswith(":"):  # uv: "No solution found ...:" then the reason, after ╰─▶
-                cause += " " + next((rest.strip(" ╰─▶│") for rest in lines[index + 1:] if rest.strip()), "")
-            return cause.strip()
+            cause = match.group(1).strip().rstrip(":")
+            reason = next((rest.strip(" ╰─▶│") for rest in lines[index + 1:] if rest.strip()), "")
+            if reason.startswith("cause:") or match.group(1).endswith(":"):  # uv gives the reason next
+                cause += ": " + reason.removeprefix("cause:").strip()
+            return cause
     return first_cause(output) or (output.strip().splitlines() or ["no output"])[-1]
