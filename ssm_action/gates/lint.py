@@ -30,7 +30,8 @@ class _PylintOwnPackages:
     def find_spec(self, name, path=None, target=None):
         return m.PathFinder.find_spec(name, sorted(own)) if path is None else None
     def find_distributions(self, context=md.DistributionFinder.Context()):
-        return md.MetadataPathFinder.find_distributions(md.DistributionFinder.Context(name=context.name, path=sorted(own)))
+        mine = md.DistributionFinder.Context(name=context.name, path=sorted(own))
+        return md.MetadataPathFinder.find_distributions(mine)
 original = PyLinter.check
 def check(self, files_or_modules):
     sys.meta_path.insert(sys.meta_path.index(m.PathFinder), _PylintOwnPackages())

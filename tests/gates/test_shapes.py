@@ -47,9 +47,9 @@ SHAPE_CASES = {
     "coveragerc": (Direct(((*PIP, "-r", "requirements.txt", "pytest", "pytest-cov"),), (*PYTEST, "--cov", REPORT)),
                    {"passed": 1}),
     "src-layout": (Direct(((*PIP, "-e", ".[test]"),), (*PYTEST, "--cov=sl_pkg", REPORT)), {"passed": 1}),
-    "uv-lock": (Direct((("{uv}", "sync", "--frozen"), ("{uv}", "pip", "install", "--python", "{python}", "pytest",
-                                                         "pytest-cov")), (*PYTEST, "--cov=ul_pkg", REPORT)),
-                {"passed": 1}),
+    "uv-lock": (Direct((("{uv}", "sync", "--frozen"),
+                        ("{uv}", "pip", "install", "--python", "{python}", "pytest", "pytest-cov")),
+                       (*PYTEST, "--cov=ul_pkg", REPORT)), {"passed": 1}),
     "ruff-project": (Direct(((*PIP, "-e", ".[dev]"),), (*PYTEST, "--cov=rf_pkg", REPORT)), {"passed": 1}),
 }
 
