@@ -18,6 +18,7 @@ NOT_CODE = frozenset({"tests", "test", "testing", "docs", "doc", "examples", "ex
 NOT_MODULES = frozenset({"setup.py", "conftest.py", "noxfile.py", "fabfile.py", "tasks.py", "manage.py"})
 # (file, section) pairs in the order pytest looks for its configuration
 PYTEST_INI = (("pytest.ini", "pytest"), (".pytest.ini", "pytest"), ("tox.ini", "pytest"), ("setup.cfg", "tool:pytest"))
+SOURCE_KEYS = ("source", "source_pkgs")
 COVERAGE_INI = ((".coveragerc", "run"), ("setup.cfg", "coverage:run"), ("tox.ini", "coverage:run"))
 
 
@@ -27,6 +28,9 @@ def scope(root: Path, pytest_args: Sequence[str], cache_directory: Path) -> tupl
         return [], "--cov in pytest-args"
     if _sets_source(addopts(root)):
         return [], "--cov in the project's pytest addopts"
+    tox = tox_sources(root)
+    if tox:
+        return [f"--cov={name}" for name in tox], "--cov in tox.ini's [testenv] commands"
     where = _coverage_source(root)
     if where:
         return ["--cov"], f"source in {where}"
@@ -55,13 +59,37 @@ def addopts(root: Path) -> list[str]:
     return list(value) if isinstance(value, list) else shlex.split(value)
 
 
+def tox_sources(root: Path) -> list[str]:
+    """The sources of `--cov X` / `--cov=X` in the pytest command of tox.ini's [testenv]."""
+    parser = _ini(root / "tox.ini")
+    try:
+        words = shlex.split(parser.get("testenv", "commands", fallback="").replace("\\\n", " "))
+    except ValueError:
+        return []
+    found = []
+    for index, word in enumerate(words):
+        if word.startswith("--cov="):
+            found.append(word.split("=", 1)[1])
+        elif word == "--cov" and index + 1 < len(words) and not words[index + 1].startswith("-"):
+            found.append(words[index + 1])
+    return [name for name in found if name and "{" not in name]
+
+
 def _coverage_source(root: Path) -> str:
+    """Where the coverage configuration sets the source (or a plugin that sets it, covdefaults)."""
     for name, section in COVERAGE_INI:
         parser = _ini(root / name)
-        if parser.has_option(section, "source") or parser.has_option(section, "source_pkgs"):
+        if any(parser.has_option(section, key) for key in SOURCE_KEYS) or _sets_by_plugin(
+                parser.get(section, "plugins", fallback="")):
             return f"{name} [{section}]"
     run = _toml(root).get("tool", {}).get("coverage", {}).get("run", {})
-    return "pyproject.toml [tool.coverage.run]" if "source" in run or "source_pkgs" in run else ""
+    if any(key in run for key in SOURCE_KEYS) or _sets_by_plugin(" ".join(run.get("plugins", []))):
+        return "pyproject.toml [tool.coverage.run]"
+    return ""
+
+
+def _sets_by_plugin(plugins: str) -> bool:
+    return "covdefaults" in plugins  # it sets source to the project folder
 
 
 def own_code(root: Path, cache_directory: Path) -> list[str]:

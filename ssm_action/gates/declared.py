@@ -24,6 +24,7 @@ USUAL_FILES = ("requirements-dev.txt", "requirements-test.txt", "requirements-te
 CI_FILES = ("tox.ini", "noxfile.py", ".github/workflows/*.yml", ".github/workflows/*.yaml")
 POINTED = re.compile(r"""(?:-r\s*|--requirement[=\s]+|["']-r["'],\s*)["']?((?:\{toxinidir\}/)?[\w./-]+\.txt)""")
 LOCKS = ("uv.lock", "poetry.lock")
+NOT_TESTS = ("doc", "mypy", "lint", "typing")  # requirement files of other CI jobs
 REGISTRY_SOURCES = ("registry", "pypi", "legacy")
 DECIDING_TABLES = ("build-system", "project", "dependency-groups")
 
@@ -200,28 +201,40 @@ def _tox_deps(root: Path, result: Plan) -> None:
 
 
 def _pointed_files(root: Path) -> list[str]:
-    """Requirement files that tox.ini, noxfile.py or the CI workflows install (not docs')."""
+    """Requirement files that tox.ini, noxfile.py or the CI workflows install (not those of
+    the docs, lint or typing jobs)."""
     found: list[str] = []
     for pattern in CI_FILES:
         for config in sorted(root.glob(pattern)):
             text = config.read_text(encoding="utf-8", errors="replace")
             for match in POINTED.finditer(text):
                 name = match.group(1).replace("{toxinidir}/", "")
-                if (root / name).is_file() and "doc" not in name and name not in found:
+                if (root / name).is_file() and not any(word in name for word in NOT_TESTS) and name not in found:
                     found.append(name)
     return found
 
 
 def _pin_from_locks(root: Path, result: Plan) -> None:
-    """Every package a lock file pins becomes a constraint: the gates test what the lock says."""
+    """Every package a lock file pins becomes a constraint: the gates test what the lock says.
+    A package locked at several versions (one per Python or platform) keeps each one's markers."""
     for name in LOCKS:
         path = root / name
         if not path.is_file():
             continue
-        packages = tomllib.loads(path.read_text(encoding="utf-8")).get("package", [])
-        pins = [f"{p['name']}=={p['version']}" for p in packages if "version" in p and _from_registry(p)]
-        result.pins += pins
-        result.reasons.append(f"{len(pins)} versions pinned by {name}")
+        packages = [p for p in tomllib.loads(path.read_text(encoding="utf-8")).get("package", [])
+                    if "version" in p and _from_registry(p)]
+        names = [p["name"].lower() for p in packages]
+        pins = [_pin(p, several=names.count(p["name"].lower()) > 1) for p in packages]
+        result.pins += [pin for pin in pins if pin]
+        result.reasons.append(f"{len(result.pins)} versions pinned by {name}")
+
+
+def _pin(package: dict[str, Any], several: bool) -> str:
+    pin = f"{package['name']}=={package['version']}"
+    if not several:
+        return pin
+    markers = package.get("markers") or " or ".join(f"({m})" for m in package.get("resolution-markers", []))
+    return f"{pin} ; {markers}" if markers and isinstance(markers, str) else ""  # unknown: left to the resolver
 
 
 def _from_registry(package: dict[str, Any]) -> bool:

@@ -227,11 +227,14 @@ def _tail(text: str, lines: int = 15) -> str:
 
 
 def _prune(envs: Path, keep: str) -> None:
-    """Drop environments of older keys, so a persisted cache does not grow (skip any in use)."""
+    """Drop environments of older keys, and their lock and pins files, so a persisted cache
+    does not grow (skip any in use)."""
     for path in envs.iterdir():
-        if path.is_dir() and path.name != keep:
-            with _locked(envs / f"{path.name}.lock", wait=False) as mine:
-                if mine:
-                    shutil.rmtree(path, ignore_errors=True)
-                    (envs / f"{path.name}.lock").unlink(missing_ok=True)
-                    (envs / f"{path.name}.pins.txt").unlink(missing_ok=True)
+        key = path.name.removesuffix(".lock").removesuffix(".pins.txt")
+        if key == keep or (path.is_file() and (envs / key).is_dir()):
+            continue  # the current one; or a file of an environment pruned with it below
+        with _locked(envs / f"{key}.lock", wait=False) as mine:
+            if mine:
+                shutil.rmtree(envs / key, ignore_errors=True)
+                (envs / f"{key}.pins.txt").unlink(missing_ok=True)
+                (envs / f"{key}.lock").unlink(missing_ok=True)

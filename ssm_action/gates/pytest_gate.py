@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 # Parses the JUnit file pytest just wrote
 import xml.etree.ElementTree as ET  # nosec B405
 from pathlib import Path
@@ -14,6 +15,7 @@ from ssm_action.gates.base import GateContext, last_line
 from ssm_action.gates.model import ERROR, FAILED, HIGH, PASSED, Finding, Outcome
 
 TESTS_FAILED, NO_TESTS = 1, 5  # pytest exit codes; 2, 3 and 4 mean it could not run
+COLOURS = re.compile(r"\x1b\[[0-9;]*m")  # a project's --color=yes
 
 
 def tests(ctx: GateContext) -> Outcome:
@@ -27,6 +29,7 @@ def tests(ctx: GateContext) -> Outcome:
     variables = env.variables()
     variables["COVERAGE_FILE"] = str(ctx.scratch / ".coverage")  # keep the checkout clean
     done = ctx.log.run(argv, cwd=ctx.root, env=variables)
+    done.stdout, done.stderr = COLOURS.sub("", done.stdout), COLOURS.sub("", done.stderr)
     coverage = _coverage(coverage_json)
     failures = _failures(junit)
     if done.returncode == NO_TESTS:

@@ -121,6 +121,25 @@ def test_coverage_measures_what_the_project_measures(shape, pytest_args, cov, tm
     assert covscope.scope(SHAPES / shape, pytest_args, tmp_path)[0] == cov
 
 
+def test_coverage_set_in_tox_commands_or_by_covdefaults_is_followed(tmp_path):
+    (tmp_path / "tox.ini").write_text("[testenv]\ncommands =\n    pytest \\\n      --cov app --cov=tests \\\n"
+                                      "      --cov-report term {posargs}\n")
+    assert covscope.scope(tmp_path, (), tmp_path / "cache") == (["--cov=app", "--cov=tests"],
+                                                               "--cov in tox.ini's [testenv] commands")
+    (tmp_path / "tox.ini").unlink()
+    (tmp_path / "setup.cfg").write_text("[coverage:run]\nplugins = covdefaults\n")  # it sets the source
+    assert covscope.scope(tmp_path, (), tmp_path / "cache")[0] == ["--cov"]
+
+
+def test_a_lock_with_one_version_per_python_keeps_the_markers(tmp_path):
+    (tmp_path / "poetry.lock").write_text(
+        '[[package]]\nname = "filelock"\nversion = "3.19.1"\nmarkers = "python_version == \\"3.9\\""\n\n'
+        '[[package]]\nname = "filelock"\nversion = "3.20.3"\nmarkers = "python_version >= \\"3.10\\""\n\n'
+        '[[package]]\nname = "six"\nversion = "1.15.0"\n')
+    assert _plan(tmp_path).pins == ['filelock==3.19.1 ; python_version == "3.9"',
+                                    'filelock==3.20.3 ; python_version >= "3.10"', "six==1.15.0"]
+
+
 def test_the_threshold_is_judged_on_the_figure_shown():
     assert judge_coverage(99.8, 99.8, "1 passed").state == "passed"  # 99.75 measured shows and counts as 99.8
     failed = judge_coverage(99.9, 99.8, "1 passed")
