@@ -124,8 +124,8 @@ def test_coverage_measures_what_the_project_measures(shape, pytest_args, cov, tm
 def test_coverage_set_in_tox_commands_or_by_covdefaults_is_followed(tmp_path):
     (tmp_path / "tox.ini").write_text("[testenv]\ncommands =\n    pytest \\\n      --cov app --cov=tests \\\n"
                                       "      --cov-report term {posargs}\n")
-    assert covscope.scope(tmp_path, (), tmp_path / "cache") == (["--cov=app", "--cov=tests"],
-                                                               "--cov in tox.ini's [testenv] commands")
+    expected = (["--cov=app", "--cov=tests"], "--cov in tox.ini's [testenv] commands")
+    assert covscope.scope(tmp_path, (), tmp_path / "cache") == expected
     (tmp_path / "tox.ini").unlink()
     (tmp_path / "setup.cfg").write_text("[coverage:run]\nplugins = covdefaults\n")  # it sets the source
     assert covscope.scope(tmp_path, (), tmp_path / "cache")[0] == ["--cov"]
