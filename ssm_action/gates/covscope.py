@@ -4,11 +4,11 @@ importable packages and modules (never the tests)."""
 
 from __future__ import annotations
 
-import configparser
 import shlex
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
+
+from ssm_action.gates.projectfiles import ini, pyproject
 
 # pytest-cov options that set no source (they tune a measurement chosen elsewhere)
 TUNING = ("--cov-report", "--cov-fail-under", "--cov-config", "--cov-branch", "--cov-append", "--cov-context",
@@ -47,21 +47,21 @@ def _sets_source(args: Sequence[str]) -> bool:
 
 def addopts(root: Path) -> list[str]:
     """pytest's addopts from the configuration file pytest itself would use."""
-    pyproject = _toml(root)
+    data = pyproject(root)
     for name, section in PYTEST_INI:
-        if name == "tox.ini" and "ini_options" in pyproject.get("tool", {}).get("pytest", {}):
+        if name == "tox.ini" and "ini_options" in data.get("tool", {}).get("pytest", {}):
             break  # pyproject.toml comes before tox.ini
-        parser = _ini(root / name)
+        parser = ini(root / name)
         if parser.has_section(section):
             return shlex.split(parser[section].get("addopts", ""))
-    options = pyproject.get("tool", {}).get("pytest", {}).get("ini_options", {})
+    options = data.get("tool", {}).get("pytest", {}).get("ini_options", {})
     value = options.get("addopts", "")
     return list(value) if isinstance(value, list) else shlex.split(value)
 
 
 def tox_sources(root: Path) -> list[str]:
     """The sources of `--cov X` / `--cov=X` in the pytest command of tox.ini's [testenv]."""
-    parser = _ini(root / "tox.ini")
+    parser = ini(root / "tox.ini")
     try:
         words = shlex.split(parser.get("testenv", "commands", fallback="").replace("\\\n", " "))
     except ValueError:
@@ -78,11 +78,11 @@ def tox_sources(root: Path) -> list[str]:
 def _coverage_source(root: Path) -> str:
     """Where the coverage configuration sets the source (or a plugin that sets it, covdefaults)."""
     for name, section in COVERAGE_INI:
-        parser = _ini(root / name)
+        parser = ini(root / name)
         if any(parser.has_option(section, key) for key in SOURCE_KEYS) or _sets_by_plugin(
                 parser.get(section, "plugins", fallback="")):
             return f"{name} [{section}]"
-    run = _toml(root).get("tool", {}).get("coverage", {}).get("run", {})
+    run = pyproject(root).get("tool", {}).get("coverage", {}).get("run", {})
     if any(key in run for key in SOURCE_KEYS) or _sets_by_plugin(" ".join(run.get("plugins", []))):
         return "pyproject.toml [tool.coverage.run]"
     return ""
@@ -110,19 +110,3 @@ def own_code(root: Path, cache_directory: Path) -> list[str]:
 
 def _is_test(stem: str) -> bool:
     return stem.startswith("test_") or stem.endswith("_test")
-
-
-def _ini(path: Path) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read(path, encoding="utf-8")
-    except configparser.Error:
-        pass
-    return parser
-
-
-def _toml(root: Path) -> dict:
-    try:
-        return tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}

@@ -6,7 +6,6 @@ that decides the environment (for the cache key)."""
 
 from __future__ import annotations
 
-import configparser
 import json
 import re
 import shlex
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ssm_action.gates import poetry
+from ssm_action.gates.projectfiles import ini
 from ssm_action.gates.reqfiles import included
 
 TEST_NAMES = ("test", "tests", "testing", "dev")  # groups and extras that hold test dependencies
@@ -120,7 +120,7 @@ def _project(root: Path, data: dict[str, Any], result: Plan) -> None:
     """The project itself, editable, with its first test extra; or Poetry's dependencies
     when it is not a package."""
     tool_poetry = data.get("tool", {}).get("poetry", {})
-    packaged = "project" in data or (root / "setup.py").is_file() or _setup_cfg(root).has_section("metadata")
+    packaged = "project" in data or (root / "setup.py").is_file() or ini(root / "setup.cfg").has_section("metadata")
     if tool_poetry and not packaged and (tool_poetry.get("package-mode") is False or "build-system" not in data):
         specs = poetry.requirements(root, tool_poetry.get("dependencies", {}))
         result.args += specs
@@ -135,19 +135,10 @@ def _project(root: Path, data: dict[str, Any], result: Plan) -> None:
     result.reasons.append(f"`-e {target}`: the project itself, as it declares itself{why}")
 
 
-def _setup_cfg(root: Path) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read(root / "setup.cfg", encoding="utf-8")
-    except configparser.Error:
-        pass
-    return parser
-
-
 def _extras(root: Path, data: dict[str, Any]) -> set[str]:
     names = set(data.get("project", {}).get("optional-dependencies", {}))
     names |= set(data.get("tool", {}).get("poetry", {}).get("extras", {}))
-    cfg = _setup_cfg(root)
+    cfg = ini(root / "setup.cfg")
     if cfg.has_section("options.extras_require"):
         names |= set(cfg["options.extras_require"])
     setup_py = root / "setup.py"
@@ -186,11 +177,7 @@ def _pep735(groups: dict[str, Any], name: str, seen: set[str]) -> list[str]:
 
 def _tox_deps(root: Path, result: Plan) -> None:
     """Plain requirements in tox's [testenv] deps (the project's tests run with them)."""
-    tox = configparser.ConfigParser(interpolation=None)
-    try:
-        tox.read(root / "tox.ini", encoding="utf-8")
-    except configparser.Error:
-        return
+    tox = ini(root / "tox.ini")
     if not tox.has_option("testenv", "deps"):
         return
     specs = [line.strip() for line in tox["testenv"]["deps"].splitlines()

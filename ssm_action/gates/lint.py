@@ -5,11 +5,11 @@ configuration (they run in the working directory, where they find setup.cfg, tox
 from __future__ import annotations
 
 import json
-import tomllib
 from typing import Any
 
 from ssm_action.gates import sarif, tools
 from ssm_action.gates.base import GateContext, conclude
+from ssm_action.gates.projectfiles import pyproject
 from ssm_action.gates.model import HIGH, INFO, LOW, MEDIUM, SKIPPED, Finding, Outcome
 
 FLAKE8_HIGH = ("E9", "F63", "F7", "F82")  # syntax errors, undefined names: code that cannot run
@@ -70,13 +70,7 @@ def _configures_flake8(ctx: GateContext) -> bool:
 
 
 def _pyproject_tools(ctx: GateContext) -> dict[str, Any]:
-    pyproject = ctx.root / "pyproject.toml"
-    if not pyproject.is_file():
-        return {}
-    try:
-        return tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
-    except tomllib.TOMLDecodeError:
-        return {}
+    return pyproject(ctx.root).get("tool", {})
 
 
 def ruff(ctx: GateContext) -> Outcome:

@@ -201,6 +201,8 @@ def _build(env: ProjectEnv, reqs: Requirements, cfg: Config, log: GateLog, uv: s
         steps = [[sys.executable, "-m", "venv", str(env.path)],
                  [str(env.python), "-m", "pip", "install", "--progress-bar", "off", "--no-compile", *wanted]]
     log.note("Installing: " + "; ".join(reqs.reasons or ("only pytest and pytest-cov",)))
+    hidden = ", ".join(isolation.removed(env.keep)) or "nothing"
+    log.note(f"Left out of the environment of the build and of the tested code: {hidden}")
     for argv in steps:
         done = log.run(argv, cwd=cwd, env=variables)
         if done.returncode != 0:

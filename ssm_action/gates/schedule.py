@@ -5,6 +5,7 @@ gates still running; the run's results come back in the canonical gate order."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -30,6 +31,7 @@ SARIF_FOLDER = ".ssm-action-sarif"
 ENV_JOB = "(project environment)"
 HEARTBEAT_SECONDS = 15.0
 FINDINGS_FILE = "findings.json"
+TIMINGS_FILE = "gate-seconds.json"  # in the cache: each gate's last wall time, to order the next run
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def run_gates(cfg: Config, *, workers: int | None = None, installer: str | None 
     prefix = cfg.working_directory.relative_to(root).as_posix() if cfg.working_directory != root else ""
     shared = _Shared(cfg, Path(tempfile.mkdtemp(prefix="ssm-gates-")), sarif_dir, prefix,
                      python_targets(cfg.working_directory, cfg.cache_directory), installer)
-    jobs = _Jobs(cfg.gates)
+    jobs = _Jobs(cfg.gates, _last_seconds(cfg))
     futures: dict[str, Future] = {job: Future() for job in jobs.waiting}
     threads = [threading.Thread(target=_work, args=(jobs, shared, futures), name=f"gate-{n}", daemon=True)
                for n in range(min(workers or cpu_count(), len(futures)))]
@@ -97,7 +99,26 @@ def run_gates(cfg: Config, *, workers: int | None = None, installer: str | None 
         for thread in threads:
             thread.join()
         shutil.rmtree(shared.scratch, ignore_errors=True)
+    _save_seconds(cfg, results)
     return GatesRun(results, env, prefix, time.monotonic() - started)
+
+
+def _last_seconds(cfg: Config) -> dict[str, float]:
+    """How long each gate took in the last run with this cache: the longest start first."""
+    try:
+        found = json.loads((cfg.cache_directory / TIMINGS_FILE).read_text(encoding="utf-8"))
+        return {str(name): float(seconds) for name, seconds in found.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+def _save_seconds(cfg: Config, results: list[GateResult]) -> None:
+    timings = {**_last_seconds(cfg), **{r.name: round(r.seconds, 2) for r in results}}
+    try:
+        projectenv.ignore_all(cfg.cache_directory)
+        (cfg.cache_directory / TIMINGS_FILE).write_text(json.dumps(timings), encoding="utf-8")
+    except OSError:
+        pass  # only an ordering hint
 
 
 def _follow(futures: dict[str, Future], running: dict[str, GateLog], on_env: Callable[[EnvReport], None],
@@ -127,12 +148,14 @@ def _follow(futures: dict[str, Future], running: dict[str, GateLog], on_env: Cal
 class _Jobs:
     """What is left to run. A free worker takes the project environment first, then the
     costliest gate that can run: one that needs no environment, or any once it is built
-    (so no worker waits while another can work, and the longest gates start first)."""
+    (so no worker waits while another can work, and the longest gates start first). The
+    cost is the gate's time in the last run with this cache, else a rough guess."""
 
-    def __init__(self, gates: tuple[str, ...]):
+    def __init__(self, gates: tuple[str, ...], seconds: dict[str, float] | None = None):
         needs_env = any(GATES[name].needs_env for name in gates)
         self.waiting = [ENV_JOB] * needs_env + list(gates)
         self.env: EnvReport | None = None
+        self.cost = {name: (seconds or {}).get(name, GATES[name].cost) for name in gates}
         self._changed = threading.Condition()
 
     def take(self) -> str | None:
@@ -140,7 +163,7 @@ class _Jobs:
             while self.waiting:
                 ready = [job for job in self.waiting if self._ready(job)]
                 if ready:
-                    job = max(ready, key=lambda job: GATES[job].cost if job != ENV_JOB else math.inf)
+                    job = max(ready, key=lambda job: self.cost[job] if job != ENV_JOB else math.inf)
                     self.waiting.remove(job)
                     return job
                 self._changed.wait()
