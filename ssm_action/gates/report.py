@@ -179,7 +179,7 @@ def _details(run: GatesRun, r: GateResult) -> list[str]:
 
 def _write_findings(cfg: Config, run: GatesRun) -> None:
     """Every finding of every gate, nothing capped: the summary's complement."""
-    doc = {"gates": [{
+    doc: dict[str, object] = {"gates": [{
         "name": r.name, "state": r.state, "blocking": r.blocking, "message": r.outcome.message,
         "coverage": r.outcome.coverage,
         "findings": [{"path": repo_path(run, f.path), "line": f.line, "col": f.col, "rule": f.code,
