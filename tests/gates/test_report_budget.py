@@ -51,6 +51,8 @@ def test_the_cache_and_sarif_folders_never_show_in_git_status(copy_project):
     subprocess.run([*git, "commit", "-qm", "start"], cwd=project, check=True)
     run_gates(project, gates="tests, ruff")
     assert (project / ".ssm-action-sarif" / "ruff.sarif").is_file() and (project / ".ssm-action-cache").is_dir()
+    timings = json.loads((project / ".ssm-action-cache" / "gate-seconds.json").read_text())
+    assert set(timings) == {"tests", "ruff"}  # the next run starts the longest first
     status = subprocess.run(["git", "status", "--porcelain", "--ignored=no"], cwd=project, capture_output=True,
                             text=True, check=True).stdout
     assert status == ""
