@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up and run the whole test suite: ./scripts/test.sh [pytest arguments]
 # The container tests need podman and mmdebstrap: installed here when missing and
-# apt-get can (root on Debian), else those tests are skipped with a loud reason.
+# apt-get can (root on Debian), else those tests are skipped with a loud reason;
+# likewise Wine for the Windows tests (scripts/wine-setup.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
@@ -14,4 +15,6 @@ if ! command -v podman >/dev/null || ! command -v mmdebstrap >/dev/null; then
       containernetworking-plugins netavark aardvark-dns catatonit >/dev/null
   fi
 fi
-exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-auto}" "$@"
+scripts/wine-setup.sh
+# loadgroup: the Windows tests share one Wine prefix, in one worker (xdist_group "wine").
+exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-auto}" --dist loadgroup "$@"

@@ -1,0 +1,57 @@
+"""The Windows host for tests/windows: one Wine prefix per session, all tests in one worker.
+
+Skipped loudly when Wine is not installed (scripts/wine-setup.sh installs it); under CI
+(SSM_ACTION_REQUIRE_WINE=1 or SSM_ACTION_REQUIRE_CONTAINER=1, set by .ci/run) that fails.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.agent.agent_fixtures import build_wheel
+from tests.windows.host import NEWEST, WindowsHost
+from tests.windows.winapp import WinApp
+from tests.windows.wine import wine_missing
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.xdist_group("wine"))
+
+
+@pytest.fixture(scope="session")
+def windows_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WindowsHost]:
+    why = wine_missing()
+    if why:
+        if "1" in (os.environ.get("SSM_ACTION_REQUIRE_WINE"),
+                   os.environ.get("SSM_ACTION_REQUIRE_CONTAINER")):
+            pytest.fail("Wine is %s but CI requires it (scripts/wine-setup.sh installs it)" % why)
+        pytest.skip("WINDOWS TESTS SKIPPED: Wine is %s (scripts/wine-setup.sh installs it)" % why)
+    host = WindowsHost(tmp_path_factory.mktemp("wine"))
+    try:
+        host.start()
+        yield host
+    finally:
+        host.close()
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_wheel(tmp_path_factory.mktemp("wheels"))
+
+
+@pytest.fixture
+def app(windows_host: WindowsHost, tmp_path: Path, wheel: Path) -> Iterator[WinApp]:
+    """C:\\srv\\app, empty, deployed from a fresh origin by the agent on the newest Python."""
+    win_app = WinApp(windows_host, tmp_path, wheel, windows_host.python(NEWEST))
+    try:
+        yield win_app
+    finally:
+        win_app.clean()

@@ -1,0 +1,131 @@
+"""An app to deploy on the Windows host: an origin repo on Linux, ``C:\\srv\\app`` in the prefix."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ssm_action.results import parse_result_line
+from tests.agent.agent_fixtures import APP_TEMPLATE, free_port, git, http_get
+from tests.windows.host import WindowsHost
+
+APP_DIR = r"C:\srv\app"
+BACKUP_DIR = r"C:\srv\app-backups"
+ROLLBACK_WAIT = 3  # the bad version waits this out; the old one must answer within it
+
+
+@dataclass
+class AgentRun:
+    code: int
+    out: str
+    err: str
+    result: dict[str, Any]
+
+
+def kill_windows_processes(marker: str) -> None:
+    """SIGKILL the Wine processes whose (Windows) command line mentions ``marker``."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{name}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if marker.lower() in cmdline.lower():
+            try:
+                os.kill(int(name), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+class WinApp:
+    """Commits app versions to an origin and deploys them with the real agent on Windows."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, host: WindowsHost, root: Path, wheel: Path, python: str) -> None:
+        self.host = host
+        self.wine = host.wine
+        self.python = python
+        self.origin = root / "origin"
+        self.port = free_port()
+        self.wheel_url = "file:///" + self.wine.windows(wheel).replace("\\", "/")
+        self.origin.mkdir(parents=True)
+        git(self.origin, "init", "-q", "-b", "main")
+        self.srv = self.wine.linux(r"C:\srv")
+        self.clean()
+
+    def clean(self) -> None:
+        """No process and no file left from an earlier test."""
+        kill_windows_processes("\\srv\\")
+        deadline = time.monotonic() + 10
+        while self.srv.exists():
+            shutil.rmtree(self.srv, ignore_errors=True)
+            if time.monotonic() > deadline:
+                raise RuntimeError("cannot clean %s" % self.srv)
+        self.srv.mkdir(parents=True)
+
+    def path(self, windows_path: str) -> Path:
+        return self.wine.linux(windows_path)
+
+    @property
+    def app_dir(self) -> Path:
+        return self.path(APP_DIR)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/health"
+
+    def commit(self, version: str, status: int = 200, crash: bool = False, prelude: str = "",
+               requirements: str | None = None, files: dict[str, str] | None = None) -> str:
+        if crash:
+            prelude += '\nraise SystemExit("boom: %s cannot start")' % version
+        content = {"app.py": APP_TEMPLATE.format(version=version, status=status, prelude=prelude),
+                   "requirements.txt": requirements or f"tinydep @ {self.wheel_url}\n",
+                   **(files or {})}
+        for rel, text in content.items():
+            path = self.origin / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        git(self.origin, "add", "-A")
+        git(self.origin, "commit", "-q", "--allow-empty", "-m", version)
+        return git(self.origin, "rev-parse", "HEAD")
+
+    def params(self, sha: str, **overrides: Any) -> dict[str, Any]:
+        return {
+            "deploy_id": f"{next(self._ids)}-1", "app_dir": APP_DIR, "backup_dir": BACKUP_DIR,
+            "git_remote": self.wine.windows(self.origin), "branch": "main", "sha": sha,
+            "health_url": self.url, "health_timeout": 20, "start_grace": 0.5,
+            "stop_timeout": 5, "backup_retention": 3, "platform": "windows",
+            "installer": "pip", "app_env": {"APP_PORT": str(self.port)}, **overrides,
+        }
+
+    def deploy(self, sha: str, python: str | None = None,
+               on_line: Callable[[str, Any], None] | None = None, **overrides: Any) -> AgentRun:
+        """Run the agent on Windows Python to its end; ``on_line`` sees each stdout line."""
+        params = self.params(sha, **overrides)
+        params_file = self.path(r"C:\ssm") / ("params-%s.json" % params["deploy_id"])
+        params_file.parent.mkdir(parents=True, exist_ok=True)
+        params_file.write_text(json.dumps(params))
+        argv = self.host.agent_command(python or self.python) + [
+            "--params-file", self.wine.windows(params_file)]
+        ran = self.wine.run(argv, timeout=600, on_line=on_line)
+        return AgentRun(ran.code, ran.out.replace("\r\n", "\n"), ran.err,
+                        parse_result_line(ran.out) or {})
+
+    def get(self) -> tuple[int, str] | None:
+        return http_get(self.url)
+
+    def head(self) -> str:
+        return git(self.app_dir, "rev-parse", "HEAD")
+
+    def state(self, name: str) -> dict[str, Any]:
+        path = self.path(APP_DIR + ".deploy") / name
+        return json.loads(path.read_text()) if path.exists() else {}
