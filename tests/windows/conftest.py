@@ -18,6 +18,11 @@ from tests.windows.winapp import WinApp
 from tests.windows.wine import wine_missing
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "xdist_group(name): run in one xdist worker "
+                            "(with --dist loadgroup)")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
@@ -47,11 +52,35 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_wheel(tmp_path_factory.mktemp("wheels"))
 
 
-@pytest.fixture
-def app(windows_host: WindowsHost, tmp_path: Path, wheel: Path) -> Iterator[WinApp]:
-    """C:\\srv\\app, empty, deployed from a fresh origin by the agent on the newest Python."""
-    win_app = WinApp(windows_host, tmp_path, wheel, windows_host.python(NEWEST))
+@pytest.fixture(scope="session")
+def shared_app(windows_host: WindowsHost, tmp_path_factory: pytest.TempPathFactory,
+               wheel: Path) -> Iterator[WinApp]:
+    """C:\\srv\\app and its origin, shared by the tests in turn (a first deploy is costly)."""
+    win_app = WinApp(windows_host, tmp_path_factory.mktemp("origin"), wheel,
+                     windows_host.python(NEWEST))
     try:
         yield win_app
     finally:
         win_app.clean()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    funcargs = getattr(item, "funcargs", {})
+    if call.when == "call" and outcome.get_result().failed and "shared_app" in funcargs:
+        funcargs["shared_app"].dirty = True  # the next test starts from a fresh deploy
+
+
+@pytest.fixture
+def app(shared_app: WinApp) -> WinApp:
+    """C:\\srv empty: the next deploy is a first deploy."""
+    shared_app.clean()
+    return shared_app
+
+
+@pytest.fixture
+def running(shared_app: WinApp) -> WinApp:
+    """A healthy version deployed on the newest Python (reused from the previous test)."""
+    shared_app.ensure_running()
+    return shared_app

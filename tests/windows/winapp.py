@@ -19,6 +19,13 @@ from tests.windows.host import WindowsHost
 APP_DIR = r"C:\srv\app"
 BACKUP_DIR = r"C:\srv\app-backups"
 ROLLBACK_WAIT = 3  # the bad version waits this out; the old one must answer within it
+# Every version records a clean exit (atexit runs on a graceful stop, not on TerminateProcess).
+STOP_MARKER = r"C:\srv\stopped-%s"
+CLEAN_EXIT = """
+import atexit, signal, sys
+atexit.register(lambda: open(r"%s" %% VERSION, "w").close())
+signal.signal(signal.SIGBREAK, lambda *_: sys.exit(0))
+""" % STOP_MARKER
 
 
 @dataclass
@@ -60,6 +67,8 @@ class WinApp:
         self.origin.mkdir(parents=True)
         git(self.origin, "init", "-q", "-b", "main")
         self.srv = self.wine.linux(r"C:\srv")
+        self.dirty = False  # True: unfit for the next test (another Python, a stray app)
+        self.versions = itertools.count(1)
         self.clean()
 
     def clean(self) -> None:
@@ -85,11 +94,15 @@ class WinApp:
 
     def commit(self, version: str, status: int = 200, crash: bool = False, prelude: str = "",
                requirements: str | None = None, files: dict[str, str] | None = None) -> str:
+        prelude = CLEAN_EXIT + prelude
         if crash:
             prelude += '\nraise SystemExit("boom: %s cannot start")' % version
         content = {"app.py": APP_TEMPLATE.format(version=version, status=status, prelude=prelude),
                    "requirements.txt": requirements or f"tinydep @ {self.wheel_url}\n",
                    **(files or {})}
+        for old in self.origin.iterdir():  # each version holds only its own files
+            if old.name != ".git":
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
         for rel, text in content.items():
             path = self.origin / rel
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,8 +133,41 @@ class WinApp:
         return AgentRun(ran.code, ran.out.replace("\r\n", "\n"), ran.err,
                         parse_result_line(ran.out) or {})
 
+    def ensure_running(self) -> None:
+        """A healthy version deployed on the newest Python, no deploy in progress: the one
+        left by the previous test when it is, else a fresh first deploy."""
+        if not self.dirty and self.get() is not None and self.state("last-good.json") and not (
+                self.state("journal.json") or self.state("lock-owner.json")):
+            return
+        self.clean()
+        run = self.deploy(self.commit("seed-%d" % next(self.versions)))
+        assert run.code == 0, run.out + run.err
+        self.dirty = False
+
     def get(self) -> tuple[int, str] | None:
         return http_get(self.url)
+
+    def serving(self) -> str:
+        """The version the app on the port answers with ("" when nothing answers)."""
+        answer = self.get()
+        return answer[1].split()[0] if answer else ""
+
+    def app_processes(self) -> list[int]:
+        """Linux pids of the Wine processes running our app (a venv launcher and its child)."""
+        marker = (APP_DIR + "\\app.py").lower()
+        found = []
+        for name in os.listdir("/proc"):
+            try:
+                cmdline = Path(f"/proc/{name}/cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if name.isdigit() and marker in cmdline.lower():
+                found.append(int(name))
+        return found
+
+    def backups(self) -> list[Path]:
+        folder = self.path(BACKUP_DIR)
+        return sorted(folder.glob("app-*.zip")) if folder.is_dir() else []
 
     def head(self) -> str:
         return git(self.app_dir, "rev-parse", "HEAD")

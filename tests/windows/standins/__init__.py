@@ -31,6 +31,9 @@ from tests.windows.wine import Wine
 
 HERE = Path(__file__).resolve().parent
 BIN = r"C:\standins\bin"
+CALLS = r"C:\standins\calls.log"  # every powershell/taskkill stand-in call, one JSON argv a line
+# While this file exists the process query prints nothing, as Wine's stub PowerShell does.
+EMPTY_LISTING = r"C:\standins\empty-process-list"
 SYSTEM32 = r"C:\windows\system32"
 PLACES = {
     "git_standin.py": BIN + r"\git.exe",
@@ -46,7 +49,13 @@ def launcher(python: str, script: str, t64: Path) -> bytes:
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("__main__.py", (HERE / script).read_text())
         zipped.writestr("winproc.py", (HERE / "winproc.py").read_text())
-    return t64.read_bytes() + b'#!"' + python.encode() + b'"\n' + archive.getvalue()
+    # -S -E: no site-packages scan, no PYTHON* variables: a quicker start for every git call.
+    return t64.read_bytes() + b'#!"' + python.encode() + b'" -S -E\n' + archive.getvalue()
+
+
+def calls(wine: Wine) -> list[list[str]]:
+    path = wine.linux(CALLS)
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def install(wine: Wine, python: str, t64: Path) -> None:

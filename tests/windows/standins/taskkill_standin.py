@@ -6,12 +6,11 @@ visible windows, and a refusal ("can only be terminated forcefully") when it has
 """
 
 import json
-import os
 import sys
 
 import winproc
 
-LOG = os.environ.get("SSM_TEST_STANDIN_LOG")
+LOG = r"C:\standins\calls.log"
 WM_CLOSE = 0x10
 
 
@@ -29,9 +28,8 @@ def tree(root):
 
 
 def main(argv):
-    if LOG:
-        with open(LOG, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(["taskkill"] + argv) + "\n")
+    with open(LOG, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(["taskkill"] + argv) + "\n")
     upper = [arg.upper() for arg in argv]
     pid = int(argv[upper.index("/PID") + 1])
     if pid not in {p for p, _, _ in winproc.processes()}:
