@@ -16,5 +16,4 @@ if ! command -v podman >/dev/null || ! command -v mmdebstrap >/dev/null; then
   fi
 fi
 scripts/wine-setup.sh
-# loadgroup: the Windows tests share one Wine prefix, in one worker (xdist_group "wine").
-exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-auto}" --dist loadgroup "$@"
+exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-auto}" "$@"

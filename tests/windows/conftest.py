@@ -1,4 +1,9 @@
-"""The Windows host for tests/windows: one Wine prefix per session, all tests in one worker.
+"""The Windows host for tests/windows: one Wine prefix per test session (per xdist worker).
+
+Each module carries ``pytestmark = WINDOWS`` (slow, xdist_group "wine"). ``--dist loadgroup``
+would keep them in one worker, but with pytest 9.2 and xdist 3.8 it groups nothing (xdist sets
+``item._nodeid``, pytest 9 reads ``item._id``): a worker that gets a Windows test boots its
+own prefix, and every process the harness looks at or kills is matched by WINEPREFIX.
 
 Skipped loudly when Wine is not installed (scripts/wine-setup.sh installs it); under CI
 (SSM_ACTION_REQUIRE_WINE=1 or SSM_ACTION_REQUIRE_CONTAINER=1, set by .ci/run) that fails.
@@ -16,19 +21,6 @@ from tests.agent.agent_fixtures import build_wheel
 from tests.windows.host import NEWEST, WindowsHost
 from tests.windows.winapp import WinApp
 from tests.windows.wine import wine_missing
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "xdist_group(name): run in one xdist worker "
-                            "(with --dist loadgroup)")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(item.fspath).parents:
-            item.add_marker(pytest.mark.slow)
-            item.add_marker(pytest.mark.xdist_group("wine"))
 
 
 @pytest.fixture(scope="session")

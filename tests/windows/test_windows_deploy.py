@@ -12,10 +12,12 @@ import zipfile
 
 from ssm_action.results import EXIT_OK, EXIT_ROLLED_BACK
 from tests.windows import standins
-from tests.windows.winapp import APP_DIR, BACKUP_DIR, ROLLBACK_WAIT, WinApp
+from tests.windows.winapp import WINDOWS, APP_DIR, BACKUP_DIR, ROLLBACK_WAIT, WinApp
 
 STEPS = ["lock", "record", "backup", "sync", "deps", "pre-stop", "stop", "start", "verify",
          "post-start"]
+
+pytestmark = WINDOWS
 
 
 def step_line(out: str, name: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from ssm_action.results import EXIT_BUSY, EXIT_OK, EXIT_ROLLED_BACK
 from tests.windows import standins
-from tests.windows.winapp import APP_DIR, AgentRun, WinApp
+from tests.windows.winapp import WINDOWS, APP_DIR, AgentRun, WinApp
 
 LOG = r"C:\srv\hooks.txt"
 WAITING_HOOK = r'''
@@ -23,6 +23,8 @@ while not os.path.exists(r"C:\srv\go") and time.time() < deadline:
 with open(r"%s", "a") as log:
     log.write("pre-stop.py %%s %%s\n" %% (os.environ["DEPLOY_PHASE"], os.environ["DEPLOY_SHA"]))
 ''' % LOG
+
+pytestmark = WINDOWS
 
 
 def wait_for(path, timeout: float = 120) -> None:

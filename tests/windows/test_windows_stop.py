@@ -7,7 +7,9 @@ import pytest
 
 from ssm_action.results import EXIT_OK
 from tests.windows import standins
-from tests.windows.winapp import STOP_MARKER, WinApp
+from tests.windows.winapp import WINDOWS, STOP_MARKER, WinApp
+
+pytestmark = WINDOWS
 
 
 @pytest.mark.xfail(strict=True, reason="issue 17: no graceful stop on Windows; taskkill without "

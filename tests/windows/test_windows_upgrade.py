@@ -6,7 +6,9 @@ import pytest
 
 from ssm_action.results import EXIT_OK
 from tests.windows.host import NEWEST, OLDEST
-from tests.windows.winapp import WinApp
+from tests.windows.winapp import WINDOWS, WinApp
+
+pytestmark = WINDOWS
 
 
 def test_the_agent_and_the_app_on_windows_python_3_8(app: WinApp):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -12,10 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
+
 from ssm_action.results import parse_result_line
 from tests.agent.agent_fixtures import APP_TEMPLATE, free_port, git, http_get
 from tests.windows.host import WindowsHost
 
+# Every Windows test module's marks: slow, and one xdist worker for the one Wine prefix.
+WINDOWS = [pytest.mark.slow, pytest.mark.xdist_group("wine")]
 APP_DIR = r"C:\srv\app"
 BACKUP_DIR = r"C:\srv\app-backups"
 ROLLBACK_WAIT = 3  # the bad version waits this out; the old one must answer within it
@@ -36,20 +41,19 @@ class AgentRun:
     result: dict[str, Any]
 
 
-def kill_windows_processes(marker: str) -> None:
-    """SIGKILL the Wine processes whose (Windows) command line mentions ``marker``."""
+def wine_processes(prefix: Path, marker: str) -> list[int]:
+    """Linux pids of this prefix's Wine processes whose (Windows) command line has ``marker``."""
+    wanted = b"WINEPREFIX=%s\0" % str(prefix).encode()
+    found = []
     for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
         try:
             cmdline = Path(f"/proc/{name}/cmdline").read_bytes().decode(errors="replace")
+            if name.isdigit() and marker.lower() in cmdline.lower() and wanted in Path(
+                    f"/proc/{name}/environ").read_bytes():
+                found.append(int(name))
         except OSError:
             continue
-        if marker.lower() in cmdline.lower():
-            try:
-                os.kill(int(name), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    return found
 
 
 class WinApp:
@@ -73,7 +77,9 @@ class WinApp:
 
     def clean(self) -> None:
         """No process and no file left from an earlier test."""
-        kill_windows_processes("\\srv\\")
+        for pid in wine_processes(self.wine.prefix, "\\srv\\"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while self.srv.exists():
             shutil.rmtree(self.srv, ignore_errors=True)
@@ -154,16 +160,7 @@ class WinApp:
 
     def app_processes(self) -> list[int]:
         """Linux pids of the Wine processes running our app (a venv launcher and its child)."""
-        marker = (APP_DIR + "\\app.py").lower()
-        found = []
-        for name in os.listdir("/proc"):
-            try:
-                cmdline = Path(f"/proc/{name}/cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if name.isdigit() and marker in cmdline.lower():
-                found.append(int(name))
-        return found
+        return wine_processes(self.wine.prefix, APP_DIR + "\\app.py")
 
     def backups(self) -> list[Path]:
         folder = self.path(BACKUP_DIR)
