@@ -25,9 +25,9 @@ def test_the_agent_and_the_app_on_windows_python_3_8(app: WinApp):
 
 @pytest.mark.xfail(strict=True, reason="issue 17 bug 1: deps recreates the venv before the stop; "
                    "the running Scripts\\pythonw.exe cannot be deleted (PermissionError WinError 5), "
-                   "rmtree leaves a husk without pyvenv.cfg, rollback says 'requirements "
-                   "unchanged', and every later deploy fails: 'venv_dir ... is not a virtual "
-                   "environment'")
+                   "rmtree stops halfway, the rollback says 'requirements unchanged', and every "
+                   "later deploy fails the same way (the trial saw 'venv_dir ... is not a "
+                   "virtual environment' once pyvenv.cfg was gone)")
 def test_a_changed_server_python_does_not_break_later_deploys(app: WinApp):
     app.dirty = True
     assert app.deploy(app.commit("old-python"), python=app.host.python(OLDEST)).code == EXIT_OK
