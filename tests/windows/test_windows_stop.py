@@ -24,8 +24,9 @@ def test_a_redeploy_lets_the_old_app_exit_cleanly(running: WinApp):
 
 
 @pytest.mark.xfail(strict=True, reason="issue 17 bug 2: an empty process list is taken as 'no "
-                   "running app'; the new app cannot bind (WinError 10013), the old one answers "
-                   "the health check and the result says success with running_sha/pid null")
+                   "running app'; the old app keeps the port and answers the health check, and the "
+                   "result says success naming the new sha and the pid of a new app that cannot "
+                   "bind (the trial saw WinError 10013 and running_sha/pid null)")
 def test_an_empty_process_list_never_gives_a_false_success(running: WinApp):
     running.dirty = True  # the old app may be left running unrecorded
     old = running.serving()
