@@ -194,6 +194,11 @@ class AgentResult:
     rolled_back: bool = False
     steps: List[Dict[str, Any]] = field(default_factory=list)  # {name, seconds, ok}
     discarded_changes: List[str] = field(default_factory=list)
+    # fleet operations: what the agent did, and what status reports
+    action: str = "deploy"  # deploy, status or rollback
+    since: Optional[str] = None  # when the running app started (UTC)
+    last_deploy: Optional[Dict[str, Any]] = None  # {deploy_id, sha, status, action, time, error}
+    lock: Optional[str] = None  # who holds the deploy lock; None: free
 
     @property
     def ok(self) -> bool:

@@ -58,6 +58,9 @@ class Record:
     rolled_back: bool = False
     deployment_id: int | None = None
     agent_sha256: str = ""  # the zipapp sent to the targets
+    action: str = "deploy"  # deploy, rollback or status
+    waves: list[dict[str, Any]] = field(default_factory=list)  # the rollout's, when it had several
+    fleet_rolled_back: list[str] = field(default_factory=list)  # put back by rollback-fleet-on-failure
 
     def finish(self, final: Verdict, outcome: DeployOutcome | None, deployment_id: int | None) -> None:
         self.ended_at = utc_now()
@@ -68,6 +71,9 @@ class Record:
             self.command_id = outcome.command_id
             self.instances = [_instance(r) for r in outcome.results]
             self.rolled_back = any(r.rolled_back for r in outcome.results)
+            self.action = outcome.action
+            self.waves = [w.to_dict() for w in outcome.waves] if len(outcome.waves) > 1 else []
+            self.fleet_rolled_back = outcome.fleet_rolled_back
 
     def to_json(self, indent: int | None = None) -> str:
         return runner.redact(json.dumps(asdict(self), indent=indent))
