@@ -34,6 +34,7 @@ def _instance(r: InstanceResult) -> dict[str, Any]:
         "rolled_back": r.rolled_back,
         "health": r.health,
         "previous_sha": (r.agent.previous_sha if r.agent else "") or "",
+        "running_sha": (r.agent.running_sha if r.agent else "") or "",
         "seconds": round(r.duration, 1) if r.duration is not None else None,
         "error": runner.redact(error)[:ERROR_LIMIT],  # before JSON escaping could hide a secret from redact
     }
@@ -86,7 +87,7 @@ class Record:
 def begin(cfg: DeployConfig, ctx: RunContext, environment: str) -> Record:
     return Record(actor=ctx.actor, repository=ctx.repository, ref=ctx.branch, sha=ctx.sha,
                   environment=environment, targets=cfg.targets.names(cfg.transport), transport=cfg.transport,
-                  run_url=ctx.run_url, started_at=utc_now())
+                  run_url=ctx.run_url, started_at=utc_now(), action=cfg.agent_action)
 
 
 def upload(cfg: AuditConfig, dry_run: bool, record: Record) -> str:

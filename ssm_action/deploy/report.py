@@ -26,7 +26,8 @@ def report(outcome: DeployOutcome, ctx: RunContext, environment: str) -> None:
     results = outcome.results
     runner.set_output("command-id", outcome.command_id)
     runner.set_output("instance-ids", ",".join(r.instance_id for r in results))
-    runner.set_output("deployed-sha", ctx.sha if outcome.ok and not outcome.dry_run else "")
+    deployed = ctx.sha if outcome.action == "deploy" else _per_instance(results, "running_sha")
+    runner.set_output("deployed-sha", deployed if outcome.ok and not outcome.dry_run else "")
     runner.set_output("previous-sha", _per_instance(results, "previous_sha"))
     runner.set_output("backup-path", _per_instance(results, "backup_path"))
     runner.set_output("rolled-back", str(any(r.rolled_back for r in results)).lower())
@@ -74,8 +75,11 @@ def summary_markdown(outcome: DeployOutcome, ctx: RunContext, environment: str) 
                 + "\nNothing was sent; the request is in the log.\n")
     failed = len(outcome.failed)
     total = len(outcome.results)
-    head = (summary.headline(":rocket:", f"Deployed {summary.code(ctx.sha[:12])} to {where}") if outcome.ok
-            else summary.headline(":x:", f"Deploy to {where} failed on {failed} of {total} target(s)"))
+    done = (f"Deployed {summary.code(ctx.sha[:12])} to" if outcome.action == "deploy"
+            else "Put the last good version back on")
+    what = "Deploy" if outcome.action == "deploy" else "Rollback"
+    head = (summary.headline(":rocket:", f"{done} {where}") if outcome.ok
+            else summary.headline(":x:", f"{what} to {where} failed on {failed} of {total} target(s)"))
     command = f", command {summary.code(outcome.command_id)}" if outcome.command_id else ""
     line = (f"Commit {summary.code(ctx.sha)} ({summary.escape(ctx.branch or 'no branch')}), "
             f"transport {summary.escape(outcome.transport)}{command}.")

@@ -38,6 +38,8 @@ class Tracker:
         self.ctx = ctx
         self.record = audit.begin(cfg, ctx, environment)
         self.deployment = deployment.Deployment(cfg.github, ctx, environment, cfg.transport, cfg.dry_run)
+        if cfg.agent_action == "rollback":
+            self.deployment.task = "deploy:rollback"
         self.outcome: DeployOutcome | None = None
         self.skipped = ""
 
@@ -48,6 +50,8 @@ class Tracker:
 
     def done(self, outcome: DeployOutcome) -> DeployOutcome:
         self.outcome = outcome
+        if self.cfg.targets.cloudwatch_log_group and outcome.log_url:  # the statuses link to the log streams
+            self.deployment.log_url = outcome.log_url
         return outcome
 
     def skip(self, reason: str) -> None:
