@@ -11,7 +11,7 @@ import json
 from ssm_action import runner, summary, transports
 from ssm_action.config.sections import DeployConfig
 from ssm_action.context import RunContext
-from ssm_action.deploy import plan
+from ssm_action.deploy import notify, plan
 from ssm_action.deploy.model import DeployOutcome, InstanceResult, worst_health
 
 COLUMNS = ("target", "commit", "since (UTC)", "health", "last deploy", "outcome", "deploy lock")
@@ -67,4 +67,11 @@ def run(cfg: DeployConfig, ctx: RunContext) -> bool:
     runner.log(f"Asking {', '.join(cfg.targets.names(cfg.transport))} for their status via {cfg.transport} "
                "(read only).")
     outcome = transports.get(cfg.transport).run(the_plan)
-    return True if outcome.dry_run else report(outcome)
+    if outcome.dry_run:
+        return True
+    ok = report(outcome)
+    bad = sum(not healthy(r) for r in outcome.results)
+    line = f"{len(outcome.results) - bad} of {len(outcome.results)} target(s) healthy"
+    notify.send(cfg.notify_webhook, notify.message(ctx, "Status", cfg.environment or "the targets",
+                                                   "success" if ok else "failure", line, outcome.log_url))
+    return ok

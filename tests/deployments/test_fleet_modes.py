@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.deployments.test_end_to_end import finish, post_step, server, step, stored_records  # noqa: F401
+from tests.webhook import Webhook
 
 
 def test_status_then_rollback(step, server, github, runner_files, post_step):  # noqa: F811
@@ -36,3 +37,25 @@ def test_status_then_rollback(step, server, github, runner_files, post_step):  #
     out = finish(step(v2, mode="rollback"), 1)  # only v1 is left in the server's record
     assert "no earlier good version is recorded on this server" in out
     assert github.states(4) == ["in_progress", "failure"] and server.get() == (200, "v1 tinydep-1.0")
+
+
+def test_the_webhook_gets_the_outcome_its_url_stays_secret_and_its_failure_changes_nothing(
+        step, server, github, runner_files):  # noqa: F811
+    hook = Webhook()
+    try:
+        v1 = server.commit("v1")
+        out = finish(step(v1, **{"notify-webhook": hook.url}), 0)
+        [post] = hook.posts
+        assert post["text"].startswith(f":white_check_mark: Deploy of {v1[:12]} (")
+        assert " of octo-org/octo-app to production by " in post["text"]
+        assert "*success*. Deployed" in post["text"] and "|run>" in post["text"]
+        hook.status = 500
+        out += finish(step(server.commit("v2"), **{"notify-webhook": hook.url}), 0)  # still a success
+        assert "The notification was not delivered: it answered HTTP 500" in out
+        assert github.states(2) == ["in_progress", "success"]
+    finally:
+        hook.close()
+    assert f"::add-mask::{hook.url}" in out
+    shown = out.replace(f"::add-mask::{hook.url}", "") + runner_files.summary.read_text()
+    shown += runner_files.outputs()["audit-json"] + json.dumps(stored_records())
+    assert "s3cr3tW3bh00kT0ken" not in shown
