@@ -103,6 +103,7 @@ class FakeSSM:
     throttled: Counter[str] = field(default_factory=Counter)
     offline_after: dict[str, int] = field(default_factory=dict)  # instance -> SendCommand calls, then offline
     sends: list[dict[str, Any]] = field(default_factory=list)  # each SendCommand's rate control and log config
+    ended_at: dict[tuple[str, str], float] = field(default_factory=dict)  # first listed terminal (perf_counter)
 
     def register(self, instance_id: str, platform: str = "Windows", ping: str = "Online",
                  tags: dict[str, str] | None = None) -> None:
@@ -208,6 +209,7 @@ class FakeSSM:
                   "OutputS3BucketName": command.output_s3_bucket_name,
                   "OutputS3KeyPrefix": command.output_s3_key_prefix}
         if step.terminal:
+            self.ended_at.setdefault((command.command_id, instance_id), time.perf_counter())
             plugin["ResponseFinishDateTime"] = STARTED + datetime.timedelta(seconds=RUN_SECONDS)
             if command.output_s3_bucket_name:
                 self.write_output(command, instance_id, step)
