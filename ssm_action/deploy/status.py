@@ -35,8 +35,8 @@ def _row(item: dict[str, object]) -> list[str]:
     icon = ":white_check_mark:" if item["answered"] and item["health"] != "unhealthy" else ":x:"
     outcome = item["last_outcome"] or "-"
     return [summary.code(item["instance_id"]), summary.code(str(item["sha"] or "")[:12] or "-"),
-            summary.cell(item["since"]), f"{icon} {summary.escape(item['health'])}",
-            summary.cell(item["last_deploy_id"], as_code=True), summary.escape(outcome),
+            summary.cell(item["since"] or ""), f"{icon} {summary.escape(item['health'])}",
+            summary.cell(item["last_deploy_id"] or "", as_code=True), summary.escape(outcome),
             summary.escape(item["lock"] or "free") if item["answered"] else summary.escape(item["error"])]
 
 

@@ -35,7 +35,9 @@ def test_status_mode_reports_what_runs_where_and_changes_nothing(fake, make_cfg,
     three = ids(3)
     fleet(fake, three, RUNNING, ran(agent_runs["status"].stdout))
     fake.plan(three[2], ran("", "python3: not found", code=127))
-    assert not deploy_run.run(make_cfg(mode="status", instance_ids=",".join(three)), CTX)
+    # read only: all at once whatever the wave size, and a target that does not answer stops nothing
+    assert not deploy_run.run(make_cfg(mode="status", instance_ids=",".join(three), max_concurrency="1"), CTX)
+    assert [sorted(c.instance_ids) for c in fake.commands()] == [three]
 
     real = agent_runs["status"].result
     out = runner.outputs()

@@ -7,12 +7,15 @@ servers see, whatever the action asked for.
 
 from __future__ import annotations
 
+import dataclasses
+
 import boto3
 import pytest
 
 from ssm_action.deploy import plan
 from ssm_action.deploy.model import NOT_STARTED, verdict
-from ssm_action.transports.ssm import command, rollout
+from ssm_action.errors import Cancelled
+from ssm_action.transports.ssm import SsmTransport, command, rollout
 from tests.ssm.conftest import CTX, SHA
 from tests.ssm.fake_ssm import PENDING, RUNNING, ran
 from tests.ssm.test_ssm_scenarios import fleet, ids, last_line, run
@@ -139,3 +142,20 @@ def test_waves_within_an_api_rate_limit(fake, make_cfg, clock, agent_runs):
 
     assert outcome.ok and len(outcome.waves) == 12
     assert fake.throttled["SendCommand"] > 0 and len(fake.commands()) == 12
+
+
+def test_a_cancel_during_wave_2_cancels_that_wave_only(fake, make_cfg, clock, agent_runs):
+    twenty = ids(20)
+    fleet(fake, twenty, RUNNING, RUNNING, ran(last_line(agent_runs["success"].stdout)))
+
+    def sleep(seconds: float) -> None:
+        if fake.calls["SendCommand"] == 2:
+            raise Cancelled("signal 15: the workflow was cancelled")
+        clock.sleep(seconds)
+
+    pacing = dataclasses.replace(clock.pacing(), sleep=sleep)
+    cfg = make_cfg(instance_ids=",".join(twenty), max_concurrency="10")
+    with pytest.raises(Cancelled):
+        SsmTransport(pacing=pacing).run(plan.build(cfg, CTX, "production"))
+    _, second = fake.commands()
+    assert fake.cancelled == [second.command_id]  # wave 1 had ended: nothing of it to cancel

@@ -68,6 +68,11 @@ def show_dry_run(plan: Plan, requests: list[dict[str, Any]], data: bootstrap.Pay
     with runner.group("Dry run: the script each instance would run (base64 literals shown decoded)"):
         runner.log(f"# agent zipapp: sha256 {plan.payload.sha256}, members {', '.join(plan.payload.members)}")
         runner.log(bootstrap.review(plan.targets.platform, data))
+    cfg = plan.targets
+    if cfg.max_concurrency != "100%" and plan.params["action"] != "status":
+        runner.log(f"Rollout: waves of max-concurrency {cfg.max_concurrency} over the targets pre-flight finds, "
+                   f"error budget max-errors {cfg.max_errors}; each wave's requests are the ones above, by "
+                   "instance id.")
     runner.notice("Nothing was sent and no AWS call was made (pre-flight skipped). The request and the script "
                   "are in the log above.", title="SSM dry run")
 
@@ -114,6 +119,7 @@ class Run:
         self.pacing = pacing
         self.collector = Collector(ssm, s3, cfg)
         self.sent: dict[str, list[str]] = {}  # command id -> instance ids it was sent to (or pre-flight's)
+        self.open: dict[str, list[str]] = {}  # the same, for the wave in flight: what a stop cancels
         self.waiter: FleetWait | None = None
 
     @property
@@ -139,6 +145,7 @@ class Run:
 
     def wave(self, requests: list[dict[str, Any]], ids: list[str]) -> list[InstanceResult]:
         """Send the requests, wait until each invocation ends (or the deadline), the results in ``ids`` order."""
+        self.open = {}
         sent = self.send(requests, ids)
         waiter = self.waiter = FleetWait(self.ssm, sent, "Targets" in requests[0], self.pacing,
                                          self.pacing.clock() + self.timeout, self.collector)
@@ -146,26 +153,27 @@ class Run:
         if not finished:
             runner.warning(f"Not every instance finished within {self.timeout} s (delivery-timeout + "
                            f"execution-timeout + {DEADLINE_GRACE} s): cancelling.", title="SSM deadline passed")
-            self.cancel("the deadline passed", sent)
+            self.cancel("the deadline passed")
         results = self.collector.results
         order = ids + [iid for iid in waiter.watches if iid not in ids]
         return [results.get(iid) or self.missing(waiter.watches[iid], finished) for iid in order]
 
     def send(self, requests: list[dict[str, Any]], ids: list[str]) -> dict[str, list[str]]:
-        sent: dict[str, list[str]] = {}
         for request in requests:
             try:
                 command = self.ssm.send_command(**request)["Command"]
             except (ClientError, BotoCoreError) as exc:
                 self.cancel("a later SendCommand call failed")
                 raise aws_error("SendCommand", exc) from exc
-            sent[command["CommandId"]] = self.sent[command["CommandId"]] = request.get("InstanceIds") or ids
-            runner.log(f"Sent command {command['CommandId']} to "
-                       f"{len(sent[command['CommandId']])} instance(s); the timeline (UTC) follows.")
-        return sent
+            targets = self.open[command["CommandId"]] = self.sent[command["CommandId"]] = (
+                request.get("InstanceIds") or ids)
+            runner.log(f"Sent command {command['CommandId']} to {len(targets)} instance(s); the timeline (UTC) "
+                       "follows.")
+        return dict(self.open)
 
-    def cancel(self, reason: str, commands: dict[str, list[str]] | None = None) -> None:
-        for command_id in self.sent if commands is None else commands:
+    def cancel(self, reason: str) -> None:
+        """Cancel the wave in flight (the waves before it have ended)."""
+        for command_id in self.open:
             try:
                 self.ssm.cancel_command(CommandId=command_id)
             except (ClientError, BotoCoreError) as exc:
@@ -181,10 +189,10 @@ class Run:
             result = self.collector.results.get(watch.instance_id)
             last = result.status if result else watch.state or "not listed yet"
             rows.append([summary.code(watch.instance_id), summary.escape(last), "finished" if result else "stopped"])
-        runner.warning(f"The workflow was cancelled during the deploy: SSM command(s) {', '.join(self.sent) or '-'} "
+        runner.warning(f"The workflow was cancelled during the deploy: SSM command(s) {', '.join(self.open) or '-'} "
                        "cancelled. Instances that had started may be part-way through the deploy: check them, "
                        "or deploy again.", title="Deploy cancelled")
-        commands = summary.code(", ".join(self.sent) or "-")
+        commands = summary.code(", ".join(self.open) or "-")
         runner.add_summary(summary.headline(":stop_sign:", "Deploy cancelled")
                            + f"\nThe workflow was cancelled; the SSM command {commands} was cancelled.\n\n"
                            + summary.table(("instance", "last state", ""), rows))

@@ -69,6 +69,8 @@ class Rollout:
 
     def execute(self, ids: list[str]) -> DeployOutcome:
         size, budget = wave_size(self.cfg.max_concurrency, len(ids)), error_budget(self.cfg.max_errors, len(ids))
+        if self.action == "status":  # read only: every target at once, none left unasked
+            size, budget = len(ids), len(ids)
         plan = waves_of(ids, size)
         if len(plan) > 1:
             runner.log(f"Rollout: {len(ids)} target(s) in {len(plan)} wave(s) of up to {size} (max-concurrency "
