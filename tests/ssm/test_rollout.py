@@ -159,3 +159,18 @@ def test_a_cancel_during_wave_2_cancels_that_wave_only(fake, make_cfg, clock, ag
         SsmTransport(pacing=pacing).run(plan.build(cfg, CTX, "production"))
     _, second = fake.commands()
     assert fake.cancelled == [second.command_id]  # wave 1 had ended: nothing of it to cancel
+
+
+def test_with_a_log_group_the_output_links_open_the_cloudwatch_streams(fake, make_cfg, clock, agent_runs):
+    two = ids(2)
+    fleet(fake, two, ran(agent_runs["success"].stdout))
+    outcome = run(make_cfg(instance_ids=",".join(two), cloudwatch_log_group="/ssm-deploy/web"), clock)
+
+    config = {"CloudWatchLogGroupName": "/ssm-deploy/web", "CloudWatchOutputEnabled": True}
+    assert fake.sends[0]["CloudWatchOutputConfig"] == config
+    group = ("https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/"
+             "log-group/$252Fssm-deploy$252Fweb")
+    cid = outcome.command_id
+    assert outcome.log_url == f"{group}$3FlogStreamNameFilter$3D{cid}"
+    assert outcome.results[0].log_url == (f"{group}/log-events/{cid}$252F{two[0]}$252F"
+                                          "aws-runPowerShellScript$252Fstdout")
