@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from ssm_action.contract import ExitCode
 from tests.agent.agent_fixtures import Server
+from tests.agent.test_agent_deploy import PY38
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
@@ -84,3 +87,11 @@ def test_a_rollback_where_nothing_was_deployed_fails_and_says_why(server: Server
     assert run.code == ExitCode.FAILED
     assert (run.result["action"], run.result["status"]) == ("rollback", "failed")
     assert "nothing to roll back to" in run.result["error"]
+
+
+@pytest.mark.skipif(not PY38, reason="no Python 3.8 on this machine")
+def test_status_runs_on_python_3_8(server: Server):
+    server.deploy(server.commit("v1"))
+    run = server.deploy("0" * 40, python=PY38, action="status")
+    assert run.code == ExitCode.OK, run.out + run.err
+    assert run.result["python"].startswith("3.8") and run.result["health"] == "healthy"
