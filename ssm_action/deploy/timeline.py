@@ -14,9 +14,13 @@ from ssm_action.deploy.model import DeployOutcome, Wave
 COLUMNS = ("wave", "started (UTC)", "seconds", "targets", "succeeded", "failed")
 
 
+def name(wave: Wave) -> str:
+    return "Fleet rollback" if wave.kind == "fleet-rollback" else f"Wave {wave.number}"
+
+
 def label(wave: Wave) -> str:
-    what = "Fleet rollback" if wave.kind == "fleet-rollback" else f"Wave {wave.number}"
-    return f"{what}: {wave.succeeded} ok" + (f", {wave.failed} failed" if wave.failed else "")
+    """e.g. "Wave 3 (9 ok, 1 failed)": no colon, which would end a Mermaid task's name."""
+    return f"{name(wave)} ({wave.succeeded} ok" + (f", {wave.failed} failed)" if wave.failed else ")")
 
 
 def mermaid(waves: list[Wave]) -> str:
@@ -35,7 +39,7 @@ def markdown(outcome: DeployOutcome) -> str:
     waves = outcome.waves
     if len(waves) < 2:
         return ""
-    rows = [[summary.escape(label(w).split(":")[0]), summary.escape(w.started[11:19]), f"{w.seconds:.1f}",
+    rows = [[summary.escape(name(w)), summary.escape(w.started[11:19]), f"{w.seconds:.1f}",
              str(len(w.instance_ids)), str(w.succeeded), str(w.failed)] for w in waves]
     if outcome.not_started:
         rows.append(["not started", "-", "-", str(len(outcome.not_started)), "-", "-"])

@@ -90,7 +90,7 @@ def test_a_stopped_rollout_reports_ids_per_state_and_its_timeline(fake, make_cfg
     assert [(w["number"], w["kind"], w["succeeded"], w["failed"]) for w in waves] == [
         (1, "deploy", 3, 0), (2, "deploy", 2, 1), (3, "fleet-rollback", 5, 0)]
     text = summary_of()
-    assert "```mermaid\ngantt" in text and "Wave 2: 2 ok, 1 failed :crit" in text
+    assert "```mermaid\ngantt" in text and "    Wave 2 (2 ok, 1 failed) :crit, w5, " in text
     assert "| not started | - | - | 6 | - | - |" in text
     assert f"| `{twelve[6]}` | :white_circle: NotStarted |" in text
     record = json.loads(out["audit-json"])
