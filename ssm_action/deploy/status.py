@@ -50,7 +50,11 @@ def report(outcome: DeployOutcome) -> bool:
     runner.set_output("health-status", worst_health(outcome.results) if outcome.results else "not_checked")
     runner.set_output("command-id", outcome.command_id)
     shas = {item["sha"] for item in items if item["sha"]}
-    runner.set_output("deployed-sha", str(shas.pop()) if len(shas) == 1 and ok else "")
+    runner.set_output("deployed-sha", str(next(iter(shas))) if len(shas) == 1 and ok else "")
+    if len(shas) > 1:
+        runner.warning(f"The targets run {len(shas)} different commits (see the status table): a rollout stopped "
+                       "part-way, or a server was deployed by hand. Deploy again to bring them together.",
+                       title="Mixed versions")
     for r in outcome.results:
         if not healthy(r):
             runner.error(f"{r.instance_id}: {r.reason or 'health ' + r.health}", title=f"Status: {r.instance_id}")

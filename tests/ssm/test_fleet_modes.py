@@ -49,6 +49,7 @@ def test_status_mode_reports_what_runs_where_and_changes_nothing(fake, make_cfg,
     assert not items[2]["answered"] and "not found" in items[2]["error"]
     assert out["succeeded-ids"] == ",".join(three[:2]) and out["failed-ids"] == three[2]
     assert "deployment-id" not in out and "audit-json" not in out  # nothing recorded: nothing changed
+    assert out["deployed-sha"] == ""  # not every target answered
     text = summary_of()
     assert "Status: 1 of 3 target(s) unhealthy or not answering" in text
     assert f"| `{three[0]}` | `{real.running_sha[:12]}` |" in text
@@ -69,6 +70,18 @@ def test_rollback_mode_sends_the_agents_rollback_and_is_tracked(fake, make_cfg, 
     assert record["summary"] == "Put the last good version back on 2/2 target(s)"
     assert [i["running_sha"] for i in record["instances"]] == [real.running_sha] * 2
     assert "Put the last good version back on production" in summary_of()
+
+
+def test_status_warns_when_the_targets_run_different_commits(fake, make_cfg, agent_runs, ssm_on_a_fake_clock,
+                                                             capsys):
+    two = ids(2)
+    real = agent_runs["status"].stdout
+    other = real.replace(agent_runs["status"].result.running_sha, "f" * 40)
+    fleet(fake, two, ran(real))
+    fake.plan(two[1], ran(other))
+    assert deploy_run.run(make_cfg(mode="status", instance_ids=",".join(two)), CTX)  # all healthy
+    assert runner.outputs()["deployed-sha"] == ""
+    assert "Mixed versions: The targets run 2 different commits" in capsys.readouterr().out
 
 
 def test_a_stopped_rollout_reports_ids_per_state_and_its_timeline(fake, make_cfg, agent_runs, ssm_on_a_fake_clock,
