@@ -65,6 +65,7 @@ PARAMS: Tuple[Param, ...] = (
     Param("stop_timeout", "number", 15, doc="seconds for a graceful stop before a forced one"),
     Param("start_grace", "number", 2, doc="seconds the new process must stay up"),
     Param("app_env", "dict", {}, secret=True, doc="environment for the app (values redacted)"),
+    Param("action", "str", "deploy", doc="deploy; status (read-only report); rollback (to the last good version)"),
 )
 BY_NAME: Dict[str, Param] = {p.name: p for p in PARAMS}
 KINDS = {"str": ((str,), "a string"), "number": ((int, float), "a number"),
@@ -72,6 +73,7 @@ KINDS = {"str": ((str,), "a string"), "number": ((int, float), "a number"),
          "dict": ((dict,), "an object")}
 PLATFORMS = ("windows", "linux")
 INSTALLERS = ("auto", "pip", "uv")
+ACTIONS = ("deploy", "status", "rollback")
 
 
 def _type_ok(kind: str, value: Any) -> bool:
@@ -128,6 +130,7 @@ def _value_checks(p: Dict[str, Any], path: Any) -> List[Tuple[bool, str]]:
         (p["backup_retention"] >= 1, "backup_retention must be >= 1"),
         (p["installer"] in INSTALLERS, "installer must be auto, pip or uv"),
         (p["platform"] in PLATFORMS, "platform must be windows or linux"),
+        (p["action"] in ACTIONS, "action must be deploy, status or rollback"),
         (all(isinstance(k, str) and isinstance(v, str) and k and "=" not in k and "\0" not in k
              for k, v in p["app_env"].items()), "app_env must map variable names to strings"),
     ]
@@ -241,6 +244,11 @@ class AgentResult:
     rolled_back: bool = False
     steps: List[Dict[str, Any]] = field(default_factory=list)  # {name, seconds, ok}
     discarded_changes: List[str] = field(default_factory=list)
+    # fleet operations: what the agent did, and what status reports
+    action: str = "deploy"  # deploy, status or rollback
+    since: Optional[str] = None  # when the running app started (UTC)
+    last_deploy: Optional[Dict[str, Any]] = None  # {deploy_id, sha, status, action, time, error}
+    lock: Optional[str] = None  # who holds the deploy lock; None: free
 
     @property
     def ok(self) -> bool:

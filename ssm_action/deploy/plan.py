@@ -79,6 +79,7 @@ def agent_params(cfg: DeployConfig, ctx: RunContext) -> dict[str, Any]:
         "platform": cfg.targets.platform,
         "installer": server.server_installer,
         "hooks_dir": server.hooks_directory,
+        "action": cfg.agent_action,
     }
     return transports.get(cfg.transport).adapt(params)
 
