@@ -27,12 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs/images/rollout-timeline.svg"
 COLOURS = {"ok": "#2da44e", "failed": "#cf222e", "rollback": "#bf8700", "not started": "#afb8c1"}
 WIDTH, LEFT, ROW, TOP = 760, 190, 34, 46
+RIGHT = 150  # room right of the longest bar for its label
 
 
 def svg(waves: list[dict[str, Any]], not_started: int, title: str) -> str:
     """One row per wave (a bar from its start to its end), then a row for the servers not started."""
     end = max([w["offset"] + w["seconds"] for w in waves] + [1.0])
-    scale = (WIDTH - LEFT - 30) / end
+    scale = (WIDTH - LEFT - RIGHT) / end
     rows = len(waves) + (1 if not_started else 0)
     height = TOP + rows * ROW + 40
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
@@ -52,12 +53,12 @@ def svg(waves: list[dict[str, Any]], not_started: int, title: str) -> str:
     if not_started:
         y = TOP + len(waves) * ROW
         out += [f'<text x="12" y="{y + 21}">Not started ({not_started})</text>',
-                f'<rect x="{LEFT}" y="{y + 6}" width="{WIDTH - LEFT - 30}" height="{ROW - 12}" rx="3" '
+                f'<rect x="{LEFT}" y="{y + 6}" width="{WIDTH - LEFT - RIGHT}" height="{ROW - 12}" rx="3" '
                 f'fill="none" stroke="{COLOURS["not started"]}" stroke-dasharray="5 4"/>',
                 f'<text x="{LEFT + 8}" y="{y + 21}" fill="#57606a">error budget exceeded: no further wave started'
                 '</text>']
     axis_y = TOP + rows * ROW + 8
-    out.append(f'<line x1="{LEFT}" y1="{axis_y}" x2="{WIDTH - 30}" y2="{axis_y}" stroke="#8c959f"/>')
+    out.append(f'<line x1="{LEFT}" y1="{axis_y}" x2="{WIDTH - RIGHT}" y2="{axis_y}" stroke="#8c959f"/>')
     step = max(1, round(end / 6))
     for second in range(0, int(end) + 1, step):
         x = LEFT + second * scale
