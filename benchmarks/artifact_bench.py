@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ssm_action import artifact, artifact_store, wheelhouse  # noqa: E402
+from ssm_action.deploy import artifact, artifact_store, wheelhouse  # noqa: E402
 from ssm_action.errors import ActionError  # noqa: E402
 from tests.agent.agent_fixtures import agent_zipapp, git  # noqa: E402
 
