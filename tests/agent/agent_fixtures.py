@@ -131,12 +131,12 @@ class AgentRun:
     result: dict[str, Any] | None
 
 
-@functools.lru_cache(maxsize=1)
-def agent_zipapp() -> Path:
-    """The agent as it ships (payload.write), written once per test process."""
+@functools.lru_cache(maxsize=None)
+def agent_zipapp(extras: frozenset[str] = frozenset()) -> Path:
+    """The agent as it ships (payload.write) with the modules of ``extras``, written once per test process."""
     folder = tempfile.mkdtemp(prefix="agent-pyz-")
     atexit.register(shutil.rmtree, folder, True)
-    return payload.write(folder)
+    return payload.write(folder, extras)
 
 
 def parse_result(output: str) -> dict[str, Any] | None:

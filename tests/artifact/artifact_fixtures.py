@@ -6,11 +6,8 @@ Shared by the tests here and by benchmarks/artifact_bench.py.
 
 from __future__ import annotations
 
-import atexit
-import functools
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,19 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ssm_action import payload
-from tests.agent.agent_fixtures import APP_TEMPLATE, build_wheel, free_port, git, http_get
+from tests.agent.agent_fixtures import APP_TEMPLATE, agent_zipapp, build_wheel, free_port, git, http_get
+
+ARTIFACT = frozenset({"artifact"})  # the agent modules an artifact deploy ships
 
 DRIVER = Path(__file__).with_name("release_driver.py")
 PY38 = "/root/.pyenv/versions/3.8.18/bin/python"
-
-
-@functools.lru_cache(maxsize=None)
-def artifact_zipapp() -> Path:
-    """The agent as a deploy from an artifact ships it (the "artifact" extra), once per test process."""
-    folder = tempfile.mkdtemp(prefix="agent-pyz-artifact-")
-    atexit.register(shutil.rmtree, folder, True)
-    return payload.write(folder, frozenset({"artifact"}))
 
 
 def wheel_folder(folder: Path) -> Path:
@@ -124,7 +114,7 @@ class Target:
         with tempfile.TemporaryDirectory() as tmp:
             params = Path(tmp) / "params.json"
             params.write_text(json.dumps(self.params(sha, ref, **overrides)))
-            env = {**self.env, "PYTHONPATH": str(artifact_zipapp())}
+            env = {**self.env, "PYTHONPATH": str(agent_zipapp(ARTIFACT))}
             done = subprocess.run([python, str(DRIVER), str(params), *flags], capture_output=True,
                                   text=True, env=env, timeout=300, start_new_session=True)
         return DriverRun(done.returncode, done.stdout, done.stderr)

@@ -126,6 +126,28 @@ def test_a_dry_run_shows_the_artifact_and_uploads_nothing(runner: Runner, s3: An
     assert stored(s3) == [] and not runner.app_dir.exists()
 
 
+KILL_THE_AGENT = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"  # a hook's parent is the agent
+
+
+@pytest.mark.parametrize("hook", ["pre-stop", "post-start"])
+def test_an_agent_killed_before_the_stop_or_after_the_switch_loses_nothing(runner: Runner, hook: str):
+    """Killed in pre-stop (nothing changed) or post-start (switched, not yet good): the next deploy
+    succeeds, and a failing one after it goes back to the last GOOD release, not the killed one."""
+    runner.project.commit("v1")
+    assert runner.deploy("--wheelhouse", "true").returncode == 0
+    runner.project.commit("v2", {f"deploy/hooks/{hook}.py": KILL_THE_AGENT})
+    killed = runner.deploy("--wheelhouse", "true")
+    assert killed.returncode != 0 and "without a result line" in killed.stdout + killed.stderr
+    runner.project.commit("v3", {"app.py": APP_TEMPLATE.format(version="v3", status=500, prelude=""),
+                                 f"deploy/hooks/{hook}.py": "pass\n"})
+    bad = runner.deploy("--wheelhouse", "true")
+    assert bad.returncode != 0 and "rolled back" in bad.stdout.lower(), bad.stdout
+    assert runner.get() == (200, "v1 tinydep-1.0")
+    runner.project.commit("v4")
+    assert runner.deploy("--wheelhouse", "true").returncode == 0
+    assert runner.get() == (200, "v4 tinydep-1.0")
+
+
 def test_config_names_the_input_the_value_and_the_fix(tmp_path: Path):
     ssm = {"mode": "deploy", "source": "artifact", "instance_ids": "i-0123456789abcdef0", "aws_region": "us-east-1",
            "app_directory": "C:\\apps\\web"}
