@@ -87,9 +87,11 @@ def ship(plan: Plan, cfg: DeployConfig) -> Plan:
         summary = (f"artifact of {packed.commit[:12]}: {packed.size:,} bytes, sha256 {packed.sha256}, "
                    f"{len(packed.files)} file(s), {len(packed.wheels)} wheel(s)")
         if plan.dry_run:
+            lines = artifact.describe(packed, cfg.audit.s3_bucket, cfg.audit.s3_key_prefix)
+            if not cfg.audit.s3_bucket:  # the local transport's folder store
+                lines[1] = f"would be stored at {cfg.delivery.cache_directory / packed.key('')} (not copied: dry run)"
             with runner.group("Dry run: the artifact"):
-                for line in artifact.describe(packed, cfg.audit.s3_bucket or str(cfg.delivery.cache_directory),
-                                              cfg.audit.s3_key_prefix):
+                for line in lines:
                     runner.log(line)
             url = "dry-run://not-uploaded"
         else:
