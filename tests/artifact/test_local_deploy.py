@@ -39,13 +39,13 @@ class Runner:
         self.app_dir = root / "server" / "app"
         self.cache = root / "cache"
 
-    def deploy(self, *flags: str) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "ssm_action", "--mode", "deploy", "--transport", "local", "--source", "artifact",
+    def deploy(self, *flags: str, source: str = "artifact", **env: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "ssm_action", "--mode", "deploy", "--transport", "local", "--source", source,
                 "--working-directory", str(self.project.repo), "--environment", "test", "--create-deployment", "false",
                 "--app-directory", str(self.app_dir), "--cache-directory", str(self.cache),
                 "--health-check-url", f"http://127.0.0.1:{self.port}/health",
                 "--health-check-timeout", str(ROLLBACK_WAIT), *flags]
-        return subprocess.run(argv, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=600)
+        return subprocess.run(argv, cwd=ROOT, env={**self.env, **env}, capture_output=True, text=True, timeout=600)
 
     def get(self) -> tuple[int, str] | None:
         return http_get(f"http://127.0.0.1:{self.port}/health")
@@ -146,6 +146,23 @@ def test_an_agent_killed_before_the_stop_or_after_the_switch_loses_nothing(runne
     runner.project.commit("v4")
     assert runner.deploy("--wheelhouse", "true").returncode == 0
     assert runner.get() == (200, "v4 tinydep-1.0")
+
+
+def test_a_server_deployed_from_git_switches_to_artifacts_and_can_go_back(runner: Runner, wheels: Path):
+    """The first artifact deploy moves the git clone aside as a release; a failing one after it goes back."""
+    runner.project.commit("v1")
+    from_git = runner.deploy("--git-remote", str(runner.project.repo), source="git",  # while an index was there
+                             SSM_ACTION_SERVER_UV_OFFLINE="1", SSM_ACTION_SERVER_UV_FIND_LINKS=str(wheels),
+                             SSM_ACTION_SERVER_UV_DEFAULT_INDEX="", SSM_ACTION_SERVER_UV_INDEX_URL="")
+    assert from_git.returncode == 0, from_git.stdout + from_git.stderr
+    assert (runner.app_dir / ".git").is_dir() and runner.get() == (200, "v1 tinydep-1.0")
+    runner.project.commit("v2", {"app.py": APP_TEMPLATE.format(version="v2", status=500, prelude="")})
+    bad = runner.deploy("--wheelhouse", "true")
+    assert bad.returncode != 0 and "moved the git clone aside as release" in bad.stdout, bad.stdout
+    assert "rollback-switch" in bad.stdout and runner.get() == (200, "v1 tinydep-1.0")
+    assert os.readlink(runner.app_dir).endswith("-adopted") and (runner.app_dir / ".git").is_dir()
+    runner.project.commit("v3")
+    assert runner.deploy("--wheelhouse", "true").returncode == 0 and runner.get() == (200, "v3 tinydep-1.0")
 
 
 def test_config_names_the_input_the_value_and_the_fix(tmp_path: Path):
