@@ -22,7 +22,7 @@ from ssm_action import payload
 from ssm_action.deploy import plan
 from tests import factories
 from tests.agent.agent_fixtures import APP_TEMPLATE, ROLLBACK_WAIT, free_port, http_get, kill_processes_under
-from tests.artifact.artifact_fixtures import Project, closed_port_env, pip_index_env
+from tests.artifact.artifact_fixtures import PY38, Project, closed_port_env, pip_index_env
 from tests.artifact.conftest import BUCKET
 from tests.ssm.conftest import CTX
 
@@ -163,6 +163,14 @@ def test_a_server_deployed_from_git_switches_to_artifacts_and_can_go_back(runner
     assert os.readlink(runner.app_dir).endswith("-adopted") and (runner.app_dir / ".git").is_dir()
     runner.project.commit("v3")
     assert runner.deploy("--wheelhouse", "true").returncode == 0 and runner.get() == (200, "v3 tinydep-1.0")
+
+
+def test_a_python_3_8_server_gets_a_wheelhouse_for_3_8(runner: Runner):
+    runner.project.commit("v1")
+    done = runner.deploy("--wheelhouse", "true", "--server-python", PY38)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"python":"3.8.' in done.stdout and "from 1 wheel(s), no index" in done.stdout
+    assert runner.get() == (200, "v1 tinydep-1.0")
 
 
 def test_config_names_the_input_the_value_and_the_fix(tmp_path: Path):
