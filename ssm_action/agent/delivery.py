@@ -110,6 +110,7 @@ class Delivery:
                                  if pruned else "")
 
     def switch_back(self) -> str:
+        self.previous = self.previous or self.releases.adopted  # also when the switch failed after the adoption
         if not self.previous:
             raise StepError("no earlier release to switch back to (the first deploy from an "
                             "artifact)")
