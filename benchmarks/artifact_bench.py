@@ -29,9 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ssm_action import artifact, artifact_store, wheelhouse  # noqa: E402
+from ssm_action.deploy import artifact, artifact_store, wheelhouse  # noqa: E402
 from ssm_action.errors import ActionError  # noqa: E402
 from tests.agent.agent_fixtures import agent_zipapp, git  # noqa: E402
+from tests.artifact.artifact_fixtures import ARTIFACT  # noqa: E402
 
 BUCKET = "bench-artifacts"
 AGENT_SIDE = """
@@ -118,7 +119,8 @@ def download(published: artifact_store.Published, art: artifact.Artifact, runs: 
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as folder:
             done = subprocess.run([sys.executable, "-c", AGENT_SIDE, published.url, art.sha256, str(art.size), folder],
-                                  capture_output=True, text=True, check=True, env={"PYTHONPATH": str(agent_zipapp())})
+                                  capture_output=True, text=True, check=True,
+                                  env={"PYTHONPATH": str(agent_zipapp(ARTIFACT))})
             rows.append(json.loads(done.stdout))
     mb = art.size / 1e6
     down = statistics.median(r["download"] for r in rows)

@@ -66,12 +66,20 @@ PARAMS: Tuple[Param, ...] = (
     Param("start_grace", "number", 2, doc="seconds the new process must stay up"),
     Param("app_env", "dict", {}, secret=True, doc="environment for the app (values redacted)"),
     Param("action", "str", "deploy", doc="deploy; status (read-only report); rollback (to the last good version)"),
+) + (
+    # -- artifact delivery (issue 15): the release comes from a zip the runner packed, not from git
+    Param("source", "str", "git", doc="git (fetch the commit) or artifact (download the packed commit)"),
+    Param("artifact_url", "str", "", secret=True, doc="the artifact: a presigned URL (a credential), "
+          "file:// URL or path"),
+    Param("artifact_sha256", "str", "", doc="the artifact's sha256 (hex), checked before anything changes"),
+    Param("artifact_size", "int", 0, doc="the artifact's size in bytes (no more is downloaded)"),
 )
 BY_NAME: Dict[str, Param] = {p.name: p for p in PARAMS}
 KINDS = {"str": ((str,), "a string"), "number": ((int, float), "a number"),
          "int": ((int,), "an integer"), "bool": ((bool,), "true or false"),
          "dict": ((dict,), "an object")}
 PLATFORMS = ("windows", "linux")
+SOURCES = ("git", "artifact")
 INSTALLERS = ("auto", "pip", "uv")
 ACTIONS = ("deploy", "status", "rollback")
 
@@ -133,6 +141,17 @@ def _value_checks(p: Dict[str, Any], path: Any) -> List[Tuple[bool, str]]:
         (p["action"] in ACTIONS, "action must be deploy, status or rollback"),
         (all(isinstance(k, str) and isinstance(v, str) and k and "=" not in k and "\0" not in k
              for k, v in p["app_env"].items()), "app_env must map variable names to strings"),
+    ] + _artifact_checks(p)
+
+
+def _artifact_checks(p: Dict[str, Any]) -> List[Tuple[bool, str]]:
+    if p["source"] != "artifact":
+        return [(p["source"] in SOURCES, "source must be git or artifact")]
+    return [
+        (bool(p["artifact_url"]), "artifact_url is required with source artifact"),
+        (bool(re.fullmatch(r"[0-9a-f]{64}", p["artifact_sha256"])),
+         "artifact_sha256 must be 64 lowercase hex digits"),
+        (p["artifact_size"] > 0, "artifact_size must be > 0"),
     ]
 
 

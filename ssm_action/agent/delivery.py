@@ -16,15 +16,20 @@ good releases, never from a half-done deploy.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, NamedTuple, Optional
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from ssm_action.agent import artifact, wheelhouse
+from ssm_action.agent.app import App
 from ssm_action.agent.errors import StepError
+from ssm_action.agent.files import StateDir
 from ssm_action.agent.host import Platform
+from ssm_action.agent.layout import Layout
 from ssm_action.agent.links import Links, local_links
-from ssm_action.agent.output import short
-from ssm_action.agent.releases import Releases
+from ssm_action.agent.output import short, utc_now
+from ssm_action.agent.releases import READY, Releases
 from ssm_action.agent.shell import Shell
+from ssm_action.agent.deploy import LAST_GOOD, Deploy
+from ssm_action.contract import ExitCode
 
 
 class ArtifactRef(NamedTuple):
@@ -105,7 +110,87 @@ class Delivery:
                                  if pruned else "")
 
     def switch_back(self) -> str:
+        self.previous = self.previous or self.releases.adopted  # also when the switch failed after the adoption
         if not self.previous:
             raise StepError("no earlier release to switch back to (the first deploy from an "
                             "artifact)")
         return self.releases.switch(self.previous) + "; no reinstall"
+
+
+class ArtifactDeploy:
+    """``Deploy`` for ``source: artifact``: its steps, and a rollback that switches back (no reinstall).
+
+    Everything up to ``install`` happens beside the running app; ``pre-stop`` runs the NEW
+    release's hook (from its folder, with its venv); from ``stop`` on the deploy is ``dirty``
+    (journaled), so a failure, or the next deploy after a kill, puts the previous release back.
+    """
+
+    def __init__(self, deploy: Deploy) -> None:
+        self.d = deploy
+        p = deploy.p
+        self.delivery = Delivery(p, ArtifactRef(p["artifact_url"], p["artifact_sha256"], p["artifact_size"]),
+                                 deploy.plat, deploy.app.shell)
+
+    def steps(self) -> List[Tuple[str, Callable[[], str]]]:
+        d, dl, sha = self.d, self.delivery, self.d.p["sha"]
+        return [("record", d.record), ("prepare", dl.prepare), ("download", dl.download),
+                ("checksum", dl.verify), ("unpack", dl.unpack), ("install", dl.install),
+                ("pre-stop", self.pre_stop), ("stop", self.stop), ("switch", dl.switch),
+                ("start", lambda: d.app.start(sha)), ("verify", d.app.verify_started),
+                ("post-start", lambda: d.app.hooks("post-start", sha)), ("keep", dl.keep)]
+
+    def run(self) -> int:
+        d, failed = self.d, ""
+        try:
+            for name, action in self.steps():
+                failed = name
+                d.step(name, action)
+        except StepError as exc:
+            return self.fail(failed, exc)
+        d.records.write(LAST_GOOD, {"sha": d.p["sha"], "deploy_id": d.p["deploy_id"], "time": utc_now(),
+                                    "release": self.delivery.name, "backup_path": None})
+        return d.finish("success", ExitCode.OK)
+
+    def pre_stop(self) -> str:
+        release = self.delivery.releases.path(self.delivery.name)
+        d = self.d
+        new = App(d.plat, d.app.shell, d.records, Layout.of(dict(d.p, app_dir=release)), d.p, d.state)
+        return new.hooks("pre-stop", d.p["sha"])
+
+    def stop(self) -> str:
+        self.d.state.dirty = True  # from here on a failure (or a kill) puts the previous release back
+        self.d.journal.save()
+        return self.d.app.stop()
+
+    def fail(self, step: str, exc: StepError) -> int:
+        d, dl = self.d, self.delivery
+        error = "%s: %s" % (step, exc)
+        if not d.state.dirty:
+            return d.finish("failed", ExitCode.FAILED, error + " (nothing was changed: the app kept running)")
+        if not d.p["rollback"]:
+            return d.finish("failed", ExitCode.FAILED, error + " (rollback is off)")
+        previous = dl.previous or dl.releases.adopted
+        if previous is None and d.state.previous_sha is None:
+            return d.finish("failed", ExitCode.FAILED, error + " (no previous version to restore)")
+        d.rep.say("rolling back to release %s" % dl.releases.describe(previous))
+        try:
+            self.roll_back(previous)
+        except StepError as rb_exc:
+            return d.finish("failed", ExitCode.FAILED, "%s; rollback failed: %s" % (error, rb_exc))
+        return d.finish("rolled_back", ExitCode.ROLLED_BACK, error)
+
+    def roll_back(self, previous: Optional[str]) -> None:
+        d, dl = self.d, self.delivery
+        old_pid = d.state.old_pid
+        keep_old = d.app.untouched(old_pid)
+        if not keep_old:
+            d.step("rollback-stop", d.app.stop)
+        if previous and dl.releases.current() != previous:
+            d.step("rollback-switch", dl.switch_back)
+        if keep_old and old_pid is not None:
+            d.step("rollback-verify", lambda: d.app.verify_kept(old_pid))
+            return
+        sha = StateDir(dl.releases.path(previous)).read(READY).get("commit") if previous else None
+        sha = sha or d.state.previous_sha or ""
+        d.step("rollback-start", lambda: d.app.start(sha))
+        d.step("rollback-verify", d.app.verify_started)

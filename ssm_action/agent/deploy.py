@@ -85,6 +85,9 @@ class Deploy:
             self.lock.release()
 
     def deploy(self) -> int:
+        if self.p["source"] == "artifact":  # imported here: the artifact modules ship only with such deploys
+            from ssm_action.agent.delivery import ArtifactDeploy
+            return ArtifactDeploy(self).run()
         sha = self.p["sha"]
         actions = {
             "record": self.record, "backup": self.backup, "sync": self.sync,

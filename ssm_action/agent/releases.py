@@ -151,7 +151,12 @@ class Releases:
         if os.path.isdir(self.app_dir) and link_target(self.app_dir) is None:
             notes.append("moved the git clone aside as release %s" % self.adopt())
         before = self.current()
-        self.links.switch(self.app_dir, self.path(name))
+        try:
+            self.links.switch(self.app_dir, self.path(name))
+        except OSError as exc:
+            raise StepError("cannot point %s at release %s (%s): the file system must support "
+                            "symbolic links (Linux) or directory junctions (Windows, NTFS)" % (
+                                self.app_dir, name, exc))
         notes.insert(0, "%s -> %s (was %s)" % (self.app_dir, name, before or "no release"))
         return "; ".join(notes)
 

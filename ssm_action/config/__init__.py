@@ -15,8 +15,8 @@ from typing import NamedTuple
 from urllib.parse import urlparse
 
 from ssm_action import spec
-from ssm_action.config.sections import (AuditConfig, Config, DeployConfig, GatesConfig, GithubConfig,
-                                        ServerConfig, TargetsConfig)
+from ssm_action.config.sections import (AuditConfig, Config, DeliveryConfig, DeployConfig, GatesConfig,
+                                        GithubConfig, ServerConfig, TargetsConfig)
 
 SECRET_INPUTS = ("github-token", "safety-api-key", "notify-webhook")
 TRUE_WORDS = ("true", "True", "TRUE")  # the YAML 1.2 forms the runner's toolkit accepts
@@ -28,6 +28,8 @@ PLATFORMS = ("windows", "linux")
 INSTALLERS = ("auto", "pip", "uv")
 GATE_NAMES = ("tests", "pip-audit", "safety", "bandit", "flake8", "ruff", "pylint", "smoke", "env", "deps")
 INSTALL_OPTIONS = ("-r", "--requirement", "-c", "--constraint", "-e", "--editable", "--group")
+SOURCES = ("git", "artifact")
+PYTHON_VERSION = re.compile(r"^3\.\d{1,2}$")
 
 INSTANCE_ID = re.compile(r"^(i|mi)-[0-9a-f]{8,17}$")
 TARGET = re.compile(r"^tag:([^=\s][^=]{0,127})=(.{1,256})$")
@@ -239,9 +241,11 @@ def parse(raw: Mapping[str, str], env: Mapping[str, str] = os.environ) -> tuple[
             audit=audit,
             allow_untrusted_events=r.boolean("allow-untrusted-events"),
             notify_webhook=r.url("notify-webhook"),
+            delivery=_delivery(r, env),
         ),
     )
     _check_together(config, r)
+    _check_delivery(config, r)
     return (None, r.errors) if r.errors else (config, [])
 
 
@@ -355,3 +359,32 @@ def _check_agent_params(config: Config, r: Reader) -> None:
 
 def _absolute_for(platform: str, path: str) -> bool:
     return bool(WINDOWS_ABS.match(path)) if platform == "windows" else path.startswith("/")
+
+
+# -- artifact delivery (issue 15)
+
+def _delivery(r: Reader, env: Mapping[str, str]) -> DeliveryConfig:
+    return DeliveryConfig(
+        source=r.choice("source", SOURCES),
+        wheelhouse=r.boolean("wheelhouse"),
+        server_python_version=r.matching("server-python-version", PYTHON_VERSION,
+                                         "must be the servers' Python as major.minor, e.g. 3.11."),
+        cache_directory=_resolve_dir(r.text("cache-directory") or ".ssm-action-cache", env),
+    )
+
+
+def _check_delivery(config: Config, r: Reader) -> None:
+    deploy, delivery = config.deploy, config.deploy.delivery
+    if not config.deploys:
+        return
+    if delivery.wheelhouse and not delivery.artifact:
+        r.fail("wheelhouse", "needs source: artifact (the wheels travel inside the artifact); set source: artifact "
+               "or wheelhouse: false.")
+    if not delivery.artifact or deploy.transport != "ssm":
+        return
+    if not deploy.audit.s3_bucket:
+        r.fail("s3-bucket", "is required with source: artifact through SSM: the servers download the artifact from "
+               "it; set s3-bucket, e.g. my-deploy-artifacts.", "")
+    if delivery.wheelhouse and not delivery.server_python_version:
+        r.fail("server-python-version", "is required with wheelhouse: true through SSM: the wheels are built for "
+               "the servers' Python; set it to their major.minor, e.g. 3.11.", "")

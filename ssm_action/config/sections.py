@@ -104,6 +104,20 @@ class AuditConfig:
 
 
 @dataclass(frozen=True)
+class DeliveryConfig:
+    """How the servers get the app (issue 15): git, or an artifact the runner packs and stores."""
+
+    source: str = "git"  # git or artifact
+    wheelhouse: bool = False  # ship the requirements as wheels (artifact only)
+    server_python_version: str = ""  # major.minor the wheelhouse is built for; "" for the local transport
+    cache_directory: Path = Path(".ssm-action-cache")  # the local transport's artifact store is under it
+
+    @property
+    def artifact(self) -> bool:
+        return self.source == "artifact"
+
+
+@dataclass(frozen=True)
 class DeployConfig:
     """Everything deploy mode reads (and the status and rollback modes, which reach the same targets)."""
 
@@ -119,6 +133,7 @@ class DeployConfig:
     audit: AuditConfig
     allow_untrusted_events: bool
     notify_webhook: str  # a secret: never shown
+    delivery: DeliveryConfig = DeliveryConfig()
 
     @property
     def agent_action(self) -> str:
@@ -151,7 +166,8 @@ class Config:
         return f"Config(mode={self.mode!r}, {self.gates!r}, {self.deploy!r})"
 
 
-SECTIONS = (GatesConfig, TargetsConfig, ServerConfig, GithubConfig, AuditConfig, DeployConfig, Config)
+SECTIONS = (GatesConfig, TargetsConfig, ServerConfig, GithubConfig, AuditConfig, DeliveryConfig, DeployConfig,
+            Config)
 
 
 def input_fields() -> set[str]:

@@ -30,7 +30,7 @@ PARAM_INPUTS = {
     "requirements_file": "requirements-file", "entry": "app-entry", "health_url": "health-check-url",
     "health_timeout": "health-check-timeout", "backup_dir": "backup-directory",
     "backup_retention": "backup-retention", "rollback": "rollback-on-failure", "platform": "platform",
-    "installer": "server-installer", "hooks_dir": "hooks-directory",
+    "installer": "server-installer", "hooks_dir": "hooks-directory", "source": "source",
 }
 
 
@@ -81,7 +81,17 @@ def agent_params(cfg: DeployConfig, ctx: RunContext) -> dict[str, Any]:
         "hooks_dir": server.hooks_directory,
         "action": cfg.agent_action,
     }
+    if cfg.delivery.artifact:
+        params.update(artifact_stand_in(server.requirements_file))
     return transports.get(cfg.transport).adapt(params)
+
+
+# -- artifact delivery (issue 15): deploy/shipping.py puts the real reference in once the artifact is packed
+def artifact_stand_in(requirements_file: str) -> dict[str, Any]:
+    """The artifact's parameters before it is packed; its root is working-directory, so requirements_file is
+    relative to it."""
+    return {"source": "artifact", "requirements_file": requirements_file, "artifact_url": "stand-in://not-packed",
+            "artifact_sha256": STAND_IN_SHA + STAND_IN_SHA[:24], "artifact_size": 1}
 
 
 def input_errors(cfg: DeployConfig) -> list[tuple[str, str]]:

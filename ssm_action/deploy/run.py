@@ -9,7 +9,7 @@ from __future__ import annotations
 from ssm_action import runner, summary, transports
 from ssm_action.config.sections import DeployConfig
 from ssm_action.context import RunContext
-from ssm_action.deploy import plan, report, routing, status, tracking, trust
+from ssm_action.deploy import plan, report, routing, shipping, status, tracking, trust
 
 
 def run(cfg: DeployConfig, ctx: RunContext, gates_ok: bool = True) -> bool:
@@ -29,6 +29,8 @@ def run(cfg: DeployConfig, ctx: RunContext, gates_ok: bool = True) -> bool:
             track.skip("a blocking gate failed")
             return False
         the_plan = plan.build(cfg, ctx, environment)
+        if cfg.delivery.artifact:  # packed and stored before anything is sent
+            the_plan = shipping.ship(the_plan, cfg)
         track.planned(the_plan)
         doing = ("Putting the last good version back on" if cfg.agent_action == "rollback"
                  else f"Deploying {ctx.sha[:12]} ({ctx.branch or 'no branch'}) to")

@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ssm_action import runner
 from ssm_action.contract import AgentResult
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from ssm_action.deploy.plan import Plan
 
 AGENT_FILE = "ssm-deploy-agent.pyz"  # written into a private temporary folder with params.json
+# SSM_ACTION_SERVER_<NAME>=value sets <NAME> for the agent only (empty: unset): this machine can play a server
+# whose network differs from the runner's, e.g. a package index at a closed port (the demo, the tests).
+SERVER_ENV = "SSM_ACTION_SERVER_"
 
 
 class LocalTransport:
@@ -74,7 +77,7 @@ def run_agent(params: dict[str, Any], python: str | None = None, timeout: float 
                     [python, str(agent), "--params-file", str(params_file)],
                     stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
                     encoding="utf-8", errors="replace",
-                    env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+                    env=agent_environment(os.environ))
             except OSError as exc:
                 return InstanceResult("local", "Failed", error=f"cannot run {python}: {exc}")
             output, code, timed_out = _follow(proc, timeout)
@@ -88,6 +91,19 @@ def run_agent(params: dict[str, Any], python: str | None = None, timeout: float 
         error = stderr or ("" if agent_result else f"the agent ended (exit {code}) without a result line")
     return InstanceResult("local", status, duration=time.monotonic() - started, agent=agent_result,
                           output=output, error=error, log_url=(agent_result.log_file if agent_result else "") or "")
+
+
+def agent_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The runner's environment with the SSM_ACTION_SERVER_* settings applied to the agent's."""
+    agent = {key: value for key, value in env.items() if not key.startswith(SERVER_ENV)}
+    for key, value in env.items():
+        name = key[len(SERVER_ENV):]
+        if key.startswith(SERVER_ENV) and name:
+            if value:
+                agent[name] = value
+            else:
+                agent.pop(name, None)
+    return {**agent, "PYTHONIOENCODING": "utf-8"}
 
 
 def _follow(proc: subprocess.Popen[str], timeout: float) -> tuple[str, int, bool]:

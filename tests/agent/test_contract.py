@@ -81,7 +81,18 @@ def test_not_an_object_and_missing_parameters():
 def test_secret_values_are_the_app_env_values():
     params, _ = check_params(WINDOWS)
     assert contract.secret_values(params) == ["t0ken-value"]
-    assert [p.name for p in contract.PARAMS if p.secret] == ["app_env"]
+    assert [p.name for p in contract.PARAMS if p.secret] == ["app_env", "artifact_url"]
+
+
+def test_an_artifact_deploy_needs_its_reference_and_its_url_is_a_secret():
+    url = "https://b.s3.amazonaws.com/k.zip?X-Amz-Signature=abc"
+    params, errors = check_params({**WINDOWS, "source": "artifact", "artifact_url": url,
+                                   "artifact_sha256": "a" * 64, "artifact_size": 10})
+    assert errors == [] and url in contract.secret_values(params)
+    _, errors = check_params({**WINDOWS, "source": "artifact", "artifact_sha256": "A" * 64})
+    assert errors == ["artifact_url is required with source artifact",
+                      "artifact_sha256 must be 64 lowercase hex digits", "artifact_size must be > 0"]
+    assert check_params({**WINDOWS, "source": "svn"})[1] == ["source must be git or artifact"]
 
 
 def full_result() -> AgentResult:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from ssm_action import artifact, artifact_store
-from ssm_action.wheelhouse import WheelTarget
+from ssm_action.deploy import artifact, artifact_store
+from ssm_action.deploy.wheelhouse import WheelTarget
 from tests.agent.agent_fixtures import free_port, kill_processes_under, uv_folder
 from tests.artifact.artifact_fixtures import Project, Target, closed_port_env, pip_index_env, wheel_folder
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ssm_action import artifact, wheelhouse
+from ssm_action.deploy import artifact, wheelhouse
 from ssm_action.errors import ActionError
 from tests.agent.agent_fixtures import git
 from tests.artifact.artifact_fixtures import Project

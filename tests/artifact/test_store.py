@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from ssm_action import artifact_store
+from ssm_action.deploy import artifact_store
 from ssm_action.errors import ActionError
 from tests.agent.agent_fixtures import agent_zipapp
 from tests.artifact.artifact_fixtures import ARTIFACT

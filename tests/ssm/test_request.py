@@ -8,6 +8,7 @@ import string
 
 import pytest
 
+from ssm_action import payload
 from ssm_action.deploy import plan
 from ssm_action.errors import ActionError
 from ssm_action.transports.ssm import command
@@ -86,3 +87,49 @@ def test_clients_use_adaptive_bounded_retries_and_the_region(make_cfg, aws):
     ssm_client, s3_client = command.clients(cfg.targets)
     assert ssm_client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 6}
     assert ssm_client.meta.region_name == s3_client.meta.region_name == "eu-west-1"
+
+
+# -- artifact delivery (issue 15): the presigned URL travels in the command
+
+def presigned_url(token_chars: int) -> str:
+    """A real SigV4 presigned GET, as a role session signs it (its session token is most of the URL)."""
+    import boto3
+    from botocore.config import Config
+
+    token = "".join(random.Random(2).choices(string.ascii_letters + string.digits + "/+", k=token_chars))
+    s3 = boto3.client("s3", region_name="eu-west-1", aws_access_key_id="ASIA" + "X" * 16,
+                      aws_secret_access_key="s" * 40, aws_session_token=token,
+                      config=Config(signature_version="s3v4"))
+    key = f"ssm-deploy/artifacts/{CTX.sha}-{'a' * 64}.zip"
+    return s3.generate_presigned_url("get_object", Params={"Bucket": "my-deploy-artifacts", "Key": key},
+                                     ExpiresIn=3600)
+
+
+def artifact_request(cfg, url: str, every_extra: bool = False):
+    the_plan = plan.build(cfg, CTX, "production")
+    the_plan = dataclasses.replace(the_plan, params={**the_plan.params, "artifact_url": url,
+                                                     "artifact_sha256": "a" * 64, "artifact_size": 123_456_789})
+    if every_extra:
+        the_plan = dataclasses.replace(the_plan, payload=payload.build_all())
+    [request] = ssm_request.build(cfg.targets, CTX, "production", command.script_payload(the_plan))
+    return request
+
+
+def test_an_artifact_deploy_with_its_presigned_url_keeps_room_for_long_inputs(make_cfg):
+    cfg = make_cfg(instance_ids="i-0123456789abcdef0", source="artifact", wheelhouse="true",
+                   server_python_version="3.11", s3_bucket="my-deploy-artifacts")
+    url = presigned_url(1_200)
+    assert 1_700 < len(url) < 2_100  # the size of a role session's URL
+    size = ssm_request.parameters_size(artifact_request(cfg, url))
+    default = ssm_request.parameters_size(requests_for(make_cfg(instance_ids="i-0123456789abcdef0"))[0])
+    print(f"SendCommand parameters: default {default:,} bytes, source artifact {size:,} bytes")
+    # the artifact modules (about 13 KB in the command) ship only with source: artifact: less room than the default's
+    assert default < size < ssm_request.PARAMETERS_LIMIT - 15_000
+
+
+def test_the_largest_command_every_extra_and_a_long_url_fits_under_the_limit(make_cfg):
+    cfg = make_cfg(instance_ids="i-0123456789abcdef0", source="artifact", s3_bucket="my-deploy-artifacts")
+    url = presigned_url(4_000)  # a session token twice as long as STS gives today
+    size = ssm_request.parameters_size(artifact_request(cfg, url, every_extra=True))
+    print(f"SendCommand parameters: every agent module and a {len(url):,}-character URL: {size:,} bytes")
+    assert size < ssm_request.PARAMETERS_LIMIT

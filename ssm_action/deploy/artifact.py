@@ -35,7 +35,7 @@ from pathlib import Path, PurePosixPath
 from ssm_action.agent.artifact import MANIFEST, unsafe_name
 from ssm_action.agent.releases import READY, WHEELHOUSE
 from ssm_action.errors import ActionError
-from ssm_action.wheelhouse import WheelTarget, download_wheels
+from ssm_action.deploy.wheelhouse import WheelTarget, download_wheels
 
 RESERVED = (MANIFEST, WHEELHOUSE, READY)  # names the agent writes or reads
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)

@@ -19,7 +19,7 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from ssm_action.artifact import Artifact
+from ssm_action.deploy.artifact import Artifact
 from ssm_action.errors import ActionError
 
 URL_EXPIRY = 3600  # seconds; long enough for every target of a rate-limited command to download
