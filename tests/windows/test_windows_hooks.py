@@ -1,4 +1,4 @@
-"""Hooks and the deploy lock on Windows: .py hooks, .cmd (not run), .ps1 (no PowerShell
+"""Hooks and the deploy lock on Windows: .py hooks, .cmd (Wine's cmd.exe), .ps1 (no PowerShell
 here), and a second agent refused by the msvcrt lock while the first one runs a hook."""
 
 from __future__ import annotations
@@ -6,8 +6,6 @@ from __future__ import annotations
 import ntpath
 import threading
 import time
-
-import pytest
 
 from ssm_action.contract import ExitCode
 from tests.windows import standins
@@ -56,10 +54,9 @@ def test_a_second_agent_is_refused_by_the_msvcrt_lock_while_a_py_hook_runs(runni
     assert running.serving() == "hooked"
 
 
-@pytest.mark.xfail(strict=True, reason="the agent runs only .ps1 and .py hooks on Windows "
-                   "(hook_suffixes); .cmd, the one kind that needs no PowerShell, is ignored")
-def test_a_cmd_hook_runs(running: WinApp):
+def test_a_cmd_hook_runs_in_cmd_exe(running: WinApp):
     hook = "@echo post-start.cmd %%DEPLOY_PHASE%% %%DEPLOY_SHA%%>> %s\r\n" % LOG
+    running.path(LOG).unlink(missing_ok=True)
     sha = running.commit("cmd-hooked", files={"deploy/hooks/post-start.cmd": hook})
     run = running.deploy(sha)
     assert run.code == ExitCode.OK, run.out + run.err
