@@ -14,18 +14,16 @@ def step_line(out: str, name: str) -> str:
     return next(line for line in out.splitlines() if line.split()[:1] == [name])
 
 
-def test_a_redeploy_lets_the_old_app_exit_cleanly(running: WinApp):
+def test_a_redeploy_lets_the_old_app_exit_cleanly_and_forces_one_that_ignores_it(
+        running: WinApp):
     old = running.serving()
-    run = running.deploy(running.commit("after-a-clean-stop"))
-    assert run.code == ExitCode.OK, run.out + run.err
-    assert running.path(STOP_MARKER % old).exists(), step_line(run.out, "stop")
-    assert "(forced)" not in step_line(run.out, "stop")
-    assert not running.path(r"C:\srv\app.deploy\stop-request").exists()
-
-
-def test_an_app_ignoring_the_stop_request_is_forced_after_the_stop_timeout(running: WinApp):
-    deaf = running.deploy(running.commit("deaf", prelude="signal.signal(signal.SIGINT, signal.SIG_IGN)"))
+    deaf = running.deploy(running.commit("deaf", prelude="signal.signal(signal.SIGINT, "
+                                                         "signal.SIG_IGN)"))
     assert deaf.code == ExitCode.OK, deaf.out + deaf.err
+    assert running.path(STOP_MARKER % old).exists(), step_line(deaf.out, "stop")
+    assert "(forced)" not in step_line(deaf.out, "stop")
+    assert not running.path(r"C:\srv\app.deploy\stop-request").exists()
+    # "deaf" ignores the stop request: forced after stop_timeout, no clean-up ran.
     run = running.deploy(running.commit("after-deaf"), stop_timeout=1)
     assert run.code == ExitCode.OK, run.out + run.err
     assert step_line(run.out, "stop").endswith("stopped pid %d (forced)" % deaf.result["pid"])
