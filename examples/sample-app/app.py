@@ -3,7 +3,10 @@
 Run it with ``python app.py``; it listens on 127.0.0.1 and the port in PORT (8000).
 """
 
+import _thread
 import os
+import threading
+import time
 
 from bottle import Bottle, HTTPError, request, response
 
@@ -55,9 +58,29 @@ def delete_note(note_id):
     response.status = 204
 
 
+def stop_when_asked(path=None, interval=0.2):
+    """Windows' graceful stop: when the deploy creates the file in DEPLOY_STOP_FILE,
+    interrupt the main thread (the server returns and the app exits cleanly).
+
+    Returns the watching thread, or None when no stop file is named (Linux: SIGTERM)."""
+    path = path or os.environ.get("DEPLOY_STOP_FILE")
+    if not path:
+        return None
+
+    def watch():
+        while not os.path.exists(path):
+            time.sleep(interval)
+        _thread.interrupt_main()
+
+    thread = threading.Thread(target=watch, name="stop-request", daemon=True)
+    thread.start()
+    return thread
+
+
 def main():
     """Serve on 127.0.0.1:$PORT until stopped."""
     port = int(os.environ.get("PORT", "8000"))
+    stop_when_asked()
     app.run(host="127.0.0.1", port=port, quiet=True)
 
 

@@ -3,7 +3,9 @@
 The app is identified by its command line: a python executable running the
 absolute entry path. "stop" ends every such process (the one in the PID file
 ``app.json`` and any orphan left by a killed agent), gracefully first, forced
-after ``stop_timeout``.
+after ``stop_timeout``. Gracefully is SIGTERM on Linux; on Windows, where no
+signal reaches a window-less app, the agent creates the stop-request file named
+in the app's ``DEPLOY_STOP_FILE`` (an app opts in by exiting when it appears).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ssm_action.agent.shell import Shell
 HOOK_TIMEOUT = 600
 APP_LOG_ROTATE_BYTES = 10 * 1024 * 1024
 PID_FILE = "app.json"
+STOP_REQUEST = "stop-request"
 
 
 class App:
@@ -42,6 +45,7 @@ class App:
         self.log_offset = 0  # where its output starts in the app log
         self.health_status: Optional[int] = None
         self.health = "not_checked"
+        self.stop_request = records.path(STOP_REQUEST)
 
     def environment(self, sha: Optional[str]) -> Dict[str, str]:
         env = dict(os.environ)
@@ -50,6 +54,8 @@ class App:
                    DEPLOY_PREVIOUS_SHA=self.state.previous_sha or "",
                    DEPLOY_APP_DIR=self.where.app_dir, DEPLOY_VENV=self.where.venv,
                    PYTHONUNBUFFERED="1")
+        if self.plat.stops_by_request_file:
+            env["DEPLOY_STOP_FILE"] = self.stop_request
         return env
 
     def running(self) -> Dict[str, Any]:
@@ -82,15 +88,20 @@ class App:
         if not pids:
             self.records.remove(PID_FILE)
             return "no running app" + note
-        delivered = [self.plat.terminate(pid, force=False) for pid in pids]
+        if self.plat.stops_by_request_file:
+            self.records.write(STOP_REQUEST, {"deploy_id": self.p["deploy_id"], "pids": pids})
+            delivered = True
+        else:
+            delivered = all([self.plat.terminate(pid, force=False) for pid in pids])
         # Wait for a graceful exit only when every stop request was delivered.
-        left = self.wait_gone(pids, self.p["stop_timeout"] if all(delivered) else 0)
+        left = self.wait_gone(pids, self.p["stop_timeout"] if delivered else 0)
         if left:
             for pid in left:
                 self.plat.terminate(pid, force=True)
             if self.wait_gone(left, 10):
                 raise StepError("pid(s) %s would not stop: end them by hand" % left)
         self.records.remove(PID_FILE)
+        self.records.remove(STOP_REQUEST)
         return "stopped pid %s%s%s" % (", ".join(map(str, pids)),
                                        " (forced)" if left else "", note)
 
@@ -115,6 +126,7 @@ class App:
         if not os.path.isfile(self.where.entry):
             raise StepError("entry script %s is not in commit %s: fix the entry parameter" % (
                 self.p["entry"], short(sha)))
+        self.records.remove(STOP_REQUEST)  # left by a killed agent: not for the new app
         app_log = self.where.app_log
         with contextlib.suppress(OSError):  # on Windows a running app may still hold it
             if os.path.getsize(app_log) > APP_LOG_ROTATE_BYTES:
@@ -156,8 +168,8 @@ class App:
         delay = 0.05
         while True:
             self.health_status = http_status(url, max(0.5, min(5.0, deadline - time.monotonic())))
-            if self.health_status is not None and 200 <= self.health_status < 300:
-                self.health = "healthy"
+            if self.health_status is not None and 200 <= self.health_status < 300 and alive():
+                self.health = "healthy"  # and answered while ours was alive
                 return "pid %d: %s answered %d" % (pid, url, self.health_status)
             if not alive():
                 raise StepError(self.died(pid))

@@ -101,6 +101,9 @@ class Deploy:
             for name in STEPS[1:]:
                 failed_step = name
                 self.step(name, actions[name])
+                if name == "stop" and self.env.deferred is not None:  # Windows: see venv.py
+                    failed_step = "venv"
+                    self.step("venv", self.env.rebuild)
         except StepError as exc:
             return self.fail(failed_step, exc)
         history.record_good(self.records, self.p, self.state.backup_path)

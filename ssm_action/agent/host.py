@@ -14,6 +14,12 @@ from typing import IO, Dict, List, Protocol, Tuple
 class Platform(Protocol):
     name: str  # the ``platform`` parameter this OS answers to: linux or windows
     hook_suffixes: Tuple[str, ...]  # hook file kinds, in the order they run
+    # A running program's files cannot be deleted or replaced (Windows): the venv is remade
+    # only after the stop.
+    holds_running_files: bool
+    # No stop signal reaches the app (a window-less Windows process): the graceful stop is
+    # the stop-request file the app is told of in DEPLOY_STOP_FILE (docs/deployments.md).
+    stops_by_request_file: bool
 
     def venv_python(self, venv: str) -> str:
         """The venv's python, for installs and Python hooks."""
@@ -35,11 +41,13 @@ class Platform(Protocol):
         ...
 
     def find_app_pids(self, entry: str) -> List[int]:
-        """Every process running the app's entry script (the agent's own pid excluded)."""
+        """One pid per app process running the entry script (the agent's own excluded;
+        on Windows the venv launcher stands for itself and its child)."""
         ...
 
     def terminate(self, pid: int, force: bool) -> bool:
-        """Ask the process (and its children) to end; False when that was not delivered."""
+        """End the process (and its children), gracefully unless ``force``; False when that
+        was not delivered."""
         ...
 
     def try_lock(self, fd: int) -> bool:

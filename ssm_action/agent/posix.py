@@ -20,6 +20,8 @@ class PosixPlatform(Platform):
 
     name = "linux"
     hook_suffixes = (".sh", ".py")
+    holds_running_files = False
+    stops_by_request_file = False  # SIGTERM
 
     def venv_python(self, venv: str) -> str:
         return os.path.join(venv, "bin", "python")

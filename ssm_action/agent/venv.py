@@ -2,7 +2,12 @@
 
 The venv is created when missing or made by another Python. ``deps.json`` in
 the state folder holds the hash of the requirements last fully installed, so a
-rollback reinstalls only when the restored file differs.
+rollback reinstalls only when the restored file differs and the venv still runs.
+
+On Windows the running app holds its venv (``Scripts\\pythonw.exe`` cannot be
+deleted): a venv that must be remade is remade after the stop step ("venv"),
+never while the app runs. Its removal deletes ``pyvenv.cfg`` last, so a removal
+that stops halfway leaves a venv the next deploy remakes, not a foreign folder.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class Environment:
         self.where = where
         self.p = params
         self.python_version = RUNNING_PYTHON  # the venv's, once it is known
+        self.deferred: Optional[str] = None  # requirements hash to install after the stop
 
     def installer(self) -> Optional[str]:
         """uv's path when uv installs, None for pip."""
@@ -41,19 +47,37 @@ class Environment:
             raise StepError("installer is uv but uv is not on PATH: install uv or use pip")
         return uv
 
-    def deps(self, digest: Optional[str] = None) -> str:
-        """The "deps" step: a venv made by the right Python, the requirements installed."""
+    def deps(self, digest: Optional[str] = None, defer: bool = True) -> str:
+        """The "deps" step: a venv made by the right Python, the requirements installed;
+        on Windows a venv to remake while the app may run is left for ``rebuild``."""
         uv = self.installer()
-        venv = self.ensure_venv(uv)
-        return "%s; %s" % (venv, self.install_requirements(
-            uv, file_hash(self.where.requirements) if digest is None else digest))
+        digest = file_hash(self.where.requirements) if digest is None else digest
+        wanted, have = self.wanted_python(), self.venv_python_version()
+        if defer and have and have != wanted and self.plat.holds_running_files:
+            self.deferred = digest
+            return "venv of python %s is remade for %s after the stop (the app holds it)" % (
+                have, wanted)
+        venv = self.ensure_venv(uv, wanted, have)
+        return "%s; %s" % (venv, self.install_requirements(uv, digest))
+
+    def rebuild(self) -> str:
+        """The "venv" step, after the stop: the venv the deps step left for it."""
+        digest, self.deferred = self.deferred, None
+        return self.deps(digest, defer=False)
 
     def restore(self) -> str:
-        """After a rollback: reinstall only when the restored requirements differ."""
+        """After a rollback: keep a venv that runs (the old app may still use it), reinstall
+        only when the restored requirements differ; remake a venv that does not run."""
         digest = file_hash(self.where.requirements)
+        self.deferred = None
+        have = self.venv_python_version()
+        if not have:
+            return self.deps(digest)
+        self.python_version = have
         if digest == self.records.read(DEPS).get("hash"):
             return "requirements unchanged"
-        return self.deps(digest)
+        return "venv kept (python %s); %s" % (have, self.install_requirements(
+            self.installer(), digest))
 
     def install_requirements(self, uv: Optional[str], digest: str) -> str:
         """Install the requirements file (if any), recording its hash once installed."""
@@ -69,22 +93,36 @@ class Environment:
             [python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"], timeout=60)
         return ran.out.strip() if ran.code == 0 else None
 
-    def ensure_venv(self, uv: Optional[str]) -> str:
-        """Create the venv when missing, broken or made by another Python."""
-        venv = self.where.venv
+    def wanted_python(self) -> str:
         base = self.p["python"] or sys.executable
-        wanted = self.python_of(base) if self.p["python"] else self.python_version
+        wanted = self.python_of(base) if self.p["python"] else RUNNING_PYTHON
         if not wanted:
             raise StepError("python %r does not run: fix the python parameter" % base)
-        venv_python = self.plat.venv_python(venv)
-        if os.path.isfile(venv_python) and self.python_of(venv_python) == wanted:
+        return wanted
+
+    def venv_python_version(self) -> Optional[str]:
+        """The version of the venv's python, None when it is missing or does not run."""
+        venv_python = self.plat.venv_python(self.where.venv)
+        return self.python_of(venv_python) if os.path.isfile(venv_python) else None
+
+    def ensure_venv(self, uv: Optional[str], wanted: Optional[str] = None,
+                    have: Optional[str] = None) -> str:
+        """Create the venv when missing, broken or made by another Python (``wanted``, the
+        Python to make it with, and ``have``, the venv's, when already known)."""
+        venv = self.where.venv
+        base = self.p["python"] or sys.executable
+        if wanted is None:
+            wanted, have = self.wanted_python(), self.venv_python_version()
+        if have == wanted:
             self.python_version = wanted
             return "venv ok"
         if os.path.isdir(venv):
-            if os.listdir(venv) and not os.path.isfile(os.path.join(venv, "pyvenv.cfg")):
+            cfg = os.path.join(venv, "pyvenv.cfg")
+            if os.listdir(venv) and not os.path.isfile(cfg):
                 raise StepError("venv_dir %s is not a virtual environment: remove it or set "
                                 "venv_dir" % venv)
-            shutil.rmtree(venv)  # broken, half-made or from another Python
+            self.records.write(DEPS, {"hash": None})
+            remove_venv(venv)  # broken, half-made or from another Python
         argv = [uv, "venv", "-q", "--python", base, venv] if uv else [base, "-m", "venv", venv]
         ran = self.shell.run(argv, timeout=INSTALL_TIMEOUT)
         if ran.code:
@@ -111,3 +149,18 @@ class Environment:
             raise StepError("installing %s failed (exit %d): %s; fix the requirements (full "
                             "output in the log file)" % (self.p["requirements_file"], ran.code,
                                                          lines[-1] if lines else "no message"))
+
+
+def remove_venv(venv: str) -> None:
+    """Delete a venv, ``pyvenv.cfg`` last: a removal that fails halfway (a file held open)
+    still leaves a folder the next deploy knows as a venv to remake."""
+    cfg = os.path.join(venv, "pyvenv.cfg")
+    for name in os.listdir(venv):
+        path = os.path.join(venv, name)
+        if path == cfg:
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+    shutil.rmtree(venv)

@@ -1,9 +1,8 @@
-"""Windows: pythonw.exe detached and out of the SSM job, taskkill, PowerShell hooks."""
+"""Windows: pythonw.exe detached and out of the SSM job, processes by the Windows API."""
 
 from __future__ import annotations
 
 import ctypes
-import json
 import ntpath
 import os
 import subprocess  # nosec B404 # starting and stopping the app is this module's job
@@ -11,14 +10,15 @@ from typing import IO, Any, Dict, List, Optional, Tuple
 
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.host import Platform
-from ssm_action.agent.output import tail
 
 
 class WindowsPlatform(Platform):
-    """Windows: pythonw.exe detached and out of the SSM job, taskkill, PowerShell hooks."""
+    """Windows: pythonw.exe detached and out of the SSM job, processes by the Windows API."""
 
     name = "windows"
-    hook_suffixes = (".ps1", ".py")
+    hook_suffixes = (".ps1", ".cmd", ".py")
+    holds_running_files = True
+    stops_by_request_file = True
     DETACHED_PROCESS = 0x00000008
     CREATE_NEW_PROCESS_GROUP = 0x00000200
     CREATE_BREAKAWAY_FROM_JOB = 0x01000000
@@ -28,9 +28,6 @@ class WindowsPlatform(Platform):
     ERROR_ACCESS_DENIED = 5
     STILL_ACTIVE = 259
     PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
-    PS_PROCESSES = ("[Console]::OutputEncoding = [Text.Encoding]::UTF8; "
-                    "@(Get-CimInstance Win32_Process | Select-Object ProcessId,CommandLine)"
-                    " | ConvertTo-Json -Compress")
 
     def __init__(self, system_root: Optional[str] = None, kernel32: Any = None) -> None:
         root = system_root or os.environ.get("SystemRoot", r"C:\Windows")
@@ -49,8 +46,12 @@ class WindowsPlatform(Platform):
         return [exe, "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass"]
 
     def hook_argv(self, hook: str, python: str) -> List[str]:
-        return self.powershell() + ["-File", hook] if hook.lower().endswith(".ps1") else [
-            python, hook]
+        kind = ntpath.splitext(hook)[1].lower()
+        if kind == ".ps1":
+            return self.powershell() + ["-File", hook]
+        if kind == ".cmd":  # /d: no AutoRun commands from the registry
+            return [ntpath.join(self.system32, "cmd.exe"), "/d", "/c", hook]
+        return [python, hook]
 
     def start(self, argv: List[str], cwd: str, env: Dict[str, str],
               out: IO[bytes]) -> Tuple[subprocess.Popen[bytes], str]:
@@ -91,19 +92,20 @@ class WindowsPlatform(Platform):
             k32.CloseHandle(handle)
 
     def find_app_pids(self, entry: str) -> List[int]:
-        ran = subprocess.run(  # nosec B603 # fixed PowerShell query, absolute exe path
-            self.powershell() + ["-Command", self.PS_PROCESSES], stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
-            creationflags=self.CREATE_NO_WINDOW)
-        if ran.returncode:
-            raise StepError("listing processes with PowerShell failed: %s" % " ".join(
-                tail(ran.stderr.decode("utf-8", "replace"), 2)))
-        processes = json.loads(ran.stdout.decode("utf-8-sig", "replace") or "[]")  # BOM or not
-        if isinstance(processes, dict):
-            processes = [processes]
-        return sorted(int(p["ProcessId"]) for p in processes
-                      if int(p["ProcessId"]) != os.getpid()
-                      and self._is_app_cmdline(p.get("CommandLine") or "", entry))
+        """From the Windows API (winproc.py): the app's processes, a venv launcher and the
+        base interpreter it started counted once (the launcher's pid)."""
+        from ssm_action.agent import winproc
+        me = os.getpid()
+        try:
+            procs = winproc.snapshot()
+        except OSError as exc:
+            raise StepError("listing processes failed: %s" % exc)
+        if me not in {p.pid for p in procs}:  # a real list always holds the agent itself
+            raise StepError("the process list (%d entries) lacks the agent's own pid %d: "
+                            "cannot tell whether the app runs" % (len(procs), me))
+        found = {p.pid: p.parent for p in procs if p.pid != me
+                 and self._is_app_cmdline(winproc.command_line(p.pid) or "", entry)}
+        return sorted(pid for pid, parent in found.items() if parent not in found)
 
     @staticmethod
     def _is_app_cmdline(cmdline: str, entry: str) -> bool:
@@ -115,13 +117,22 @@ class WindowsPlatform(Platform):
         return "python" in ntpath.basename(exe).lower() and entry.lower() in rest.lower()
 
     def terminate(self, pid: int, force: bool) -> bool:
-        """taskkill; False when refused (a window-less app only stops with /F)."""
-        # /T: a venv's pythonw.exe is a launcher whose child runs the app.
-        argv = [ntpath.join(self.system32, "taskkill.exe"), "/PID", str(pid), "/T"]
-        return subprocess.run(  # nosec B603 # absolute taskkill path, numeric pid
-            argv + (["/F"] if force else []), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
-            creationflags=self.CREATE_NO_WINDOW).returncode == 0
+        """TerminateProcess on the process and its children (children first) when forced.
+        Without ``force``: False, nothing is sent (no signal reaches a window-less app;
+        the graceful stop is the stop-request file)."""
+        if not force:
+            return False
+        from ssm_action.agent import winproc
+        children: Dict[int, List[int]] = {}
+        for proc in winproc.snapshot():
+            if proc.pid != proc.parent:
+                children.setdefault(proc.parent, []).append(proc.pid)
+        tree, todo = [], [pid]
+        while todo:
+            each = todo.pop()
+            tree.append(each)
+            todo.extend(child for child in children.get(each, []) if child not in tree)
+        return [winproc.terminate(each) for each in reversed(tree)][-1]
 
     def try_lock(self, fd: int) -> bool:
         import msvcrt

@@ -3,14 +3,14 @@ what they WOULD run (argv, creation flags, paths) with subprocess/ctypes/msvcrt 
 
 from __future__ import annotations
 
-import json
+import os
 import subprocess
 import sys
 import types
 
 import pytest
 
-from ssm_action.agent import windows
+from ssm_action.agent import windows, winproc
 from ssm_action.agent.errors import StepError
 
 WIN = windows.WindowsPlatform(system_root=r"C:\Windows")
@@ -55,9 +55,11 @@ def test_windows_venv_paths(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_windows_hook_runners():
-    assert WIN.hook_suffixes == (".ps1", ".py")
+    assert WIN.hook_suffixes == (".ps1", ".cmd", ".py")
     hook = r"C:\apps\shop\deploy\hooks\pre-stop.ps1"
     assert WIN.hook_argv(hook, "py.exe") == POWERSHELL + ["-File", hook]
+    cmd = r"C:\apps\shop\deploy\hooks\post-start.CMD"
+    assert WIN.hook_argv(cmd, "py.exe") == [r"C:\Windows\System32\cmd.exe", "/d", "/c", cmd]
     assert WIN.hook_argv(r"C:\h\post-start.py", "py.exe") == ["py.exe", r"C:\h\post-start.py"]
 
 
@@ -87,48 +89,51 @@ def test_windows_start_other_errors_propagate(fake_popen):
     assert len(fake_popen.calls) == 1
 
 
-def fake_run(monkeypatch: pytest.MonkeyPatch, stdout: bytes = b"", code: int = 0) -> list:
-    calls = []
-
-    def run(argv, **kwargs):
-        calls.append((argv, kwargs))
-        return subprocess.CompletedProcess(argv, code, stdout, b"")
-
-    monkeypatch.setattr(windows.subprocess, "run", run)
-    return calls
-
-
-def test_windows_terminate_graceful_then_forced(monkeypatch: pytest.MonkeyPatch):
-    calls = fake_run(monkeypatch)
-    assert WIN.terminate(42, force=False) is True
-    assert WIN.terminate(42, force=True) is True
-    taskkill = r"C:\Windows\System32\taskkill.exe"
-    assert [c[0] for c in calls] == [[taskkill, "/PID", "42", "/T"],
-                                     [taskkill, "/PID", "42", "/T", "/F"]]
-    assert calls[0][1]["creationflags"] == 0x08000000
-    fake_run(monkeypatch, code=1)  # "can only be terminated forcefully"
-    assert WIN.terminate(42, force=False) is False
+def fake_processes(monkeypatch: pytest.MonkeyPatch, procs: dict, me: bool = True) -> list:
+    """winproc faked: ``procs`` maps pid -> (parent, command line); the agent itself added."""
+    table = {**procs, **({os.getpid(): (1, "agent")} if me else {})}
+    killed: list[int] = []
+    monkeypatch.setattr(winproc, "snapshot",
+                        lambda: [winproc.Proc(pid, parent) for pid, (parent, _) in table.items()])
+    monkeypatch.setattr(winproc, "command_line", lambda pid: table[pid][1])
+    monkeypatch.setattr(winproc, "terminate", lambda pid: killed.append(pid) or True)
+    return killed
 
 
-def test_windows_finds_the_app_by_command_line(monkeypatch: pytest.MonkeyPatch):
-    processes = [
-        {"ProcessId": 10, "CommandLine": r'"C:\apps\shop\.venv\Scripts\pythonw.exe" '
-                                         r"C:\apps\shop\app.py"},  # the venv launcher
-        {"ProcessId": 11, "CommandLine": r"C:\Python311\pythonw.exe C:\APPS\shop\app.py"},
-        {"ProcessId": 12, "CommandLine": r"notepad.exe C:\apps\shop\app.py"},
-        {"ProcessId": 13, "CommandLine": r"C:\Python311\python.exe C:\apps\other\app.py"},
-        {"ProcessId": 14, "CommandLine": None},
-    ]
-    calls = fake_run(monkeypatch, json.dumps(processes).encode())
-    assert WIN.find_app_pids(ENTRY) == [10, 11]
-    argv = calls[0][0]
-    assert argv[:-2] == POWERSHELL and argv[-2] == "-Command"
-    assert "Get-CimInstance Win32_Process" in argv[-1]
-    fake_run(monkeypatch, b"\xef\xbb\xbf" + json.dumps(processes[1]).encode())  # BOM, one
-    assert WIN.find_app_pids(ENTRY) == [11]
-    fake_run(monkeypatch, code=1)
-    with pytest.raises(StepError, match="listing processes with PowerShell failed"):
+LAUNCHER = r'"C:\apps\shop\.venv\Scripts\pythonw.exe" C:\apps\shop\app.py'
+
+
+def test_windows_finds_the_app_by_command_line_the_launcher_pair_as_one(monkeypatch):
+    fake_processes(monkeypatch, {
+        10: (1, LAUNCHER),  # the venv launcher ...
+        11: (10, r"C:\Python311\pythonw.exe C:\APPS\shop\app.py"),  # ... and its child
+        12: (1, r"notepad.exe C:\apps\shop\app.py"),
+        13: (1, r"C:\Python311\python.exe C:\apps\other\app.py"),
+        14: (1, None),  # unreadable (a system process)
+        15: (99, r"C:\Python311\python.exe C:\apps\shop\app.py"),  # an orphaned child
+    })
+    assert WIN.find_app_pids(ENTRY) == [10, 15]
+
+
+def test_windows_a_process_list_without_the_agent_is_an_error(monkeypatch):
+    fake_processes(monkeypatch, {}, me=False)  # empty, as Wine's stub PowerShell answered
+    with pytest.raises(StepError, match="lacks the agent's own pid"):
         WIN.find_app_pids(ENTRY)
+
+    def broken():
+        raise OSError("snapshot refused")
+
+    monkeypatch.setattr(winproc, "snapshot", broken)
+    with pytest.raises(StepError, match="listing processes failed: snapshot refused"):
+        WIN.find_app_pids(ENTRY)
+
+
+def test_windows_terminate_forced_ends_the_tree_children_first(monkeypatch):
+    killed = fake_processes(monkeypatch, {10: (1, LAUNCHER), 11: (10, "child"),
+                                          12: (11, "grandchild"), 13: (1, "other")})
+    assert WIN.terminate(10, force=False) is False and killed == []  # no graceful signal
+    assert WIN.terminate(10, force=True) is True
+    assert killed == [12, 11, 10]
 
 
 class FakeKernel32:

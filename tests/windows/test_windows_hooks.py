@@ -1,4 +1,4 @@
-"""Hooks and the deploy lock on Windows: .py hooks, .cmd (not run), .ps1 (no PowerShell
+"""Hooks and the deploy lock on Windows: .py and .cmd hooks (Wine's cmd.exe), .ps1 (no PowerShell
 here), and a second agent refused by the msvcrt lock while the first one runs a hook."""
 
 from __future__ import annotations
@@ -6,8 +6,6 @@ from __future__ import annotations
 import ntpath
 import threading
 import time
-
-import pytest
 
 from ssm_action.contract import ExitCode
 from tests.windows import standins
@@ -34,8 +32,13 @@ def wait_for(path, timeout: float = 120) -> None:
         time.sleep(0.1)
 
 
+CMD_HOOK = "@echo post-start.cmd %%DEPLOY_PHASE%% %%DEPLOY_SHA%%>> %s\r\n" % LOG
+
+
 def test_a_second_agent_is_refused_by_the_msvcrt_lock_while_a_py_hook_runs(running: WinApp):
-    sha = running.commit("hooked", files={"deploy/hooks/pre-stop.py": WAITING_HOOK})
+    """Also a .cmd hook (post-start), run by cmd.exe /d /c: Wine's cmd.exe runs batch files."""
+    sha = running.commit("hooked", files={"deploy/hooks/pre-stop.py": WAITING_HOOK,
+                                          "deploy/hooks/post-start.cmd": CMD_HOOK})
     first: list[AgentRun] = []
     thread = threading.Thread(target=lambda: first.append(running.deploy(sha)))
     thread.start()
@@ -51,19 +54,10 @@ def test_a_second_agent_is_refused_by_the_msvcrt_lock_while_a_py_hook_runs(runni
         running.path(r"C:\srv\go").touch()
         thread.join(300)
     assert first[0].code == ExitCode.OK, first[0].out + first[0].err
-    assert "ran pre-stop.py" in first[0].out
-    assert running.path(LOG).read_text().split() == ["pre-stop.py", "pre-stop", sha]
+    assert "ran pre-stop.py" in first[0].out and "ran post-start.cmd" in first[0].out
+    assert running.path(LOG).read_text().split() == [
+        "pre-stop.py", "pre-stop", sha, "post-start.cmd", "post-start", sha]
     assert running.serving() == "hooked"
-
-
-@pytest.mark.xfail(strict=True, reason="the agent runs only .ps1 and .py hooks on Windows "
-                   "(hook_suffixes); .cmd, the one kind that needs no PowerShell, is ignored")
-def test_a_cmd_hook_runs(running: WinApp):
-    hook = "@echo post-start.cmd %%DEPLOY_PHASE%% %%DEPLOY_SHA%%>> %s\r\n" % LOG
-    sha = running.commit("cmd-hooked", files={"deploy/hooks/post-start.cmd": hook})
-    run = running.deploy(sha)
-    assert run.code == ExitCode.OK, run.out + run.err
-    assert running.path(LOG).read_text().split() == ["post-start.cmd", "post-start", sha]
 
 
 def test_a_ps1_hook_is_handed_to_powershell_which_cannot_run_here(running: WinApp):

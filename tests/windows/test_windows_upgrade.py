@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from ssm_action.contract import ExitCode
 from tests.windows.host import NEWEST, OLDEST
 from tests.windows.winapp import WINDOWS, WinApp
@@ -11,8 +9,11 @@ from tests.windows.winapp import WINDOWS, WinApp
 pytestmark = WINDOWS
 
 
-def test_the_agent_and_the_app_on_windows_python_3_8(app: WinApp):
-    app.dirty = True  # a 3.8 venv: later tests start afresh on the newest Python
+def test_windows_python_3_8_then_a_server_python_change(app: WinApp):
+    """The oldest Python the agent claims (3.8), then the server's Python changes (bug 1):
+    the 3.8 venv is remade after the stop (the running pythonw.exe holds it); a failed
+    install there rolls back to a venv that runs, and later deploys work."""
+    app.dirty = True  # later tests start afresh
     python = app.host.python(OLDEST)
     first = app.deploy(app.commit("py38-v1"), python=python)
     assert first.code == ExitCode.OK, first.out + first.err
@@ -22,18 +23,17 @@ def test_the_agent_and_the_app_on_windows_python_3_8(app: WinApp):
     assert second.code == ExitCode.OK, second.out + second.err
     assert app.serving() == "py38-v2"
 
-
-@pytest.mark.xfail(strict=True, reason="issue 17 bug 1: deps recreates the venv before the stop; "
-                   "the running Scripts\\pythonw.exe cannot be deleted (PermissionError WinError 5), "
-                   "rmtree stops halfway, the rollback says 'requirements unchanged', and every "
-                   "later deploy fails the same way (the trial saw 'venv_dir ... is not a "
-                   "virtual environment' once pyvenv.cfg was gone)")
-def test_a_changed_server_python_does_not_break_later_deploys(app: WinApp):
-    app.dirty = True
-    assert app.deploy(app.commit("old-python"), python=app.host.python(OLDEST)).code == ExitCode.OK
     newest = app.host.python(NEWEST)
-    upgraded = app.deploy(app.commit("new-python"), python=newest)
+    missing = "file:///C:/nowhere/missing-1.0-py3-none-any.whl"
+    failed = app.deploy(app.commit("needs-missing", requirements=f"missing @ {missing}\n"),
+                        python=newest)
+    assert failed.code == ExitCode.ROLLED_BACK, failed.out + failed.err
+    assert "remade for 3.13.2 after the stop" in failed.out
+    steps = [s["name"] for s in failed.result["steps"]]
+    assert steps[steps.index("stop") + 1] == "venv", steps
+    assert failed.result["error"].startswith("venv: installing requirements.txt failed")
+    assert app.serving() == "py38-v2"
     later = app.deploy(app.commit("later"), python=newest)
-    assert [upgraded.code, later.code] == [ExitCode.OK, ExitCode.OK], upgraded.out + later.out
-    assert upgraded.result["python"] == later.result["python"] == "3.13.2"
-    assert app.serving() == "later"
+    assert later.code == ExitCode.OK, later.out + later.err
+    assert later.result["python"] == "3.13.2" and app.serving() == "later"
+    assert "version = 3.13.2" in (app.app_dir / ".venv" / "pyvenv.cfg").read_text()

@@ -23,12 +23,20 @@ WINDOWS = [pytest.mark.slow, pytest.mark.xdist_group("wine")]
 APP_DIR = r"C:\srv\app"
 BACKUP_DIR = r"C:\srv\app-backups"
 ROLLBACK_WAIT = 3  # the bad version waits this out; the old one must answer within it
-# Every version records a clean exit (atexit runs on a graceful stop, not on TerminateProcess).
+# Every version records a clean exit (atexit runs on a graceful stop, not on TerminateProcess)
+# and opts in to Windows' graceful stop as docs/deployments.md shows: it exits when the file
+# named in DEPLOY_STOP_FILE appears (the sample app's stop_when_asked does the same).
 STOP_MARKER = r"C:\srv\stopped-%s"
 CLEAN_EXIT = """
-import atexit, signal, sys
+import _thread, atexit, os, signal, sys, threading, time
 atexit.register(lambda: open(r"%s" %% VERSION, "w").close())
-signal.signal(signal.SIGBREAK, lambda *_: sys.exit(0))
+signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+def _stop_when_asked(path=os.environ.get("DEPLOY_STOP_FILE")):
+    while path and not os.path.exists(path):
+        time.sleep(0.1)
+    if path:
+        _thread.interrupt_main()
+threading.Thread(target=_stop_when_asked, daemon=True).start()
 """ % STOP_MARKER
 
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-# Stand-in programs replace these builtins: "n" makes Wine load our file from system32.
-DLL_OVERRIDES = "mscoree,mshtml=;winedbg.exe=d;taskkill.exe,powershell.exe=n"
+# The stand-in PowerShell replaces the builtin stub: "n" makes Wine load our file from system32.
+DLL_OVERRIDES = "mscoree,mshtml=;winedbg.exe=d;powershell.exe=n"
 
 
 def wine_missing() -> str:

@@ -45,3 +45,21 @@ def test_main_serves_on_the_port_from_the_environment(monkeypatch):
     monkeypatch.setattr(notes_app.app, "run", lambda **kwargs: calls.append(kwargs))
     notes_app.main()
     assert calls == [{"host": "127.0.0.1", "port": 8123, "quiet": True}]
+
+
+def test_a_stop_request_file_interrupts_the_main_thread(tmp_path, monkeypatch):
+    """The file named in DEPLOY_STOP_FILE appearing ends the app as Ctrl+C would."""
+    request = tmp_path / "stop-request"
+    monkeypatch.setenv("DEPLOY_STOP_FILE", str(request))
+    interrupted = []
+    monkeypatch.setattr(notes_app._thread, "interrupt_main", lambda: interrupted.append(True))
+    thread = notes_app.stop_when_asked(interval=0.01)
+    request.write_text("{}")
+    thread.join(5)
+    assert interrupted == [True] and not thread.is_alive()
+
+
+def test_no_stop_request_file_no_watcher(monkeypatch):
+    """Without DEPLOY_STOP_FILE (Linux, SIGTERM) nothing is watched."""
+    monkeypatch.delenv("DEPLOY_STOP_FILE", raising=False)
+    assert notes_app.stop_when_asked() is None
