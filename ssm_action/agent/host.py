@@ -34,8 +34,8 @@ class Platform(Protocol):
     def alive(self, pid: int) -> bool:
         ...
 
-    def find_app_pids(self, entry: str) -> List[int]:
-        """Every process running the app's entry script (the agent's own pid excluded)."""
+    def find_app_pids(self, words: List[str]) -> List[int]:
+        """Every python process with the app's ``words`` in its arguments (the agent's excluded)."""
         ...
 
     def terminate(self, pid: int, force: bool) -> bool:

@@ -90,7 +90,7 @@ class WindowsPlatform(Platform):
         finally:
             k32.CloseHandle(handle)
 
-    def find_app_pids(self, entry: str) -> List[int]:
+    def find_app_pids(self, words: List[str]) -> List[int]:
         ran = subprocess.run(  # nosec B603 # fixed PowerShell query, absolute exe path
             self.powershell() + ["-Command", self.PS_PROCESSES], stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
@@ -103,16 +103,17 @@ class WindowsPlatform(Platform):
             processes = [processes]
         return sorted(int(p["ProcessId"]) for p in processes
                       if int(p["ProcessId"]) != os.getpid()
-                      and self._is_app_cmdline(p.get("CommandLine") or "", entry))
+                      and self._is_app_cmdline(p.get("CommandLine") or "", words))
 
     @staticmethod
-    def _is_app_cmdline(cmdline: str, entry: str) -> bool:
+    def _is_app_cmdline(cmdline: str, words: List[str]) -> bool:
         line = cmdline.strip()
         if line.startswith('"'):
             exe, _, rest = line[1:].partition('"')
         else:
             exe, _, rest = line.partition(" ")
-        return "python" in ntpath.basename(exe).lower() and entry.lower() in rest.lower()
+        rest = rest.lower()
+        return "python" in ntpath.basename(exe).lower() and all(w.lower() in rest for w in words)
 
     def terminate(self, pid: int, force: bool) -> bool:
         """taskkill; False when refused (a window-less app only stops with /F)."""

@@ -120,15 +120,15 @@ def test_windows_finds_the_app_by_command_line(monkeypatch: pytest.MonkeyPatch):
         {"ProcessId": 14, "CommandLine": None},
     ]
     calls = fake_run(monkeypatch, json.dumps(processes).encode())
-    assert WIN.find_app_pids(ENTRY) == [10, 11]
+    assert WIN.find_app_pids([ENTRY]) == [10, 11]
     argv = calls[0][0]
     assert argv[:-2] == POWERSHELL and argv[-2] == "-Command"
     assert "Get-CimInstance Win32_Process" in argv[-1]
     fake_run(monkeypatch, b"\xef\xbb\xbf" + json.dumps(processes[1]).encode())  # BOM, one
-    assert WIN.find_app_pids(ENTRY) == [11]
+    assert WIN.find_app_pids([ENTRY]) == [11]
     fake_run(monkeypatch, code=1)
     with pytest.raises(StepError, match="listing processes with PowerShell failed"):
-        WIN.find_app_pids(ENTRY)
+        WIN.find_app_pids([ENTRY])
 
 
 class FakeKernel32:

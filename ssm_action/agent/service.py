@@ -1,0 +1,139 @@
+"""``app_host: service``: the app run by systemd (Linux) or Task Scheduler (Windows).
+
+The definition's command is the launcher (launcher.py) from a copy of this agent in
+the state folder: ``<python> -I <app>.deploy/agent.pyz --launch <app>.deploy/launch.json``.
+The spec holds the command, the plain variables and the secret REFERENCES (mode
+600, owned by the app's account): the launcher resolves the values at each start,
+so neither the definition nor any file holds one. ``install`` keeps the definition
+and the spec in place; ``restore_previous`` puts both back in a rollback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+from typing import Any, Dict, List, Optional, Union
+
+from ssm_action.agent import launcher
+from ssm_action.agent.errors import StepError
+from ssm_action.agent.files import StateDir
+from ssm_action.agent.host import Platform
+from ssm_action.agent.layout import Layout
+from ssm_action.agent.scheduled_task import ScheduledTask, task_name, task_xml
+from ssm_action.agent.shell import Shell
+from ssm_action.agent.systemd import SystemdUnit, unit_name, unit_text
+
+SPEC = "launch.json"
+PID = "service-app.json"  # the launcher writes the app's pid here
+
+
+def shipped_agent() -> str:
+    """The zipapp this agent runs from (``<pyz>/ssm_action/agent/service.py``)."""
+    path = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if not os.path.isfile(path):
+        raise StepError("app host service needs the agent run as its zipapp (%s is not one)" % path)
+    return path
+
+
+class Service:
+    def __init__(self, plat: Platform, shell: Shell, records: StateDir, where: Layout,
+                 params: Dict[str, Any]) -> None:
+        self.plat = plat
+        self.records = records
+        self.where = where
+        self.user = params["app_user"] or None
+        self.stop_timeout = float(params["stop_timeout"])
+        app = os.path.basename(where.app_dir)
+        keep = records.path("service")
+        self.host: Union[SystemdUnit, ScheduledTask] = (
+            ScheduledTask(task_name(app), shell.run, keep) if plat.name == "windows"
+            else SystemdUnit(unit_name(app), shell.run, keep))
+        self.spec = records.path(SPEC)
+        self.kept_spec = os.path.join(keep, SPEC + ".previous")
+        self.restarts = 0
+        self.first_pid: Optional[int] = None
+
+    def install(self, argv: List[str], env: Dict[str, str], secrets: Dict[str, str],
+                sha: str) -> str:
+        """Write the spec and the definition (both kept first), the agent copied beside them."""
+        agent = self.records.path("agent.pyz")
+        shutil.copyfile(shipped_agent(), agent)
+        os.makedirs(os.path.dirname(self.kept_spec), exist_ok=True)
+        if os.path.isfile(self.spec):
+            shutil.copyfile(self.spec, self.kept_spec)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.kept_spec)
+        owner = self.owner()
+        launcher.write_spec(self.spec, launcher.make_spec(
+            argv, self.where.app_dir, env, secrets, self.where.app_log, self.records.path(PID)),
+            owner)
+        if owner is not None:  # the launcher appends the app's output as the app's account
+            open(self.where.app_log, "ab").close()
+            os.chown(self.where.app_log, owner, -1)
+        command = [sys.executable, "-I", agent, "--launch", self.spec]
+        what = "%s %s (ssm-deploy-action)" % (os.path.basename(self.where.app_dir), sha[:12])
+        if isinstance(self.host, ScheduledTask):
+            return self.host.install(task_xml(what, command, self.where.app_dir, self.user),
+                                     self.user)
+        return self.host.install(unit_text(what, command, self.where.app_dir, self.user,
+                                           self.stop_timeout))
+
+    def owner(self) -> Optional[int]:
+        if not self.user or os.name == "nt":
+            return None
+        import pwd
+        try:
+            return pwd.getpwnam(self.user).pw_uid
+        except KeyError:
+            raise StepError("app user %r does not exist on this server: create it, or fix "
+                            "app-user" % self.user)
+
+    def exists(self) -> bool:
+        return self.host.current() is not None
+
+    def start(self) -> str:
+        self.records.remove(PID)
+        if isinstance(self.host, SystemdUnit):
+            self.host.check()
+            self.restarts = self.host.restarts()
+        self.first_pid = None
+        return self.host.start()
+
+    def stop(self) -> str:
+        if not self.exists():
+            return "no service"
+        if isinstance(self.host, SystemdUnit):
+            return self.host.stop(self.stop_timeout)
+        return self.host.stop()
+
+    def pid(self) -> Optional[int]:
+        if isinstance(self.host, SystemdUnit):
+            return self.host.main_pid()
+        pid = self.records.read(PID).get("pid")
+        return pid if isinstance(pid, int) else None
+
+    def alive(self) -> bool:
+        """Running, and not restarted since our start (a crash loop is not alive)."""
+        if isinstance(self.host, SystemdUnit):
+            return self.host.active() and self.host.restarts() == self.restarts
+        pid = self.pid()
+        if self.first_pid is None:
+            self.first_pid = pid
+        return self.host.state() == "Running" and pid is not None and pid == self.first_pid \
+            and self.plat.alive(pid)
+
+    def exit_code(self) -> Optional[int]:
+        if not isinstance(self.host, SystemdUnit):
+            return None  # the launcher's log line says it
+        ran = self.host.systemctl("show", "--property=ExecMainStatus", "--value", self.host.name,
+                                  check=False)
+        return int(ran.out.strip()) if ran.out.strip().isdigit() else None
+
+    def restore_previous(self) -> str:
+        """The definition and spec in place before ``install`` (none: the service removed)."""
+        if os.path.isfile(self.kept_spec):
+            shutil.copyfile(self.kept_spec, self.spec)
+        return self.host.restore_previous()
