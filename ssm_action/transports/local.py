@@ -14,10 +14,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ssm_action import runner
+from ssm_action.agent.aws import SETTINGS
 from ssm_action.contract import AgentResult
 from ssm_action.deploy.model import DeployOutcome, InstanceResult
 from ssm_action.payload import Payload
@@ -27,6 +29,9 @@ if TYPE_CHECKING:
     from ssm_action.deploy.plan import Plan
 
 AGENT_FILE = "ssm-deploy-agent.pyz"  # written into a private temporary folder with params.json
+# The runner's credentials stay here: the agent gets its AWS from the instance role, as on a server.
+WITHHELD = ("GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE")
 
 
 class LocalTransport:
@@ -74,7 +79,7 @@ def run_agent(params: dict[str, Any], python: str | None = None, timeout: float 
                     [python, str(agent), "--params-file", str(params_file)],
                     stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
                     encoding="utf-8", errors="replace",
-                    env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+                    env=agent_environment(os.environ))
             except OSError as exc:
                 return InstanceResult("local", "Failed", error=f"cannot run {python}: {exc}")
             output, code, timed_out = _follow(proc, timeout)
@@ -88,6 +93,12 @@ def run_agent(params: dict[str, Any], python: str | None = None, timeout: float 
         error = stderr or ("" if agent_result else f"the agent ended (exit {code}) without a result line")
     return InstanceResult("local", status, duration=time.monotonic() - started, agent=agent_result,
                           output=output, error=error, log_url=(agent_result.log_file if agent_result else "") or "")
+
+
+def agent_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """This machine's environment without the action's inputs and credentials, ``aws.SETTINGS`` kept."""
+    kept = {k: v for k, v in environ.items() if k not in WITHHELD and not k.startswith("INPUT_")}
+    return {**kept, **{k: environ[k] for k in SETTINGS if k in environ}, "PYTHONIOENCODING": "utf-8"}
 
 
 def _follow(proc: subprocess.Popen[str], timeout: float) -> tuple[str, int, bool]:
