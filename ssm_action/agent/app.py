@@ -120,7 +120,7 @@ class App:
                 raise StepError("pid(s) %s would not stop: end them by hand" % left)
         self.records.remove(PID_FILE)
         return first + "stopped pid %s%s%s" % (", ".join(map(str, pids)),
-                                       " (forced)" if left else "", note)
+                                               " (forced)" if left else "", note)
 
     def wait_gone(self, pids: List[int], timeout: float) -> List[int]:
         """The pids still alive after ``timeout`` (polled, returns as soon as all are gone)."""

@@ -147,8 +147,8 @@ def test_a_failed_start_reports_the_apps_last_words(server: Server, world: World
 
 def test_the_app_printing_its_secret_then_dying_shows_it_redacted(server: Server, world: World):
     deploy(server, world, commit(server, "v1"))
-    run = deploy(server, world, commit(server, "v2", prelude="print('cannot reach', os.environ['DB_URL'])\n"
-                                                                 "raise SystemExit(3)"))
+    dies = "print('cannot reach', os.environ['DB_URL'])\nraise SystemExit(3)"
+    run = deploy(server, world, commit(server, "v2", prelude=dies))
     assert run.result["error"] == "verify: the app exited with code 3: cannot reach ***"
     assert "    app: cannot reach ***" in run.out and DB_URL not in run.out and "db.internal" not in run.out
 
