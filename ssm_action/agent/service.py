@@ -24,6 +24,7 @@ from ssm_action.agent.layout import Layout
 from ssm_action.agent.scheduled_task import ScheduledTask, task_name, task_xml
 from ssm_action.agent.shell import Shell
 from ssm_action.agent.systemd import SystemdUnit, unit_name, unit_text
+from ssm_action.contract import path_module
 
 SPEC = "launch.json"
 PID = "service-app.json"  # the launcher writes the app's pid here
@@ -45,7 +46,7 @@ class Service:
         self.where = where
         self.user = params["app_user"] or None
         self.stop_timeout = float(params["stop_timeout"])
-        app = os.path.basename(where.app_dir)
+        self.app = app = path_module(plat.name).basename(where.app_dir)
         keep = records.path("service")
         self.host: Union[SystemdUnit, ScheduledTask] = (
             ScheduledTask(task_name(app), shell.run, keep) if plat.name == "windows"
@@ -74,7 +75,7 @@ class Service:
             open(self.where.app_log, "ab").close()
             os.chown(self.where.app_log, owner, -1)
         command = [sys.executable, "-I", agent, "--launch", self.spec]
-        what = "%s %s (ssm-deploy-action)" % (os.path.basename(self.where.app_dir), sha[:12])
+        what = "%s %s (ssm-deploy-action)" % (self.app, sha[:12])
         if isinstance(self.host, ScheduledTask):
             return self.host.install(task_xml(what, command, self.where.app_dir, self.user),
                                      self.user)
@@ -82,7 +83,7 @@ class Service:
                                            self.stop_timeout))
 
     def owner(self) -> Optional[int]:
-        if not self.user or os.name == "nt":
+        if not self.user or self.plat.name == "windows":
             return None
         import pwd
         try:

@@ -21,8 +21,8 @@ from typing import Any
 from ssm_action import payload
 from tests.containers import podman_env
 
-PACKAGES = "python3,systemd,systemd-sysv"
-IMAGE = "localhost/ssm-action-systemd:bookworm-1"
+PACKAGES = "python3,python3-venv,git,systemd,systemd-sysv"  # git and venv: the agent deploys in it
+IMAGE = "localhost/ssm-action-systemd:bookworm-2"
 MIRROR_SOURCES = "/etc/apt/sources.list.d"
 
 # Stand-in for phase 2's `agent.pyz --launch SPEC` dispatch in the agent's cli: the same
