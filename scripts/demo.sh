@@ -7,6 +7,10 @@
 #
 # .demo/origin is the repository the action checks and deploys from (your push);
 # .demo/server/app is the server's clone that the agent deploys into.
+# The app is started by waitress (app-command) with NOTES_MODE from app-env and two
+# app-secrets that the agent reads from a local moto (scripts/demo_aws.py: moto in
+# server mode and the IMDSv2 stand-in, stopped when the demo ends), as it would read
+# them from SSM Parameter Store and Secrets Manager on an EC2 instance.
 # The app stays up on http://127.0.0.1:$DEMO_PORT/health (default port 18080).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -38,6 +42,17 @@ if ! .venv/bin/python -c 'import urllib.request as u; u.urlopen("https://pypi.or
   echo "      'error' and, in this demo only, will not block the deploy."
 fi
 
+# The local AWS: its endpoints in the variables the agent honours, as on a server.
+rm -f "$demo/aws.env"
+.venv/bin/python scripts/demo_aws.py "$demo/aws.env" &
+aws_pid=$!
+trap 'kill "$aws_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -s "$demo/aws.env" ] && break; sleep 0.2; done
+# shellcheck source=/dev/null
+. "$demo/aws.env"
+secrets="DATABASE_URL=ssm:/notes/database-url
+NOTES_API_KEY=secretsmanager:notes/api#key"
+
 echo "Deploying $next from $demo/origin to $demo/server/app ..."
 status=0
 PORT="$port" .venv/bin/python -m ssm_action \
@@ -47,12 +62,18 @@ PORT="$port" .venv/bin/python -m ssm_action \
   --blocking-gates "$blocking" \
   --environment demo --create-deployment false \
   --app-directory "$demo/server/app" \
-  --health-check-url "http://127.0.0.1:$port/health" || status=$?
+  --app-command "waitress-serve --listen=127.0.0.1:$port app:app" \
+  --app-env "NOTES_MODE=demo" \
+  --app-secrets "$secrets" \
+  --health-check-url "http://127.0.0.1:$port/health" \
+  --health-check-contains '"mode": "demo"' || status=$?
 
 echo
 if [ "$status" = 0 ]; then
   echo "The app answers at http://127.0.0.1:$port/health :"
   .venv/bin/python -c "import urllib.request as u; print(u.urlopen('http://127.0.0.1:$port/health').read().decode())"
+  echo "(api_key is the fingerprint of the secret read from the local moto:" \
+    "$(.venv/bin/python -c 'import hashlib, scripts.demo_aws as d; print(hashlib.sha256(d.API_KEY.encode()).hexdigest()[:12])'))"
   echo "Run ./scripts/demo.sh again to deploy a new commit over it."
 else
   echo "The deploy failed (exit $status): the summary above says why."

@@ -97,11 +97,13 @@ class Service:
 
     def start(self) -> str:
         self.records.remove(PID)
-        if isinstance(self.host, SystemdUnit):
-            self.host.check()
-            self.restarts = self.host.restarts()
         self.first_pid = None
-        return self.host.start()
+        if not isinstance(self.host, SystemdUnit):
+            return self.host.start()
+        self.host.check()
+        done = self.host.start()
+        self.restarts = self.host.restarts()  # a manual start resets it; a crash adds one (RestartSec=2)
+        return done
 
     def stop(self) -> str:
         if not self.exists():

@@ -168,4 +168,3 @@ def test_the_agent_deploys_a_service_restarts_it_and_rolls_back_its_definition(b
         if path.is_file():
             assert DB_URL.encode() not in path.read_bytes() and API_KEY.encode() not in path.read_bytes(), path
     assert DB_URL not in first["out"] + second["out"]
-
