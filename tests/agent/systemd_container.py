@@ -25,8 +25,8 @@ PACKAGES = "python3,python3-venv,git,systemd,systemd-sysv"  # git and venv: the 
 IMAGE = "localhost/ssm-action-systemd:bookworm-2"
 MIRROR_SOURCES = "/etc/apt/sources.list.d"
 
-# Stand-in for phase 2's `agent.pyz --launch SPEC` dispatch in the agent's cli: the same
-# launcher.main, imported from the mounted zipapp.
+# launcher.main imported from the mounted zipapp, for the module tests of test_systemd_host.py
+# (the agent's own `agent.pyz --launch SPEC` is what test_service_host.py's deploys install).
 LAUNCH = """import sys
 sys.path.insert(0, "/opt/agent/agent.pyz")
 from ssm_action.agent.launcher import main

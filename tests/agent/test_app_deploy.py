@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from ssm_action.agent import launcher
 from ssm_action.agent.posix import PosixPlatform
 from ssm_action.contract import ExitCode
-from tests.agent.agent_fixtures import Server, run_agent
+from tests.agent.agent_fixtures import Server, agent_zipapp, run_agent
 from tests.agent.aws_world import API_KEY, DB_URL, World, world_fixture  # noqa: F401 # fixture "world"
 from tests.agent.test_secrets import PY38
 
@@ -166,3 +168,15 @@ def test_accepted_statuses_and_the_text_the_answer_must_hold(server: Server, wor
     assert missing.code == ExitCode.ROLLED_BACK, missing.out
     assert "answered 200 without '\"version\": \"v2\"' in its body for 1s" in missing.result["error"]
     assert answer(server)["version"] == "v2"
+
+
+def test_the_agent_zipapp_dispatches_launch_to_the_launcher(tmp_path: Path):
+    """The service host's start command, ``agent.pyz --launch SPEC``, runs the app (here without secrets)."""
+    spec = tmp_path / "launch.json"
+    launcher.write_spec(str(spec), launcher.make_spec(
+        [sys.executable, "-c", "import os; print('hello', os.environ['APP_MODE'])"], str(tmp_path),
+        {"APP_MODE": "prod"}, {}, str(tmp_path / "app.log"), settings={}))
+    done = subprocess.run([sys.executable, str(agent_zipapp()), "--launch", str(spec)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "hello prod" in (tmp_path / "app.log").read_text()
