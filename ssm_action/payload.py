@@ -27,6 +27,7 @@ import tokenize
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the folder holding ssm_action/
 MAIN = b'''"""ssm-deploy-action's deploy agent: python <this file> --params-file PATH."""
@@ -54,14 +55,38 @@ class Payload:
 
 
 KEPT_AS_WRITTEN = ("ssm_action/agent/__init__.py",)
+# Agent modules only some deploys need, by the feature that needs them; every other module is
+# always shipped. Core modules import these lazily, where the feature is used, so a deploy
+# without the feature gets a smaller command (the whole command must fit SSM's limit).
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "secrets": ("aws.py", "secrets.py"),
+    "service-linux": ("launcher.py", "systemd.py", "aws.py", "secrets.py"),
+    "service-windows": ("launcher.py", "scheduled_task.py", "aws.py", "secrets.py"),
+    "artifact": ("artifact.py", "links.py", "releases.py", "wheelhouse.py", "delivery.py"),
+}
+OPTIONAL = frozenset(module for modules in EXTRAS.values() for module in modules)
 
 
-def sources(root: Path) -> dict[str, bytes]:
+def extras_for(params: dict[str, Any]) -> frozenset[str]:
+    """The features a deploy with these agent parameters uses."""
+    wanted = set()
+    if params.get("app_secrets"):
+        wanted.add("secrets")
+    if params.get("app_host") == "service":
+        wanted.add(f"service-{params.get('platform')}")
+    if params.get("source") == "artifact":
+        wanted.add("artifact")
+    return frozenset(wanted)
+
+
+def sources(root: Path, extras: frozenset[str] = frozenset()) -> dict[str, bytes]:
     """Each member's name and bytes, from the tree under ``root``."""
     package = root / "ssm_action"
     files = {"ssm_action/contract.py": (package / "contract.py").read_bytes()}
+    shipped = {module for extra in extras for module in EXTRAS[extra]}
     for path in (package / "agent").glob("*.py"):
-        files[f"ssm_action/agent/{path.name}"] = path.read_bytes()
+        if path.name not in OPTIONAL or path.name in shipped:
+            files[f"ssm_action/agent/{path.name}"] = path.read_bytes()
     files = {name: text if name in KEPT_AS_WRITTEN else compact(text) for name, text in files.items()}
     return {"__main__.py": MAIN, "ssm_action/__init__.py": STUB, **files}
 
@@ -103,9 +128,9 @@ def compact(source: bytes) -> bytes:
     return "".join(row for number, row in enumerate(rows, 1) if row.strip() or number in in_string).encode()
 
 
-def build_from(root: Path) -> Payload:
+def build_from(root: Path, extras: frozenset[str] = frozenset()) -> Payload:
     buffer = io.BytesIO()
-    files = sources(root)
+    files = sources(root, extras)
     with zipfile.ZipFile(buffer, "w") as archive:
         for name in sorted(files):
             info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
@@ -117,15 +142,23 @@ def build_from(root: Path) -> Payload:
     return Payload(data, hashlib.sha256(data).hexdigest(), tuple(sorted(files)))
 
 
-@functools.lru_cache(maxsize=1)
-def build() -> Payload:
-    """The agent of this installation (built once per process)."""
-    return build_from(PACKAGE_ROOT)
+@functools.lru_cache(maxsize=None)
+def build(extras: frozenset[str] = frozenset()) -> Payload:
+    """The agent of this installation with the modules of ``extras`` (built once per process)."""
+    unknown = extras - set(EXTRAS)
+    if unknown:
+        raise ValueError(f"unknown agent extras: {sorted(unknown)}")
+    return build_from(PACKAGE_ROOT, extras)
 
 
-def write(directory: str | Path) -> Path:
+def build_all() -> Payload:
+    """Every module: the largest command, and what tests of every feature run."""
+    return build(frozenset(EXTRAS))
+
+
+def write(directory: str | Path, extras: frozenset[str] = frozenset()) -> Path:
     """Write the zipapp into ``directory`` as ssm-deploy-agent-<sha256[:12]>.pyz."""
-    agent = build()
+    agent = build(extras)
     path = Path(directory) / agent.filename
     path.write_bytes(agent.data)
     return path

@@ -99,7 +99,7 @@ def build_image() -> str:
 def agent_folder(folder: Path) -> Path:
     """``folder`` with the agent as it ships (agent.pyz) and the two scripts above."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "agent.pyz").write_bytes(payload.build().data)
+    (folder / "agent.pyz").write_bytes(payload.build(frozenset({"service-linux"})).data)
     (folder / "launch.py").write_text(LAUNCH)
     (folder / "drive.py").write_text(DRIVE)
     return folder

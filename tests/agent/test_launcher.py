@@ -51,7 +51,7 @@ def prepared(tmp_path: Path, world: World, secrets: dict[str, str], code: int = 
 
 def launch(tmp_path: Path, spec_path: Path, python: str = sys.executable) -> subprocess.Popen:
     """The launcher as the unit runs it, from the shipped zipapp (stand-in for `--launch`)."""
-    agent = payload.write(tmp_path)
+    agent = payload.write(tmp_path, frozenset({"service-linux"}))
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from ssm_action.agent.launcher import main; "
             "sys.exit(main(sys.argv[2:]))")
     return subprocess.Popen([python, "-I", "-c", code, str(agent), str(spec_path)],

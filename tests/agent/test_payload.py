@@ -53,7 +53,8 @@ def test_a_changed_source_file_changes_the_sha(tmp_path: Path):
 def test_exactly_the_agent_files_and_a_stub_package_marker():
     agent = payload.build()
     expected = sorted(["__main__.py", "ssm_action/__init__.py", "ssm_action/contract.py"]
-                      + [f"ssm_action/agent/{p.name}" for p in (PACKAGE / "agent").glob("*.py")])
+                      + [f"ssm_action/agent/{p.name}" for p in (PACKAGE / "agent").glob("*.py")
+                         if p.name not in payload.OPTIONAL])
     assert list(agent.members) == expected
     with zipfile.ZipFile(agent_zipapp()) as archive:
         assert archive.namelist() == expected
@@ -92,7 +93,7 @@ def test_compact_code_is_the_same_code_without_comments_and_docstrings():
 
 
 def test_the_agent_imports_only_the_standard_library_and_its_own_members():
-    agent = payload.build()
+    agent = payload.build_all()
     own = {m[:-3].replace("/", ".").removesuffix(".__init__") for m in agent.members}
     for member in agent.members:
         tree = ast.parse((payload.PACKAGE_ROOT / member).read_bytes() if member.startswith(
@@ -149,3 +150,26 @@ def test_the_zipapp_deploys_and_redeploys_under_python_3_8(server: Server, py38:
     assert (second.result["previous_sha"], second.result["running_sha"]) == (v1, v2)
     assert second.result["backup_path"] and second.err == ""
     assert server.get() == (200, "v2 tinydep-1.0")
+
+
+def test_a_feature_ships_its_modules_and_only_a_deploy_that_uses_it_carries_them():
+    core = set(payload.build().members)
+    assert not {m.rsplit("/", 1)[-1] for m in core} & payload.OPTIONAL
+    for extra, modules in payload.EXTRAS.items():
+        members = set(payload.build(frozenset({extra})).members)
+        assert members - core == {f"ssm_action/agent/{m}" for m in modules}, extra
+    assert payload.extras_for({"platform": "linux"}) == frozenset()
+    assert payload.extras_for({"platform": "windows", "app_host": "service",
+                               "app_secrets": {"K": "ssm:/k"}}) == {"service-windows", "secrets"}
+    with pytest.raises(ValueError):
+        payload.build(frozenset({"nope"}))
+
+
+def test_every_module_runs_from_the_full_zipapp(tmp_path: Path):
+    """Each optional module imports from the zipapp with only the modules its features ship."""
+    for extra, modules in payload.EXTRAS.items():
+        path = tmp_path / f"{extra}.pyz"
+        path.write_bytes(payload.build(frozenset({extra})).data)
+        names = ", ".join(f"ssm_action.agent.{m[:-3]}" for m in modules)
+        code = f"import sys; sys.path.insert(0, {str(path)!r}); import {names}"
+        subprocess.run([sys.executable, "-I", "-c", code], check=True)

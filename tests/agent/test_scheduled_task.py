@@ -151,7 +151,7 @@ def test_the_state_is_read_through_powershell_not_localised_text(tmp_path: Path)
 def test_python_3_8_writes_the_same_task_xml_and_unit(tmp_path: Path):
     if not os.path.exists(PY38):
         pytest.skip(f"NO PYTHON 3.8 at {PY38}: the task XML NOT generated under the oldest Python")
-    agent = payload.write(tmp_path)
+    agent = payload.write(tmp_path, frozenset({"service-windows"}))
     script = ("import json, sys; from ssm_action.agent import scheduled_task, systemd; a = json.loads(sys.argv[1]); "
               "print(json.dumps([scheduled_task.task_xml(*a), systemd.unit_text('notes', a[1], '/srv/notes')]))")
     args = ["notes <v1>", ARGV, "C:\\apps\\notes", "svc-notes"]

@@ -137,7 +137,7 @@ def test_throttling_is_retried_a_bounded_number_of_times(world: World, throttles
 def test_resolution_under_python_3_8(world: World, tmp_path: Path):
     if not os.path.exists(PY38):
         pytest.skip(f"NO PYTHON 3.8 at {PY38}: secret resolution NOT run under the oldest Python")
-    agent = payload.write(tmp_path)  # the zipapp as shipped: its modules, a stub package marker
+    agent = payload.write(tmp_path, frozenset({"secrets"}))  # the zipapp as shipped: its modules, a stub package marker
     client = world.client()
     script = ("import json, sys; from ssm_action.agent import aws, secrets; "
               "from ssm_action.contract import parse_secret_lines; "
