@@ -13,7 +13,7 @@ import contextlib
 import os
 import subprocess  # nosec B404 # only for the type of the started app
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from ssm_action.agent import command, last_words
 from ssm_action.agent.errors import StepError
@@ -23,10 +23,11 @@ from ssm_action.agent.host import Platform
 from ssm_action.agent.journal import DeployState
 from ssm_action.agent.layout import Layout
 from ssm_action.agent.output import Reporter, short, utc_now
-from ssm_action.agent.secrets import refs_from, resolve
-from ssm_action.agent.service import Service
 from ssm_action.agent.shell import Shell
 from ssm_action.contract import status_ok
+
+if TYPE_CHECKING:  # shipped only to deploys that use it (payload.EXTRAS)
+    from ssm_action.agent.service import Service
 
 HOOK_TIMEOUT = 600
 APP_LOG_ROTATE_BYTES = 10 * 1024 * 1024
@@ -44,8 +45,10 @@ class App:
         self.p = params
         self.state = state
         self.command = command.resolve(plat, where, params)
-        self.service = Service(plat, shell, records, where, params) if (
-            params["app_host"] == "service") else None
+        self.service: Optional[Service] = None
+        if params["app_host"] == "service":
+            from ssm_action.agent import service
+            self.service = service.Service(plat, shell, records, where, params)
         self.secrets: Dict[str, str] = {}  # values: in memory only, redacted from every line
         self.proc: Optional[subprocess.Popen[bytes]] = None  # the process this deploy started
         self.started = False
@@ -66,10 +69,13 @@ class App:
 
     def read_secrets(self) -> str:
         """Every secret's value, read before anything is stopped (a failure changes nothing)."""
+        if not self.p["app_secrets"]:
+            return "no app secrets"
+        from ssm_action.agent.secrets import refs_from, resolve
         refs = refs_from(self.p["app_secrets"])
         self.secrets = resolve(refs)
         self.rep.redact.add(self.secrets.values())
-        return "read %s" % ", ".join(sorted(refs)) if refs else "no app secrets"
+        return "read %s" % ", ".join(sorted(refs))
 
     def running(self) -> Dict[str, Any]:
         """The PID file when its pid is alive, else {}."""

@@ -14,17 +14,19 @@ import contextlib
 import os
 import shutil
 import sys
-from typing import Any, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from ssm_action.agent import launcher
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir
 from ssm_action.agent.host import Platform
 from ssm_action.agent.layout import Layout
-from ssm_action.agent.scheduled_task import ScheduledTask, task_name, task_xml
 from ssm_action.agent.shell import Shell
-from ssm_action.agent.systemd import SystemdUnit, unit_name, unit_text
 from ssm_action.contract import path_module
+
+if TYPE_CHECKING:  # one of them is shipped: the server's (payload.EXTRAS)
+    from ssm_action.agent.scheduled_task import ScheduledTask
+    from ssm_action.agent.systemd import SystemdUnit
 
 SPEC = "launch.json"
 PID = "service-app.json"  # the launcher writes the app's pid here
@@ -48,9 +50,15 @@ class Service:
         self.stop_timeout = float(params["stop_timeout"])
         self.app = app = path_module(plat.name).basename(where.app_dir)
         keep = records.path("service")
-        self.host: Union[SystemdUnit, ScheduledTask] = (
-            ScheduledTask(task_name(app), shell.run, keep) if plat.name == "windows"
-            else SystemdUnit(unit_name(app), shell.run, keep))
+        self.unit: Optional[SystemdUnit] = None
+        self.task: Optional[ScheduledTask] = None
+        if plat.name == "windows":
+            from ssm_action.agent import scheduled_task as st
+            self.task = st.ScheduledTask(st.task_name(app), shell.run, keep)
+        else:
+            from ssm_action.agent import systemd
+            self.unit = systemd.SystemdUnit(systemd.unit_name(app), shell.run, keep)
+        self.host: Union[SystemdUnit, ScheduledTask] = self.unit or self.task  # type: ignore[assignment]
         self.spec = records.path(SPEC)
         self.kept_spec = os.path.join(keep, SPEC + ".previous")
         self.restarts = 0
@@ -76,14 +84,16 @@ class Service:
             os.chown(self.where.app_log, owner, -1)
         command = [sys.executable, "-I", agent, "--launch", self.spec]
         what = "%s %s (ssm-deploy-action)" % (self.app, sha[:12])
-        if isinstance(self.host, ScheduledTask):
-            return self.host.install(task_xml(what, command, self.where.app_dir, self.user),
+        if self.task:
+            from ssm_action.agent.scheduled_task import task_xml
+            return self.task.install(task_xml(what, command, self.where.app_dir, self.user),
                                      self.user)
+        from ssm_action.agent.systemd import unit_text
         return self.host.install(unit_text(what, command, self.where.app_dir, self.user,
                                            self.stop_timeout))
 
     def owner(self) -> Optional[int]:
-        if not self.user or self.plat.name == "windows":
+        if not self.user or self.task:
             return None
         import pwd
         try:
@@ -98,40 +108,38 @@ class Service:
     def start(self) -> str:
         self.records.remove(PID)
         self.first_pid = None
-        if not isinstance(self.host, SystemdUnit):
+        if not self.unit:
             return self.host.start()
-        self.host.check()
-        done = self.host.start()
-        self.restarts = self.host.restarts()  # a manual start resets it; a crash adds one (RestartSec=2)
+        self.unit.check()
+        done = self.unit.start()
+        self.restarts = self.unit.restarts()  # a manual start resets it; a crash adds one (RestartSec=2)
         return done
 
     def stop(self) -> str:
         if not self.exists():
             return "no service"
-        if isinstance(self.host, SystemdUnit):
-            return self.host.stop(self.stop_timeout)
-        return self.host.stop()
+        return self.unit.stop(self.stop_timeout) if self.unit else self.host.stop()  # type: ignore[call-arg]
 
     def pid(self) -> Optional[int]:
-        if isinstance(self.host, SystemdUnit):
-            return self.host.main_pid()
+        if self.unit:
+            return self.unit.main_pid()
         pid = self.records.read(PID).get("pid")
         return pid if isinstance(pid, int) else None
 
     def alive(self) -> bool:
         """Running, and not restarted since our start (a crash loop is not alive)."""
-        if isinstance(self.host, SystemdUnit):
-            return self.host.active() and self.host.restarts() == self.restarts
+        if self.unit:
+            return self.unit.active() and self.unit.restarts() == self.restarts
         pid = self.pid()
         if self.first_pid is None:
             self.first_pid = pid
-        return self.host.state() == "Running" and pid is not None and pid == self.first_pid \
-            and self.plat.alive(pid)
+        return bool(self.task and self.task.state() == "Running" and pid is not None
+                    and pid == self.first_pid and self.plat.alive(pid))
 
     def exit_code(self) -> Optional[int]:
-        if not isinstance(self.host, SystemdUnit):
+        if not self.unit:
             return None  # the launcher's log line says it
-        ran = self.host.systemctl("show", "--property=ExecMainStatus", "--value", self.host.name,
+        ran = self.unit.systemctl("show", "--property=ExecMainStatus", "--value", self.unit.name,
                                   check=False)
         return int(ran.out.strip()) if ran.out.strip().isdigit() else None
 

@@ -131,12 +131,12 @@ class AgentRun:
     result: dict[str, Any] | None
 
 
-@functools.lru_cache(maxsize=1)
-def agent_zipapp() -> Path:
-    """The agent as it ships (payload.write), written once per test process."""
+@functools.lru_cache(maxsize=None)
+def agent_zipapp(extras: frozenset[str] = frozenset()) -> Path:
+    """The agent as it ships (payload.write) with the modules of ``extras``, written once per test process."""
     folder = tempfile.mkdtemp(prefix="agent-pyz-")
     atexit.register(shutil.rmtree, folder, True)
-    return payload.write(folder)
+    return payload.write(folder, extras)
 
 
 def parse_result(output: str) -> dict[str, Any] | None:
@@ -158,7 +158,8 @@ def run_agent(params: dict[str, Any], env: dict[str, str], python: str = sys.exe
             source = ["--params-file", str(Path(tmp) / "params.json")]
         with open(Path(tmp) / "stderr", "w+") as err:
             lines = []
-            with subprocess.Popen([python, str(agent_zipapp()), *source], stdout=subprocess.PIPE,
+            agent = agent_zipapp(payload.extras_for(params))
+            with subprocess.Popen([python, str(agent), *source], stdout=subprocess.PIPE,
                                   stderr=err, text=True, env=env, start_new_session=True) as proc:
                 assert proc.stdout is not None
                 for line in proc.stdout:

@@ -176,7 +176,8 @@ def test_the_agent_zipapp_dispatches_launch_to_the_launcher(tmp_path: Path):
     launcher.write_spec(str(spec), launcher.make_spec(
         [sys.executable, "-c", "import os; print('hello', os.environ['APP_MODE'])"], str(tmp_path),
         {"APP_MODE": "prod"}, {}, str(tmp_path / "app.log"), settings={}))
-    done = subprocess.run([sys.executable, str(agent_zipapp()), "--launch", str(spec)], capture_output=True,
+    agent = agent_zipapp(frozenset({"service-linux"}))  # the launcher ships with the service host
+    done = subprocess.run([sys.executable, str(agent), "--launch", str(spec)], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "hello prod" in (tmp_path / "app.log").read_text()
