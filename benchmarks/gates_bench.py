@@ -1,9 +1,10 @@
-"""Benchmark of the quality gates (issues 3 and 8), on the sample app and on a larger
-generated project (a few thousand lines), all in the same run:
+"""Benchmark of the quality gates (issues 3, 8 and 13), on the sample app and on a
+generated project with thousands of tests and of findings, all in the same run:
 
 1. concurrent vs one-after-another, with a warm environment: wall times, their ratio
-   (target <= 0.65 on 2 cores) and the action's overhead: total minus the slowest
-   gate's time in its tool (target < 1 s);
+   (target <= 0.6 on 2 cores) and the action's overhead: total minus the shortest time
+   the tools alone allow, the longer of the slowest gate's tool time and all tool time
+   divided by the CPUs (target < 1 s); the job summary's size (under 1 MiB);
 2. setting up: every gate with a venv + pip environment, with uv from an empty cache
    (cold), and with the cached environment (warm). Targets: uv cold <= 40% of pip;
    warm, all nine gates on the sample app < 8 s.
@@ -29,10 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ssm_action import config  # noqa: E402
-from ssm_action.gates import schedule, tools  # noqa: E402
+from ssm_action.gates import report, schedule, tools  # noqa: E402
 from tests.gates import osv_server  # noqa: E402
 
-MODULES, FUNCTIONS = 12, 20
+MODULES, FUNCTIONS = 30, 100  # 3,000 helpers, each with its own test and a planted finding
+LINT_GATES = ("flake8", "pylint")  # fail on the large project: the findings are planted
 
 
 def generate_large_project(target: Path) -> Path:
@@ -56,6 +58,7 @@ def _module(i: int) -> str:
 
 def scale_{i}_{j}(value, factor={j + 1}):
     """Scale value by {j + 1} and clamp it to {limit} (module {i})."""
+    unused_{j} = factor  # planted: flake8 F841, pylint W0612
     scaled_{j} = value * factor + {i}
     if scaled_{j} > {limit}:
         return {limit}
@@ -65,10 +68,10 @@ def scale_{i}_{j}(value, factor={j + 1}):
 
 
 def _tests(i: int) -> str:
-    lines = [f'"""Tests of bigapp.mod_{i}."""\n', f"from bigapp import mod_{i}\n\n\n",
-             f"def test_mod_{i}_scales_and_clamps():\n", '    """Each helper scales, then clamps."""\n']
+    lines = [f'"""Tests of bigapp.mod_{i}."""\n', f"from bigapp import mod_{i}\n"]
     for j in range(FUNCTIONS):
         limit = 1000 * (i + 1) + j
+        lines.append(f"\n\ndef test_scale_{i}_{j}():\n")
         lines.append(f"    assert mod_{i}.scale_{i}_{j}(1) == {j + 1 + i}\n")
         lines.append(f"    assert mod_{i}.scale_{i}_{j}(10 ** 6) == {limit}\n")
     return "".join(lines)
@@ -88,9 +91,10 @@ def make_config(project: Path, cache: Path, osv_url: str) -> config.GatesConfig:
     return cfg.gates
 
 
-def timed(run: Callable[[], schedule.GatesRun]) -> schedule.GatesRun:
+def timed(run: Callable[[], schedule.GatesRun], may_fail: tuple[str, ...] = ()) -> schedule.GatesRun:
     done = run()
-    bad = [f"{r.name}={r.state}" for r in done.results if r.state not in ("passed", "skipped")]
+    bad = [f"{r.name}={r.state}" for r in done.results
+           if r.state not in ("passed", "skipped") and not (r.name in may_fail and r.state == "failed")]
     if bad:
         details = [f"{r.name}: {r.outcome.message}\n{r.log}" for r in done.results
                    if r.state not in ("passed", "skipped")]
@@ -98,19 +102,24 @@ def timed(run: Callable[[], schedule.GatesRun]) -> schedule.GatesRun:
     return done
 
 
-def concurrency(name: str, project: Path, osv_url: str, rounds: int) -> None:
+def concurrency(name: str, project: Path, osv_url: str, rounds: int, may_fail: tuple[str, ...] = ()) -> None:
     cfg = make_config(project, project / ".ssm-action-cache", osv_url)
-    timed(lambda: schedule.run_gates(cfg))  # warm the environment
+    timed(lambda: schedule.run_gates(cfg), may_fail)  # warm the environment
     together, alone, overheads = [], [], []
     for _ in range(rounds):
-        run = timed(lambda: schedule.run_gates(cfg))
+        run = timed(lambda: schedule.run_gates(cfg), may_fail)
         together.append(run.seconds)
-        overheads.append(run.seconds - max(r.tool_seconds for r in run.results))
-        alone.append(timed(lambda: schedule.run_gates(cfg, workers=1)).seconds)
+        work = [r.tool_seconds for r in run.results]
+        overheads.append(run.seconds - max(max(work), sum(work) / schedule.cpu_count()))
+        alone.append(timed(lambda: schedule.run_gates(cfg, workers=1), may_fail).seconds)
     c, s, o = statistics.median(together), statistics.median(alone), statistics.median(overheads)
     slowest = max(run.results, key=lambda r: r.tool_seconds)
-    print(f"{name:<22} concurrent {c:6.2f} s | sequential {s:6.2f} s | ratio {c / s:.2f} (target <= 0.65) | "
-          f"overhead {o:.2f} s (target < 1; slowest gate {slowest.name} {slowest.tool_seconds:.2f} s)")
+    findings = sum(len(r.outcome.findings) for r in run.results)
+    size = len(report.summary(cfg, run).encode("utf-8"))
+    print(f"{name:<22} concurrent {c:6.2f} s | sequential {s:6.2f} s | ratio {c / s:.2f} (target <= 0.6) | "
+          f"overhead {o:.2f} s (target < 1; slowest gate {slowest.name} {slowest.tool_seconds:.2f} s, "
+          f"all tools {sum(r.tool_seconds for r in run.results):.2f} s) | "
+          f"{findings} findings, summary {size / 1024:.0f} KiB (limit 1024)")
 
 
 def setup_costs(name: str, project: Path, osv_url: str, rounds: int) -> None:
@@ -132,7 +141,8 @@ def setup_costs(name: str, project: Path, osv_url: str, rounds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5, help="runs per figure (the median is shown)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per figure (the median is shown)")
+    parser.add_argument("--skip-setup", action="store_true", help="only the concurrency figures")
     args = parser.parse_args()
     os.environ.pop("UV_CACHE_DIR", None)  # each cache folder brings its own (cold means empty)
     os.environ.pop("PIP_CACHE_DIR", None)
@@ -151,10 +161,10 @@ def main() -> None:
                     f"large ({line_count(large)} lines)": large}
         print("\n1. concurrent vs sequential (warm environment)")
         for name, project in projects.items():
-            concurrency(name, project, osv_url, args.rounds)
-        print("\n2. environment setup: total gates wall time")
-        for name, project in projects.items():
-            setup_costs(name, project, osv_url, args.rounds)
+            concurrency(name, project, osv_url, args.rounds, LINT_GATES if project == large else ())
+        if not args.skip_setup:
+            print("\n2. environment setup: total gates wall time")
+            setup_costs(next(iter(projects)), sample, osv_url, args.rounds)
     server.shutdown()
 
 

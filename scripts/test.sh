@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up and run the whole test suite: ./scripts/test.sh [--fast] [pytest arguments]
 # The container tests need podman and mmdebstrap: installed here when missing and
-# apt-get can (root on Debian), else those tests are skipped with a loud reason.
+# apt-get can (root on Debian), else those tests are skipped with a loud reason;
+# likewise Wine for the Windows tests (scripts/wine-setup.sh).
 # --fast: the edit-run loop; no slow or container tests, no podman install, one process.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,4 +20,5 @@ if ! command -v podman >/dev/null || ! command -v mmdebstrap >/dev/null; then
       containernetworking-plugins netavark aardvark-dns catatonit >/dev/null
   fi
 fi
+scripts/wine-setup.sh
 exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-auto}" "$@"

@@ -56,6 +56,11 @@ def mask(value: str) -> None:
         wc.issue("add-mask", value)
 
 
+def masked() -> frozenset[str]:
+    """The values masked so far (to keep them out of what the action starts)."""
+    return frozenset(_secrets)
+
+
 def log(message: str = "") -> None:
     print(redact(message), flush=True)
 

@@ -27,7 +27,8 @@ MODES = ("gates", "deploy", "all")
 TRANSPORTS = ("ssm", "local")
 PLATFORMS = ("windows", "linux")
 INSTALLERS = ("auto", "pip", "uv")
-GATE_NAMES = ("tests", "pip-audit", "safety", "bandit", "flake8", "pylint", "smoke", "env", "deps")
+GATE_NAMES = ("tests", "pip-audit", "safety", "bandit", "flake8", "ruff", "pylint", "smoke", "env", "deps")
+INSTALL_OPTIONS = ("-r", "--requirement", "-c", "--constraint", "-e", "--editable", "--group")
 
 INSTANCE_ID = re.compile(r"^(i|mi)-[0-9a-f]{8,17}$")
 TARGET = re.compile(r"^tag:([^=\s][^=]{0,127})=(.{1,256})$")
@@ -164,6 +165,22 @@ def _gate_list(reader: Reader, name: str) -> tuple[str, ...]:
     return tuple(gate for gate in GATE_NAMES if gate in values)
 
 
+def _install(reader: Reader) -> tuple[str, ...]:
+    """The install input as installer arguments; options other than those named are refused."""
+    words = reader.args("install")
+    if "none" in words and words != ("none",):
+        reader.fail("install", "none cannot be combined with anything else.")
+    wants_value = False
+    for word in words:
+        if word.startswith("-") and not wants_value and word not in INSTALL_OPTIONS:
+            reader.fail("install", f"{word} is not supported; use requirements, paths such as .[test], "
+                        f"or {', '.join(INSTALL_OPTIONS)}.")
+        wants_value = word in INSTALL_OPTIONS and not wants_value
+    if wants_value:
+        reader.fail("install", f"{words[-1]} needs a value, e.g. -r requirements/test.txt or --group tests.")
+    return words
+
+
 def _environment_map(reader: Reader) -> tuple[tuple[str, str], ...]:
     pairs = []
     for item in split_list(reader.raw["environment-map"]):
@@ -239,6 +256,9 @@ def _gates(r: Reader, working_directory: Path, requirements_file: str, env: Mapp
         pylint_args=r.args("pylint-args"),
         bandit_args=r.args("bandit-args"),
         pip_audit_args=r.args("pip-audit-args"),
+        install=_install(r),
+        pass_env=r.items("pass-env", lambda name: bool(ENV_NAME.match(name)), "use variable names like DATABASE_URL."),
+        ruff_args=r.args("ruff-args"),
         gate_timeout=r.integer("gate-timeout", 10, 21600),
         cache_directory=_resolve_dir(r.text("cache-directory") or ".ssm-action-cache", env),
     )

@@ -27,6 +27,11 @@ class GatesConfig:
     pylint_args: tuple[str, ...]
     bandit_args: tuple[str, ...]
     pip_audit_args: tuple[str, ...]
+    # What the gates install (empty: as the project declares itself), which variables the
+    # tested code may see although they look secret, and ruff's extra arguments.
+    install: tuple[str, ...]
+    pass_env: tuple[str, ...]
+    ruff_args: tuple[str, ...]
     gate_timeout: int
     cache_directory: Path
 

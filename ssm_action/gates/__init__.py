@@ -1,4 +1,4 @@
-"""Quality gates mode: tests, pip-audit, safety, bandit, flake8, pylint, smoke, env
+"""Quality gates mode: tests, pip-audit, safety, bandit, flake8, ruff, pylint, smoke, env
 and deps on the project at working-directory, concurrently, each in its log group.
 
 Only the standard library is imported here and below: the tools run as processes.
@@ -16,5 +16,6 @@ def run(cfg: Config) -> bool:
 
     runner.log(f"Quality gates on {cfg.working_directory}: {', '.join(cfg.gates)} "
                f"(up to {schedule.cpu_count()} at once)")
-    done = schedule.run_gates(cfg, on_env=report.show_env, on_result=report.show_result)
+    done = schedule.run_gates(cfg, on_env=report.show_env, on_result=report.show_result,
+                              on_heartbeat=report.show_heartbeat)
     return report.publish(cfg, done)

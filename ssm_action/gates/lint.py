@@ -1,21 +1,43 @@
-"""flake8, pylint and bandit on the project's code, with the project's own configuration
-(they run in the working directory, where they find setup.cfg, tox.ini, .flake8,
-.pylintrc, pyproject.toml and .bandit)."""
+"""flake8, ruff, pylint and bandit on the project's code, with the project's own
+configuration (they run in the working directory, where they find setup.cfg, tox.ini,
+.flake8, ruff.toml, .pylintrc, pyproject.toml and .bandit)."""
 
 from __future__ import annotations
 
 import json
-import tomllib
 from typing import Any
 
 from ssm_action.gates import sarif, tools
 from ssm_action.gates.base import GateContext, conclude
+from ssm_action.gates.projectfiles import pyproject
 from ssm_action.gates.model import HIGH, INFO, LOW, MEDIUM, SKIPPED, Finding, Outcome
 
 FLAKE8_HIGH = ("E9", "F63", "F7", "F82")  # syntax errors, undefined names: code that cannot run
 PYLINT_SEVERITY = {"fatal": HIGH, "error": HIGH, "warning": MEDIUM, "refactor": LOW, "convention": LOW, "info": INFO}
 BANDIT_SEVERITY = {"HIGH": HIGH, "MEDIUM": MEDIUM, "LOW": LOW}
 PYLINT_USAGE_ERROR = 32  # pylint's exit status is a bit field; 32 means it could not run
+RUFF_FILES = ("ruff.toml", ".ruff.toml")
+FLAKE8_SECTIONS = (("setup.cfg", "[flake8]"), ("tox.ini", "[flake8]"), (".flake8", "[flake8]"))
+# pylint resolves the project's imports from the project's environment only: once its
+# checkers are loaded, its own packages leave sys.path (where astroid looks) and stay
+# importable for pylint through a finder of their own. An undeclared import is then
+# reported as import-error.
+PYLINT_HOOK = """exec({code!r}, {{}})"""
+PYLINT_CODE = """import sys, sysconfig, importlib.machinery as m, importlib.metadata as md
+from pylint.lint import PyLinter
+own = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+class _PylintOwnPackages:
+    def find_spec(self, name, path=None, target=None):
+        return m.PathFinder.find_spec(name, sorted(own)) if path is None else None
+    def find_distributions(self, context=md.DistributionFinder.Context()):
+        mine = md.DistributionFinder.Context(name=context.name, path=sorted(own))
+        return md.MetadataPathFinder.find_distributions(mine)
+original = PyLinter.check
+def check(self, files_or_modules):
+    sys.meta_path.insert(sys.meta_path.index(m.PathFinder), _PylintOwnPackages())
+    sys.path[:] = [p for p in sys.path if p not in own] + [SITE]
+    return original(self, files_or_modules)
+PyLinter.check = check"""
 
 
 def _no_code(ctx: GateContext) -> Outcome | None:
@@ -28,7 +50,45 @@ def flake8(ctx: GateContext) -> Outcome:
     # flake8-sarif loses the report with --output-file: it prints it instead.
     argv = [tools.path("flake8"), *ctx.cfg.flake8_args, "--format=sarif", *ctx.targets]
     done = ctx.log.run(argv, cwd=ctx.root, log_stdout=False)
-    return _sarif_outcome(ctx, "flake8", done, sarif.parse(done.stdout), _flake8_severity)
+    outcome = _sarif_outcome(ctx, "flake8", done, sarif.parse(done.stdout), _flake8_severity)
+    if uses_ruff(ctx) and not _configures_flake8(ctx):
+        outcome.message += ("; the project configures ruff, not flake8: these are flake8's defaults. "
+                            "To follow the project, put ruff in place of flake8 in gates and blocking-gates")
+    return outcome
+
+
+def uses_ruff(ctx: GateContext) -> bool:
+    return any((ctx.root / name).is_file() for name in RUFF_FILES) or "ruff" in _pyproject_tools(ctx)
+
+
+def _configures_flake8(ctx: GateContext) -> bool:
+    for name, section in FLAKE8_SECTIONS:
+        path = ctx.root / name
+        if path.is_file() and section in path.read_text(encoding="utf-8", errors="replace"):
+            return True
+    return "flake8" in _pyproject_tools(ctx)
+
+
+def _pyproject_tools(ctx: GateContext) -> dict[str, Any]:
+    return pyproject(ctx.root).get("tool", {})
+
+
+def ruff(ctx: GateContext) -> Outcome:
+    """ruff check with the project's configuration (without one, only when ruff-args say how)."""
+    if skipped := _no_code(ctx):
+        return skipped
+    if not uses_ruff(ctx) and not ctx.cfg.ruff_args:
+        return Outcome(SKIPPED, "the project does not configure ruff (ruff-args would run it anyway)")
+    report = ctx.scratch / "ruff.sarif"
+    argv = [tools.path("ruff"), "check", "--no-cache", *ctx.cfg.ruff_args, "--output-format", "sarif",
+            "--output-file", str(report), *ctx.targets]
+    done = ctx.log.run(argv, cwd=ctx.root)
+    doc = sarif.read(report)
+    return _sarif_outcome(ctx, "ruff", done, doc and sarif.relative_to(doc, ctx.root), _ruff_severity)
+
+
+def _ruff_severity(result: dict[str, Any]) -> int:
+    return _flake8_severity(result) if result.get("level") != "error" else HIGH
 
 
 def _flake8_severity(result: dict[str, Any]) -> int:
@@ -51,8 +111,7 @@ def bandit(ctx: GateContext) -> Outcome:
 def _bandit_config(ctx: GateContext) -> list[str]:
     """bandit reads .bandit and pyproject.toml only when told to."""
     args = ["--ini", ".bandit"] if (ctx.root / ".bandit").is_file() else []
-    pyproject = ctx.root / "pyproject.toml"
-    if pyproject.is_file() and "bandit" in tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}):
+    if "bandit" in _pyproject_tools(ctx):
         args += ["--configfile", "pyproject.toml"]
     return args
 
@@ -73,8 +132,7 @@ def _sarif_outcome(ctx: GateContext, tool: str, done: Any, doc: dict[str, Any] |
 def pylint(ctx: GateContext) -> Outcome:
     if skipped := _no_code(ctx):
         return skipped
-    # Appended, not prepended: the project's packages must not replace pylint's own.
-    hook = f"import sys; sys.path.append({str(ctx.env.site_packages)!r})"
+    hook = PYLINT_HOOK.format(code=PYLINT_CODE.replace("SITE", repr(str(ctx.env.site_packages))))
     report = ctx.scratch / "pylint.json"
     argv = [tools.path("pylint"), f"--init-hook={hook}", *ctx.cfg.pylint_args,
             f"--output-format=json2:{report}", "--persistent=n", *ctx.targets]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 # The gates run tools, never through a shell
@@ -46,14 +47,33 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         pass
 
 
+PYTEST_PROGRESS = re.compile(r"^\S.*? ([.FEsxX]+)\s*\[\s*(\d+)%\]$")  # tests/test_a.py ..F.  [ 40%]
+
+
+def _drain(stream: object, into: list[str]) -> None:
+    for line in stream:  # type: ignore[attr-defined]
+        into.append(line)
+
+
 class GateLog:
-    """One gate's log, deadline and time spent in tools."""
+    """One gate's log, deadline and time spent in tools; the running tool's output so far."""
 
     def __init__(self, timeout: float):
         self.deadline = time.monotonic() + timeout
         self.timeout = timeout
         self.parts: list[str] = []
         self.tool_seconds = 0.0
+        self.started = time.monotonic()
+        self._live: list[str] = []  # stdout lines of the tool running now
+
+    def progress(self) -> str:
+        """For a heartbeat: how far pytest is, from its progress lines (else '')."""
+        done, percent = 0, ""
+        for line in list(self._live):
+            match = PYTEST_PROGRESS.match(line.rstrip())
+            if match:
+                done, percent = done + len(match.group(1)), match.group(2)
+        return f"{done} tests done ({percent}%)" if percent else ""
 
     def note(self, text: str) -> None:
         if text.strip():
@@ -87,18 +107,34 @@ class GateLog:
             _live.add(proc)
             if _stopped.is_set():  # cancelled while it was starting
                 _kill_group(proc)
+        out_lines: list[str] = []
+        err_lines: list[str] = []
+        self._live = out_lines
+        readers = [threading.Thread(target=_drain, args=(stream, lines), daemon=True)
+                   for stream, lines in ((proc.stdout, out_lines), (proc.stderr, err_lines))]
+        for reader in readers:
+            reader.start()
         try:
-            out, err = proc.communicate(timeout=remaining)
+            proc.wait(timeout=remaining)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            out, err = proc.communicate()
-            self._record(out, err, started, log_stdout)
+            proc.wait()
+            self._finish(readers, out_lines, err_lines, started, log_stdout)
             raise GateTimeout(f"stopped after the gate-timeout of {self.timeout:g} s") from None
         finally:
             with _live_lock:
                 _live.discard(proc)
-        self._record(out, err, started, log_stdout)
+        out, err = self._finish(readers, out_lines, err_lines, started, log_stdout)
         return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+
+    def _finish(self, readers: list[threading.Thread], out_lines: list[str], err_lines: list[str],
+                started: float, log_stdout: bool) -> tuple[str, str]:
+        for reader in readers:  # the pipes close when the tool (and what it started) ends
+            reader.join()
+        self._live = []
+        out, err = "".join(out_lines), "".join(err_lines)
+        self._record(out, err, started, log_stdout)
+        return out, err
 
     def _record(self, out: str, err: str, started: float, log_stdout: bool) -> None:
         self.tool_seconds += time.monotonic() - started

@@ -15,25 +15,20 @@ import hashlib
 import json
 import os
 import platform
-import shlex
 import shutil
 import sys
-import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from ssm_action.config import GatesConfig as Config  # the gates see only their section
-from ssm_action.gates import tools
+from ssm_action.gates import causes, declared, isolation, tools
 from ssm_action.gates.process import GateLog
 
-LAYOUT = "1"  # bump when the layout or the way environments are built changes
+LAYOUT = "2"  # bump when the layout or the way environments are built changes
 MARKER = "ssm-action-env.json"
-DEV_REQUIREMENTS = "requirements-dev.txt"
-TEST_EXTRAS = ("test", "tests")
 RUNNERS = ("pytest", "pytest-cov")  # the tests gate runs them inside the project
-INCLUDE_OPTIONS = ("-r", "--requirement", "-c", "--constraint")
 # The installer's words for requirements that cannot be satisfied (uv; pip), as opposed to
 # a failure to download or build. pip says the second also when its index is unreachable.
 CONFLICT_WORDS = ("No solution found", "ResolutionImpossible", "No matching distribution found")
@@ -49,8 +44,9 @@ class EnvError(Exception):
 
 @dataclass(frozen=True)
 class Requirements:
-    files: tuple[str, ...]  # requirement files given to the installer, relative to the project
-    project: str  # "" or the project itself with its test extra, e.g. ".[test]"
+    args: tuple[str, ...]  # the installer's arguments, e.g. -r requirements.txt -e .[test]
+    pins: tuple[str, ...]  # name==version constraints from the project's lock file
+    reasons: tuple[str, ...]  # what is installed and why
     hashed: tuple[tuple[str, bytes], ...]  # (name, content) of everything that decides the install
 
 
@@ -60,6 +56,8 @@ class ProjectEnv:
     key: str
     installer: str  # uv or pip
     reused: bool
+    keep: tuple[str, ...] = ()  # variables the tested code may see although they look secret
+    reasons: tuple[str, ...] = ()
 
     @property
     def python(self) -> Path:
@@ -70,69 +68,36 @@ class ProjectEnv:
         return next((self.path / "lib").glob("python*/site-packages"))
 
     def variables(self) -> dict[str, str]:
-        """os.environ as a shell with this environment activated would have it. Bytecode is
-        written as modules are imported (not all at install), so warm runs find it cached."""
-        drop = ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE")
-        env = {k: v for k, v in os.environ.items() if k not in drop}
+        """The environment, without secrets, as a shell with this environment activated
+        would have it. Bytecode is written as modules are imported (not all at install),
+        so warm runs find it cached."""
+        drop = ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH")
+        env = {k: v for k, v in isolation.without_secrets(self.keep).items() if k not in drop}
         env["VIRTUAL_ENV"] = str(self.path)
         env["PATH"] = f"{self.path / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         return env
 
 
+def keep_names(cfg: Config) -> tuple[str, ...]:
+    """Variables the tested code is given even when they look secret: required-env and pass-env."""
+    return tuple(dict.fromkeys((*cfg.required_env, *cfg.pass_env)))
+
+
 def find_requirements(cfg: Config) -> Requirements:
     root = cfg.working_directory
-    names = [cfg.requirements_file, DEV_REQUIREMENTS]
-    files = tuple(dict.fromkeys(n for n in names if (root / n).is_file()))
-    if cfg.requirements_file != "requirements.txt" and cfg.requirements_file not in files:
-        raise EnvError(f"requirements-file {cfg.requirements_file} does not exist in {root}.")
-    hashed = list(_included(root, files))
-    project = ""
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        if "project" in data:
-            extras = data["project"].get("optional-dependencies", {})
-            extra = next((e for e in TEST_EXTRAS if e in extras), "")
-            project = f".[{extra}]" if extra else "."
-            decisive = {k: data.get(k) for k in ("build-system", "project")}
-            hashed.append(("pyproject.toml", json.dumps(decisive, sort_keys=True, default=str).encode()))
-    return Requirements(files, project, tuple(hashed))
-
-
-def _included(root: Path, files: tuple[str, ...]) -> Iterator[tuple[str, bytes]]:
-    """The requirement files and every file they include with -r / -c, each once."""
-    seen: set[str] = set()
-    todo = list(files)
-    while todo:
-        name = todo.pop(0)
-        path = root / name
-        if name in seen or not path.is_file():
-            continue
-        seen.add(name)
-        content = path.read_bytes()
-        yield name, content
-        for line in content.decode("utf-8", errors="replace").splitlines():
-            included = _include(line)
-            if included:
-                todo.append(os.path.normpath(os.path.join(os.path.dirname(name), included)))
-
-
-def _include(line: str) -> str:
-    """The file named by a '-r file', '--requirement=file' or '-c file' line, or ''."""
     try:
-        words = shlex.split(line, comments=True)
-    except ValueError:  # not ours to judge: the installer reports a malformed line
-        return ""
-    if words and "=" in words[0]:
-        words = words[0].split("=", 1) + words[1:]
-    return words[1] if len(words) >= 2 and words[0] in INCLUDE_OPTIONS else ""
+        found = declared.plan(root, cfg.requirements_file, cfg.install)
+        hashed = declared.deciding_files(root, found)
+    except (declared.DeclarationError, OSError, ValueError) as exc:
+        raise EnvError(str(exc)) from None
+    return Requirements(tuple(found.args), tuple(found.pins), tuple(found.reasons), tuple(hashed))
 
 
 def cache_key(reqs: Requirements) -> str:
     """Changes with the requirements or the Python, and with nothing else."""
     digest = hashlib.sha256()
     python = (LAYOUT, sys.implementation.name, sys.version, getattr(sys, "_base_executable", sys.executable),
-              reqs.project, *RUNNERS)
+              *RUNNERS)
     digest.update(json.dumps(python).encode())
     for name, content in reqs.hashed:
         digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
@@ -149,7 +114,8 @@ def prepare(cfg: Config, log: GateLog, installer: str | None = None) -> ProjectE
         raise EnvError("uv is not installed.")
     envs = cfg.cache_directory / "envs"
     envs.mkdir(parents=True, exist_ok=True)
-    env = ProjectEnv(envs / key, key, "uv" if uv else "pip", reused=False)
+    ignore_all(cfg.cache_directory)
+    env = ProjectEnv(envs / key, key, "uv" if uv else "pip", False, keep_names(cfg), reqs.reasons)
     with _locked(envs / f"{key}.lock"):
         found = _reusable(env, log)
         if isinstance(found, ProjectEnv):
@@ -199,7 +165,7 @@ def _reusable(env: ProjectEnv, log: GateLog) -> ProjectEnv | str:
         return "the cached environment has no Python"
     if log.run([str(env.python), "-c", "import sys"], cwd=env.path).returncode != 0:
         return "the cached environment's Python does not start"
-    return ProjectEnv(env.path, env.key, marker["installer"], reused=True)
+    return ProjectEnv(env.path, env.key, marker["installer"], True, env.keep, env.reasons)
 
 
 def _distributions(site: Path) -> list[str]:
@@ -218,10 +184,12 @@ def _missing_files(site: Path) -> str:
 
 def _build(env: ProjectEnv, reqs: Requirements, cfg: Config, log: GateLog, uv: str | None) -> None:
     cwd = cfg.working_directory
-    variables = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
-    wanted = [arg for name in reqs.files for arg in ("-r", name)]
-    wanted += ["-e", reqs.project] if reqs.project else []
-    wanted += list(RUNNERS)
+    variables = {k: v for k, v in isolation.without_secrets(env.keep).items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
+    wanted = [*reqs.args, *RUNNERS]
+    if reqs.pins:  # beside the environment: the build starts from an empty folder
+        pins = env.path.with_name(f"{env.key}.pins.txt")
+        pins.write_text("\n".join(reqs.pins) + "\n", encoding="utf-8")
+        wanted += ["-c", str(pins)]
     if uv:
         variables.setdefault("UV_CACHE_DIR", str(cfg.cache_directory / "uv"))
         variables.update(UV_PYTHON_DOWNLOADS="never", UV_NO_PROGRESS="1")
@@ -232,15 +200,28 @@ def _build(env: ProjectEnv, reqs: Requirements, cfg: Config, log: GateLog, uv: s
         variables.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
         steps = [[sys.executable, "-m", "venv", str(env.path)],
                  [str(env.python), "-m", "pip", "install", "--progress-bar", "off", "--no-compile", *wanted]]
+    log.note("Installing: " + "; ".join(reqs.reasons or ("only pytest and pytest-cov",)))
+    hidden = ", ".join(isolation.removed(env.keep)) or "nothing"
+    log.note(f"Left out of the environment of the build and of the tested code: {hidden}")
     for argv in steps:
         done = log.run(argv, cwd=cwd, env=variables)
         if done.returncode != 0:
             shutil.rmtree(env.path, ignore_errors=True)
-            output = (done.stderr.strip() or done.stdout.strip())
+            output = f"{done.stderr}\n{done.stdout}".strip()
             conflict = any(word in output for word in CONFLICT_WORDS)
-            raise EnvError(f"{env.installer} could not install the requirements:\n{_tail(output)}", conflict)
+            cause = causes.install_cause(output)
+            raise EnvError(f"{env.installer} could not install the project's requirements: {cause}\n"
+                           f"{causes.INSTALL_HINT}\n{_tail(output)}", conflict)
     marker = {"key": env.key, "installer": env.installer, "distributions": _distributions(env.site_packages)}
     (env.path / MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
+
+
+def ignore_all(folder: Path) -> None:
+    """A .gitignore of '*': the folder never shows in git status or gets committed by later steps."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.is_file():
+        ignore.write_text("*\n", encoding="utf-8")
 
 
 def _tail(text: str, lines: int = 15) -> str:
@@ -248,10 +229,14 @@ def _tail(text: str, lines: int = 15) -> str:
 
 
 def _prune(envs: Path, keep: str) -> None:
-    """Drop environments of older keys, so a persisted cache does not grow (skip any in use)."""
+    """Drop environments of older keys, and their lock and pins files, so a persisted cache
+    does not grow (skip any in use)."""
     for path in envs.iterdir():
-        if path.is_dir() and path.name != keep:
-            with _locked(envs / f"{path.name}.lock", wait=False) as mine:
-                if mine:
-                    shutil.rmtree(path, ignore_errors=True)
-                    (envs / f"{path.name}.lock").unlink(missing_ok=True)
+        key = path.name.removesuffix(".lock").removesuffix(".pins.txt")
+        if key == keep or (path.is_file() and (envs / key).is_dir()):
+            continue  # the current one; or a file of an environment pruned with it below
+        with _locked(envs / f"{key}.lock", wait=False) as mine:
+            if mine:
+                shutil.rmtree(envs / key, ignore_errors=True)
+                (envs / f"{key}.pins.txt").unlink(missing_ok=True)
+                (envs / f"{key}.lock").unlink(missing_ok=True)

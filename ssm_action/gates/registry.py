@@ -1,4 +1,4 @@
-"""The nine gates: which check runs each, and whether it needs the project's environment."""
+"""The ten gates: which check runs each, and whether it needs the project's environment."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ GATES: dict[str, Gate] = {
     "safety": Gate(vulnerabilities.safety, needs_env=False),
     "bandit": Gate(lint.bandit, needs_env=False, cost=1),
     "flake8": Gate(lint.flake8, needs_env=False, cost=1),
+    "ruff": Gate(lint.ruff, needs_env=False),
     "pylint": Gate(lint.pylint, needs_env=True, cost=4),  # resolves the project's imports
     "smoke": Gate(project.smoke, needs_env=True),
     "env": Gate(project.required_env, needs_env=False),

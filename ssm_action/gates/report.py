@@ -1,5 +1,6 @@
-"""Where the gates' results go: one log group per gate, annotations (capped by
-GitHub, most severe first), the job summary with every finding, and the outputs."""
+"""Where the gates' results go: one log group per gate (printed as it ends), heartbeats,
+annotations (capped by GitHub, most severe first), the job summary (blocking gates'
+details first, capped per gate and in size), every finding in a JSON file, the outputs."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from ssm_action.config import GatesConfig as Config  # the gates see only their 
 from ssm_action.gates.model import ERROR, FAILED, PASSED, SKIPPED, Finding, GateResult
 from ssm_action.gates.projectenv import EnvError, ProjectEnv
 from ssm_action.gates import sarif
-from ssm_action.gates.schedule import SARIF_FOLDER, EnvReport, GatesRun
+from ssm_action.gates.schedule import FINDINGS_FILE, SARIF_FOLDER, EnvReport, GatesRun, Running, repo_root
 
 ICONS = {PASSED: "✅", FAILED: "❌", ERROR: "💥", SKIPPED: "⏭️"}
 ANNOTATIONS_PER_LEVEL = 10  # GitHub shows about 10 of each kind per step; the summary has the rest
 LOG_TAIL_LINES = 40
+ROWS_PER_GATE = 200  # findings shown per gate in the summary; the findings file has them all
+FINDINGS_PATH = f"{SARIF_FOLDER}/{FINDINGS_FILE}"
+SUMMARY_BUDGET = 800 * 1024  # bytes for the gates' summary: under GitHub's 1 MiB, room for the deploy's
 
 
 def show_env(report: EnvReport) -> None:
@@ -26,7 +30,15 @@ def show_env(report: EnvReport) -> None:
     else:
         title = f"{ICONS[PASSED]} project environment: {_how(project)} ({report.seconds:.1f} s)"
     with runner.group(title):
+        if not isinstance(project, EnvError):
+            runner.log("Installed: " + "; ".join(project.reasons or ("only pytest and pytest-cov",)))
         runner.log(report.log)
+
+
+def show_heartbeat(running: list[Running]) -> None:
+    """Between the groups: which gates are still at work, and how far the tests are."""
+    runner.log("⏳ still running: " + ", ".join(
+        f"{r.name} {r.seconds:.0f} s" + (f" ({r.progress})" if r.progress else "") for r in running))
 
 
 def show_result(result: GateResult) -> None:
@@ -51,6 +63,7 @@ def _finding_line(f: Finding) -> str:
 def publish(cfg: Config, run: GatesRun) -> bool:
     """Annotations, summary and outputs; True when every blocking gate passed."""
     ok = not any(result.fails_step for result in run.results)
+    _write_findings(cfg, run)
     _annotate(run)
     runner.add_summary(summary(cfg, run))
     _set_outputs(run, ok)
@@ -103,9 +116,20 @@ def summary(cfg: Config, run: GatesRun) -> str:
         lines += [f"**Coverage: {coverage:.1f}%**{threshold}", ""]
     if run.env:
         lines += [_env_line(run.env), ""]
-    for r in run.results:
-        lines += _details(run, r)
+    used = len("\n".join(lines).encode("utf-8"))
+    for r in sorted(run.results, key=_details_order):
+        block = "\n".join(_details(run, r))
+        if used + len(block.encode("utf-8")) > SUMMARY_BUDGET:
+            block = (f"{ICONS[r.state]} {r.name}: {len(r.outcome.findings)} findings left out of this summary "
+                     f"(size limit); the findings file `{FINDINGS_PATH}` has them all.\n")
+        used += len(block.encode("utf-8")) + 1
+        lines.append(block)
     return "\n".join(lines)
+
+
+def _details_order(r: GateResult) -> int:
+    """Blocking gates that fail the step first, then other failures, then the rest."""
+    return 0 if r.fails_step else 1 if r.state in (FAILED, ERROR) else 2
 
 
 def _coverage(run: GatesRun) -> float | None:
@@ -120,7 +144,9 @@ def _env_line(env: EnvReport) -> str:
     project = env.project
     if isinstance(project, EnvError):
         return f"Project environment: could not be built.\n\n{md.fenced(str(project))}"
-    return f"Project environment: {_how(project)} in {env.seconds:.1f} s (cache key {md.code(project.key)})."
+    installed = "".join(f"\n- {md.escape(reason)}" for reason in project.reasons) or "\n- only pytest and pytest-cov"
+    return (f"Project environment: {_how(project)} in {env.seconds:.1f} s (cache key {md.code(project.key)}). "
+            f"Installed, and why:{installed}")
 
 
 def _details(run: GatesRun, r: GateResult) -> list[str]:
@@ -130,13 +156,33 @@ def _details(run: GatesRun, r: GateResult) -> list[str]:
         return []
     body = ""
     if count:
-        findings = sorted(r.outcome.findings, key=lambda f: (-f.severity, f.path, f.line or 0))
+        ordered = sorted(r.outcome.findings, key=lambda f: (-f.severity, f.path, f.line or 0))
         body = md.table(("file", "line", "rule", "message"), [
             [md.escape(repo_path(run, f.path)), str(f.line or ""), md.escape(f.code), md.escape(f.message)]
-            for f in findings])
+            for f in ordered[:ROWS_PER_GATE]])
+        if count > ROWS_PER_GATE:
+            body += (f"\n\n... and {count - ROWS_PER_GATE} more (least severe): every finding is in "
+                     f"{md.code(FINDINGS_PATH)} (output findings-file)"
+                     + (" and the SARIF file" if r.outcome.sarif else "") + ".")
     if r.state == ERROR and r.log:
         body += "\n" + md.fenced("\n".join(r.log.splitlines()[-LOG_TAIL_LINES:]))
     return [md.details(f"{ICONS[r.state]} {md.escape(r.name)}: {md.escape(r.outcome.message)}", body)]
+
+
+def _write_findings(cfg: Config, run: GatesRun) -> None:
+    """Every finding of every gate, nothing capped: the summary's complement."""
+    doc: dict[str, object] = {"gates": [{
+        "name": r.name, "state": r.state, "blocking": r.blocking, "message": r.outcome.message,
+        "coverage": r.outcome.coverage,
+        "findings": [{"path": repo_path(run, f.path), "line": f.line, "col": f.col, "rule": f.code,
+                      "message": f.message, "severity": f.severity} for f in r.outcome.findings],
+    } for r in run.results]}
+    if run.env and not isinstance(run.env.project, EnvError):
+        doc["installed"] = list(run.env.project.reasons)
+    target = repo_root(cfg) / FINDINGS_PATH
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(runner.redact(json.dumps(doc, indent=1)), encoding="utf-8")
+    runner.set_output("findings-file", FINDINGS_PATH)
 
 
 def _set_outputs(run: GatesRun, ok: bool) -> None:
@@ -147,7 +193,7 @@ def _set_outputs(run: GatesRun, ok: bool) -> None:
     } for r in run.results]))
     coverage = _coverage(run)
     if coverage is not None:
-        runner.set_output("coverage", f"{coverage:.2f}")
+        runner.set_output("coverage", f"{coverage:.1f}")
     if any(r.outcome.sarif for r in run.results):
         runner.set_output("sarif-file", SARIF_FOLDER)
     if run.env and not isinstance(run.env.project, EnvError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +47,27 @@ def findings(doc: dict[str, Any], severity: Severity) -> list[Finding]:
     return found
 
 
-def write_rebased(doc: dict[str, Any], prefix: str, target: Path) -> Path:
-    """Write the document with every artifact URI joined to prefix (the working directory in the repository)."""
+def relative_to(doc: dict[str, Any], root: Path) -> dict[str, Any]:
+    """The document with file:// URIs under root made relative to it (ruff writes absolute ones)."""
+    base = root.resolve().as_uri() + "/"
+    for artifact in _artifacts(doc):
+        if artifact.get("uri", "").startswith(base):
+            artifact["uri"] = artifact["uri"][len(base):]
+    return doc
+
+
+def _artifacts(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for run in doc["runs"]:
         for result in run.get("results", []):
             for location in result.get("locations", []):
-                artifact = location.get("physicalLocation", {}).get("artifactLocation", {})
-                if "uri" in artifact:
-                    artifact["uri"] = in_repo(prefix, artifact["uri"])
+                yield location.get("physicalLocation", {}).get("artifactLocation", {})
+
+
+def write_rebased(doc: dict[str, Any], prefix: str, target: Path) -> Path:
+    """Write the document with every artifact URI joined to prefix (the working directory in the repository)."""
+    for artifact in _artifacts(doc):
+        if "uri" in artifact:
+            artifact["uri"] = in_repo(prefix, artifact["uri"])
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     return target

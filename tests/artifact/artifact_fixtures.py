@@ -17,6 +17,8 @@ from typing import Any
 
 from tests.agent.agent_fixtures import APP_TEMPLATE, agent_zipapp, build_wheel, free_port, git, http_get
 
+ARTIFACT = frozenset({"artifact"})  # the agent modules an artifact deploy ships
+
 DRIVER = Path(__file__).with_name("release_driver.py")
 PY38 = "/root/.pyenv/versions/3.8.18/bin/python"
 
@@ -112,7 +114,7 @@ class Target:
         with tempfile.TemporaryDirectory() as tmp:
             params = Path(tmp) / "params.json"
             params.write_text(json.dumps(self.params(sha, ref, **overrides)))
-            env = {**self.env, "PYTHONPATH": str(agent_zipapp())}
+            env = {**self.env, "PYTHONPATH": str(agent_zipapp(ARTIFACT))}
             done = subprocess.run([python, str(DRIVER), str(params), *flags], capture_output=True,
                                   text=True, env=env, timeout=300, start_new_session=True)
         return DriverRun(done.returncode, done.stdout, done.stderr)

@@ -12,6 +12,7 @@ import pytest
 from ssm_action import artifact_store
 from ssm_action.errors import ActionError
 from tests.agent.agent_fixtures import agent_zipapp
+from tests.artifact.artifact_fixtures import ARTIFACT
 from tests.artifact.artifact_fixtures import PY38, Project
 from tests.artifact.conftest import BUCKET
 
@@ -72,7 +73,7 @@ def test_the_agent_downloads_the_presigned_url_over_http(s3, project: Project, p
     published = artifact_store.publish(s3, BUCKET, "deploys", art, expires=300)
     assert "X-Amz-Signature=" in published.url and "X-Amz-Expires=300" in published.url
     done = subprocess.run([python, "-c", AGENT_SIDE, published.url, art.sha256, str(art.size), str(tmp_path)],
-                          capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(agent_zipapp())})
+                          capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(agent_zipapp(ARTIFACT))})
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert "X-Amz" not in done.stdout  # the signature is never printed

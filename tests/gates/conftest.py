@@ -22,10 +22,11 @@ from ssm_action.gates.model import GateResult
 from tests.factories import gates_config
 from tests.gates import osv_server
 
-collect_ignore_glob = ["fixtures/*"]  # projects under test, with their own (failing) tests
+collect_ignore_glob = ["fixtures/*", "shapes/*"]  # projects under test, with their own (failing) tests
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHAPES = Path(__file__).resolve().parent / "shapes"  # one small project per shape of declaring itself
 SAMPLE_APP = ROOT / "examples" / "sample-app"
 CACHE = ROOT / ".cache"
 PROJECT_LITTER = shutil.ignore_patterns(".ssm-action-cache", ".ssm-action-sarif", "__pycache__", ".pytest_cache",
@@ -39,13 +40,19 @@ def gate_tools() -> Path:
     os.environ.setdefault("UV_CACHE_DIR", str(CACHE / "uv"))  # wheels shared by every test's environments
     if os.environ.get(tools.TOOLS_VARIABLE):
         return Path(os.environ[tools.TOOLS_VARIABLE])
-    requirements = ROOT / "requirements-tools.txt"
     # Bytecode compiled at install, as pip does in the image: tools start much faster.
+    venv = tool_venv(ROOT / "requirements-tools.txt", "gate-tools")
+    os.environ[tools.TOOLS_VARIABLE] = str(venv / "bin")
+    return venv / "bin"
+
+
+def tool_venv(requirements: Path, name: str) -> Path:
+    """A venv made once from a requirements file (shared by xdist workers and later runs)."""
     install = ["pip", "install", "-q", "--compile-bytecode", "-r", str(requirements)]
     digest = hashlib.sha256(requirements.read_bytes() + " ".join(install).encode()).hexdigest()[:12]
-    venv = CACHE / f"gate-tools-{digest}"
+    venv = CACHE / f"{name}-{digest}"
     CACHE.mkdir(exist_ok=True)
-    with open(CACHE / "gate-tools.lock", "w") as lock:
+    with open(CACHE / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (venv / "ready").exists():
             uv = tools.uv() or "uv"
@@ -53,8 +60,13 @@ def gate_tools() -> Path:
             subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
             subprocess.run([uv, *install, "--python", str(venv / "bin" / "python")], check=True)
             (venv / "ready").touch()
-    os.environ[tools.TOOLS_VARIABLE] = str(venv / "bin")
-    return venv / "bin"
+    return venv
+
+
+@pytest.fixture(scope="session")
+def direct_tools() -> Path:
+    """poetry and tox, to run the fixture projects as their own CI would."""
+    return tool_venv(Path(__file__).resolve().parent / "direct-tools.txt", "direct-tools") / "bin"
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from tests.gates.conftest import FIXTURES
 from tests.runner_files import read_file_commands
 
 EXPECTED = {"tests": "failed", "pip-audit": "error", "safety": "skipped", "bandit": "failed", "flake8": "failed",
-            "pylint": "failed", "smoke": "failed", "env": "failed", "deps": "passed"}
+            "ruff": "failed", "pylint": "failed", "smoke": "failed", "env": "failed", "deps": "passed"}
 
 
 def test_gates_run_in_the_image_with_its_tools_and_a_warm_cache(action_image, tmp_path):
@@ -35,3 +35,5 @@ def test_gates_run_in_the_image_with_its_tools_and_a_warm_cache(action_image, tm
     assert runs[0][1]["cache-key"] == runs[1][1]["cache-key"]
     assert (workspace / ".ssm-action-cache" / "envs" / runs[0][1]["cache-key"]).is_dir()
     assert (workspace / ".ssm-action-sarif" / "bandit.sarif").is_file()
+    for folder in (".ssm-action-cache", ".ssm-action-sarif"):
+        assert (workspace / folder / ".gitignore").read_text() == "*\n"

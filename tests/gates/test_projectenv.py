@@ -121,7 +121,7 @@ def test_an_unsatisfiable_requirement_is_reported_alike(tmp_path, installer):
         _prepare(tmp_path, installer)
     assert raised.value.conflict
     assert "ssm-action-no-such-package-0f3a" in str(raised.value)
-    assert f"{installer} could not install the requirements" in str(raised.value)
+    assert f"{installer} could not install the project's requirements: " in str(raised.value)
 
 
 def test_uv_and_pip_give_the_same_versions_states_and_findings(copy_project, bad_run, osv_url):

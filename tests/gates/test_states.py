@@ -8,7 +8,7 @@ from ssm_action.config import GATE_NAMES
 from ssm_action.gates.model import FAILED, HIGH, PASSED, SKIPPED
 from tests.gates.conftest import FIXTURES, by_name, run_gates
 
-PASSING = [name for name in GATE_NAMES if name != "safety"]
+PASSING = [name for name in GATE_NAMES if name not in ("safety", "ruff")]  # the sample app has no ruff config
 
 
 @pytest.mark.parametrize("gate", PASSING)
@@ -42,6 +42,7 @@ def _codes(bad_run, gate):
 def test_findings_name_the_planted_problems(bad_run):
     assert {"F401", "E302"} <= _codes(bad_run, "flake8")
     assert "B602" in _codes(bad_run, "bandit")
+    assert _codes(bad_run, "ruff") == {"F401"}
     assert "W0611 unused-import" in _codes(bad_run, "pylint")
     assert _codes(bad_run, "tests") == {"tests.test_app.test_planted_failure"}
     assert _codes(bad_run, "pip-audit") == {"bottle 0.12.25"}

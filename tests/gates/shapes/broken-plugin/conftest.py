@@ -1,0 +1,1 @@
+import missing_test_helper  # noqa: F401  # not declared anywhere: the cause the gate must name

@@ -1,0 +1,6 @@
+"""Not in the coverage source: never counted."""
+
+
+def main():
+    print("hello")
+    return 0

@@ -1,0 +1,5 @@
+from sl_pkg import name
+
+
+def test_name():
+    assert name(b"ada") == "Ada"

@@ -1,0 +1,74 @@
+"""When pytest or the environment build cannot run, the gate names the first real cause
+and the input that fixes it; results show as each gate ends, with heartbeats between."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from unittest import mock
+
+from ssm_action.gates import schedule, tools
+from ssm_action.gates.model import ERROR, FAILED
+from tests.gates.conftest import SHAPES, by_name, gates_config, run_gates
+
+
+def test_a_conftest_import_error_names_the_module_and_the_fix(copy_project):
+    project = copy_project(SHAPES / "broken-plugin")
+    outcome = by_name(run_gates(project, gates="tests"))["tests"].outcome
+    assert outcome.state == ERROR
+    assert outcome.message.startswith("pytest could not run (exit code 4): "
+                                      "ModuleNotFoundError: No module named 'missing_test_helper'. Fix: ")
+    assert "install input" in outcome.message
+
+
+def test_collection_errors_carry_the_cause_from_the_junit_text(copy_project):
+    project = copy_project(SHAPES / "src-layout", "collection-error")
+    (project / "tests" / "test_more.py").write_text("import not_declared_anywhere\n\n\ndef test_x():\n    pass\n")
+    outcome = by_name(run_gates(project, gates="tests"))["tests"].outcome
+    assert outcome.state == ERROR and "(exit code 2): ModuleNotFoundError: No module named 'not_declared_anywhere'" \
+        in outcome.message
+    assert [f.message for f in outcome.findings] == ["ModuleNotFoundError: No module named 'not_declared_anywhere'"]
+
+
+def test_a_usage_error_names_pytests_words(copy_project):
+    project = copy_project(SHAPES / "src-layout", "usage-error")
+    outcome = by_name(run_gates(project, gates="tests", pytest_args="--no-such-option"))["tests"].outcome
+    assert outcome.state == ERROR
+    assert "(exit code 4): unrecognized arguments: --no-such-option" in outcome.message
+    assert "check pytest-args" in outcome.message
+
+
+def test_an_install_failure_names_the_installers_reason(copy_project):
+    project = copy_project(SHAPES / "src-layout", "install-error")
+    run = run_gates(project, gates="tests, deps", install="ssm-gates-no-such-package-0b7e")
+    results = by_name(run)
+    assert results["deps"].state == FAILED  # the resolver refused: the requirements conflict
+    message = results["tests"].outcome.message
+    assert results["tests"].state == ERROR
+    assert message.startswith("the project environment could not be built: uv could not install the project's "
+                              "requirements: No solution found when resolving dependencies: Because "
+                              "ssm-gates-no-such-package-0b7e was not found"), message
+
+
+def test_each_result_is_shown_as_its_gate_ends_with_heartbeats_between(copy_project):
+    project = copy_project(SHAPES / "src-layout", "slow")
+    (project / "tests" / "test_slow.py").write_text("import time\n\n\ndef test_slow():\n    time.sleep(3)\n")
+    shown, beats = [], []
+    with mock.patch.object(schedule, "HEARTBEAT_SECONDS", 0.5):
+        run = schedule.run_gates(gates_config(project, gates="tests, env"), on_result=lambda r: shown.append(r.name),
+                                 on_heartbeat=beats.append)
+    assert [r.name for r in run.results] == ["tests", "env"] and shown == ["env", "tests"]
+    progress = [r.progress for beat in beats for r in beat if r.name == "tests"]
+    assert "1 tests done (50%)" in progress, beats
+
+
+def test_ruff_follows_the_projects_configuration_and_flake8_says_so(copy_project):
+    project = copy_project(SHAPES / "ruff-project")
+    results = by_name(run_gates(project, gates="flake8, ruff"))
+    direct = subprocess.run([tools.path("ruff"), "check", "--no-cache", "--output-format", "json", "."],
+                            cwd=project, capture_output=True, text=True)
+    assert [(f["code"], f["location"]["row"]) for f in json.loads(direct.stdout)] == [("B006", 8)]
+    assert [(f.path, f.code, f.line) for f in results["ruff"].outcome.findings] == [("rf_pkg/__init__.py", "B006", 8)]
+    assert results["ruff"].outcome.sarif is not None
+    assert "E501" in {f.code for f in results["flake8"].outcome.findings}  # flake8's 79, not the project's 120
+    assert "the project configures ruff, not flake8" in results["flake8"].outcome.message
