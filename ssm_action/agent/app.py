@@ -145,6 +145,8 @@ class App:
         return not self.started and pid is not None and pid in self.app_pids()
 
     def start(self, sha: str, rollback: bool = False) -> str:
+        # Resolved again: the venv (and Windows' pythonw.exe in it) may be new since __init__.
+        self.command = command.resolve(self.plat, self.where, self.p)
         command.check(self.command, self.p, sha)
         app_log = self.where.app_log
         with contextlib.suppress(OSError):  # on Windows a running app may still hold it

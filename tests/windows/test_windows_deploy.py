@@ -14,7 +14,7 @@ from ssm_action.contract import ExitCode
 from tests.windows import standins
 from tests.windows.winapp import WINDOWS, APP_DIR, BACKUP_DIR, ROLLBACK_WAIT, WinApp
 
-STEPS = ["lock", "record", "backup", "sync", "deps", "pre-stop", "stop", "start", "verify",
+STEPS = ["lock", "secrets", "record", "backup", "sync", "deps", "pre-stop", "stop", "start", "verify",
          "post-start"]
 
 pytestmark = WINDOWS
