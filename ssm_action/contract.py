@@ -72,6 +72,7 @@ PARAMS: Tuple[Param, ...] = (
     Param("app_user", "str", "", doc="the service's account; empty: root / SYSTEM"),
     Param("health_status", "str", "2xx", doc="accepted codes: 200,204 or 2xx or 200-399"),
     Param("health_contains", "str", "", doc="text the health answer's body must hold"),
+    Param("action", "str", "deploy", doc="deploy; status (read-only report); rollback (to the last good version)"),
 )
 BY_NAME: Dict[str, Param] = {p.name: p for p in PARAMS}
 KINDS = {"str": ((str,), "a string"), "number": ((int, float), "a number"),
@@ -80,6 +81,7 @@ KINDS = {"str": ((str,), "a string"), "number": ((int, float), "a number"),
 PLATFORMS = ("windows", "linux")
 INSTALLERS = ("auto", "pip", "uv")
 APP_HOSTS = ("process", "service")
+ACTIONS = ("deploy", "status", "rollback")
 
 
 def _type_ok(kind: str, value: Any) -> bool:
@@ -137,6 +139,7 @@ def _value_checks(p: Dict[str, Any], path: Any) -> List[Tuple[bool, str]]:
         (p["backup_retention"] >= 1, "backup_retention must be >= 1"),
         (p["installer"] in INSTALLERS, "installer must be auto, pip or uv"),
         (p["platform"] in PLATFORMS, "platform must be windows or linux"),
+        (p["action"] in ACTIONS, "action must be deploy, status or rollback"),
         (all(isinstance(k, str) and isinstance(v, str) and k and "=" not in k and "\0" not in k
              for k, v in p["app_env"].items()), "app_env must map variable names to strings"),
     ] + _app_checks(p, path)
@@ -300,6 +303,11 @@ class AgentResult:
     rolled_back: bool = False
     steps: List[Dict[str, Any]] = field(default_factory=list)  # {name, seconds, ok}
     discarded_changes: List[str] = field(default_factory=list)
+    # fleet operations: what the agent did, and what status reports
+    action: str = "deploy"  # deploy, status or rollback
+    since: Optional[str] = None  # when the running app started (UTC)
+    last_deploy: Optional[Dict[str, Any]] = None  # {deploy_id, sha, status, action, time, error}
+    lock: Optional[str] = None  # who holds the deploy lock; None: free
 
     @property
     def ok(self) -> bool:

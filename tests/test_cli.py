@@ -112,7 +112,8 @@ def test_terminal_run_of_a_bad_mode_names_mode_and_the_allowed_values(tmp_path):
     done = subprocess.run([sys.executable, "-m", "ssm_action", "--mode", "bogus"], cwd=ROOT, env=env,
                           capture_output=True, text=True)
     assert done.returncode == 1
-    assert "Error: Invalid input: mode: got 'bogus'; must be one of: gates, deploy, all." in done.stdout
+    assert ("Error: Invalid input: mode: got 'bogus'; must be one of: gates, deploy, all, status, rollback."
+            in done.stdout)
     assert "== Outputs\nresult = failure" in done.stdout
 
 

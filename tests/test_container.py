@@ -12,7 +12,7 @@ def test_config_error_in_the_container(action_image, tmp_path):
     done, files = containers.run_action(action_image, workspace, {"mode": "bogus", "github-token": "ghs_SECRET9"})
     assert done.returncode == 1, done.stderr
     assert done.stdout.splitlines()[0] == "::add-mask::ghs_SECRET9"
-    assert any(e.startswith("mode: got 'bogus'; must be one of: gates, deploy, all.")
+    assert any(e.startswith("mode: got 'bogus'; must be one of: gates, deploy, all, status, rollback.")
                for e in annotations(done.stdout))
     assert read_file_commands(files / "output") == {"result": "failure"}
     summary = (files / "summary").read_text()

@@ -98,10 +98,58 @@ def test_the_instance_profile_allows_what_the_agent_calls_for_app_secrets_on_the
     allowed = allowed_actions("instance-profile-policy.json")
     assert set(secrets.ACTION.values()) | {"kms:Decrypt"} <= allowed
     for statement in statements("instance-profile-policy.json"):
-        for resource in as_list(statement["Resource"]):
-            assert resource != "*" and not resource.endswith(":*"), resource
         if statement["Action"] in secrets.ACTION.values():
             assert as_list(statement["Resource"])[0].endswith("APP_NAME/*")  # one app's names, not the account's
         if statement["Action"] == "kms:Decrypt":  # only through the two services, with the app's key
             assert set(statement["Condition"]["StringEquals"]["kms:ViaService"]) == {
                 "ssm.REGION.amazonaws.com", "secretsmanager.REGION.amazonaws.com"}
+
+
+def _matches(pattern: str, value: str) -> bool:
+    """IAM's wildcards: * any run of characters, ? one character."""
+    return re.fullmatch(".*".join(".".join(map(re.escape, part.split("?"))) for part in pattern.split("*")),
+                        value) is not None
+
+
+def allows(name: str, action: str, resource: str) -> bool:
+    """IAM's evaluation of one identity policy: an explicit Deny wins, else an Allow is needed."""
+    effects = {s["Effect"] for s in statements(name)
+               if any(_matches(a, action) for a in as_list(s["Action"]))
+               and any(_matches(r, resource) for r in as_list(s["Resource"]))}
+    return "Allow" in effects and "Deny" not in effects
+
+
+LOG = "arn:aws:s3:::DEPLOY_LOG_BUCKET/ssm-deploy/"
+
+
+@pytest.mark.parametrize("key", [
+    "audit/production/20260101T120000Z-0123456789abcdef0123456789abcdef01234567.json",
+    "audit/staging/any.json", "audit/x",
+])
+@pytest.mark.parametrize("action", ["s3:PutObject", "s3:DeleteObject", "s3:PutObjectAcl"])
+def test_servers_cannot_write_or_delete_audit_records(key, action):
+    """The instance profile writes command output under the prefix, but never under its audit/ folder."""
+    assert not allows("instance-profile-policy.json", action, LOG + key)
+
+
+def test_servers_write_their_command_output_and_the_runner_writes_audit_records():
+    output = "0b1c2d3e-aaaa-bbbb-cccc-0123456789ab/i-0123456789abcdef0/awsrunShellScript/0.awsrunShellScript/stdout"
+    assert allows("instance-profile-policy.json", "s3:PutObject", LOG + output)
+    assert allows("runner-policy.json", "s3:PutObject", LOG + "audit/production/x.json")
+    assert allows("runner-policy.json", "s3:GetObject", LOG + output)
+
+
+def test_the_audit_key_is_under_the_folder_servers_may_not_write():
+    from ssm_action.deploy.audit import Record
+
+    record = Record(actor="a", repository="o/r", ref="main", sha="0" * 40, environment="production",
+                    targets=[], transport="ssm", run_url="", started_at="2026-01-01T12:00:00Z")
+    assert not allows("instance-profile-policy.json", "s3:PutObject", LOG + record.s3_key("ssm-deploy")[11:])
+    assert record.s3_key("ssm-deploy").startswith("ssm-deploy/audit/")
+
+
+def test_servers_may_write_to_cloudwatch_logs_in_the_deploy_groups_only():
+    group = "arn:aws:logs:REGION:ACCOUNT_ID:log-group:/ssm-deploy/web:log-stream:cmd/i-1/aws-runShellScript/stdout"
+    assert allows("instance-profile-policy.json", "logs:PutLogEvents", group)
+    assert not allows("instance-profile-policy.json", "logs:PutLogEvents",
+                      "arn:aws:logs:REGION:ACCOUNT_ID:log-group:/other:log-stream:x")

@@ -14,9 +14,10 @@ import sys
 import traceback
 from typing import Any, Dict, List, Optional
 
+from ssm_action.agent import status
 from ssm_action.agent.deploy import Deploy
 from ssm_action.agent.errors import ParamError
-from ssm_action.agent.host import local_platform
+from ssm_action.agent.host import Platform, local_platform
 from ssm_action.agent.output import Redactor, Reporter, cap_error
 from ssm_action.agent.venv import RUNNING_PYTHON
 from ssm_action.contract import PLATFORMS, AgentResult, ExitCode, check_params, secret_values
@@ -75,6 +76,26 @@ def main(argv: Optional[List[str]] = None) -> int:
         rep.result(AgentResult("invalid", cap_error(str(exc)), python=RUNNING_PYTHON).to_dict())
         return ExitCode.BAD_PARAMS
     rep.redact = Redactor(secret_values(params))
+    try:
+        return run(params, plat, rep)
+    finally:
+        rep.close()
+
+
+def run(params: Dict[str, Any], plat: Platform, rep: Reporter) -> int:
+    """The action the parameters name: status and a rollback's choice of version only read; then a deploy."""
+    try:
+        if params["action"] == "status":
+            return status.status(params, plat, rep)
+        if params["action"] == "rollback":
+            params = status.rollback_params(params, plat, rep) or {}
+            if not params:
+                return ExitCode.FAILED
+    except Exception as exc:  # never end without a result line
+        rep.log(traceback.format_exc())
+        rep.result(AgentResult("failed", cap_error("agent error: %s: %s" % (type(exc).__name__, exc)),
+                               action=params.get("action", "deploy"), python=RUNNING_PYTHON).to_dict())
+        return ExitCode.FAILED
     deploy = Deploy(params, plat, rep)
     try:
         return deploy.run()
@@ -82,5 +103,3 @@ def main(argv: Optional[List[str]] = None) -> int:
         rep.log(traceback.format_exc())
         return deploy.finish("failed", ExitCode.FAILED, "agent error: %s: %s" % (
             type(exc).__name__, exc))
-    finally:
-        rep.close()

@@ -7,6 +7,7 @@ import time
 import traceback
 from typing import Any, Callable, Dict, Optional
 
+from ssm_action.agent import history
 from ssm_action.agent.app import App
 from ssm_action.agent.backups import Backups, restore_from_backup
 from ssm_action.agent.errors import Busy, StepError
@@ -16,7 +17,7 @@ from ssm_action.agent.host import Platform
 from ssm_action.agent.journal import DeployState, Journal
 from ssm_action.agent.layout import Layout
 from ssm_action.agent.lock import DeployLock
-from ssm_action.agent.output import Reporter, cap_error, cap_list, short, utc_now, utc_stamp
+from ssm_action.agent.output import Reporter, cap_error, cap_list, short, utc_stamp
 from ssm_action.agent.shell import Shell
 from ssm_action.agent.venv import Environment
 from ssm_action.contract import AgentResult, ExitCode
@@ -99,8 +100,7 @@ class Deploy:
                 self.step(name, actions[name])
         except StepError as exc:
             return self.fail(failed_step, exc)
-        self.records.write(LAST_GOOD, {"sha": sha, "deploy_id": self.p["deploy_id"],
-                                       "time": utc_now(), "backup_path": self.state.backup_path})
+        history.record_good(self.records, self.p, self.state.backup_path)
         self.git.mark_good(sha)
         return self.finish("success", ExitCode.OK)
 
@@ -125,6 +125,7 @@ class Deploy:
         running: Dict[str, Any] = {}
         if self.lock.held:
             running = self.app.running()
+            history.record_outcome(self.records, self.p, status, error)
             self.journal.remove()
             keep_newest(self.records.path("logs"), r".+Z-.+\.log", LOGS_KEPT,
                         spare=[self.rep.log_path or ""])
@@ -137,7 +138,7 @@ class Deploy:
             health=self.app.health, health_status=self.app.health_status,
             pid=running.get("pid"), log_file=self.rep.log_path, python=self.env.python_version,
             rolled_back=status == "rolled_back", steps=self.rep.steps,
-            discarded_changes=cap_list(state.discarded, 50)).to_dict())
+            discarded_changes=cap_list(state.discarded, 50), action=self.p["action"]).to_dict())
         return code
 
     # -- the steps of its own (the others belong to git, env and app)

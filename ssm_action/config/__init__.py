@@ -19,11 +19,11 @@ from ssm_action.config import app as app_inputs
 from ssm_action.config.sections import (AuditConfig, Config, DeployConfig, GatesConfig, GithubConfig,
                                         ServerConfig, TargetsConfig)
 
-SECRET_INPUTS = ("github-token", "safety-api-key")
+SECRET_INPUTS = ("github-token", "safety-api-key", "notify-webhook")
 TRUE_WORDS = ("true", "True", "TRUE")  # the YAML 1.2 forms the runner's toolkit accepts
 FALSE_WORDS = ("false", "False", "FALSE")
 WINDOWS_ABS = re.compile(r"^([A-Za-z]:[\\/]|\\\\[^\\]+\\)")
-MODES = ("gates", "deploy", "all")
+MODES = ("gates", "deploy", "all", "status", "rollback")
 TRANSPORTS = ("ssm", "local")
 PLATFORMS = ("windows", "linux")
 INSTALLERS = ("auto", "pip", "uv")
@@ -39,6 +39,7 @@ MAX_ERRORS = re.compile(r"^(0|[1-9][0-9]*|[0-9]%|[1-9][0-9]%|100%)$")
 MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ENVIRONMENT = re.compile(r"^[\w .-]{1,255}$")
+LOG_GROUP = re.compile(r"^[\w./#-]{1,512}$")
 MAX_TARGET_KEYS = 5  # SSM accepts at most 5 Targets entries
 
 
@@ -221,10 +222,12 @@ def parse(raw: Mapping[str, str], env: Mapping[str, str] = os.environ) -> tuple[
     # read once, used by two sections: SSM writes its output to the bucket the audit record goes to
     audit = AuditConfig(s3_bucket=_bucket(r), s3_key_prefix=r.text("s3-key-prefix").strip("/"),
                         aws_region=_region(r, env))
+    mode = r.choice("mode", MODES)
     config = Config(
-        mode=r.choice("mode", MODES),
+        mode=mode,
         gates=_gates(r, working_directory, requirements_file, env),
         deploy=DeployConfig(
+            mode=mode,
             transport=r.choice("transport", TRANSPORTS),
             dry_run=r.boolean("dry-run"),
             environment=r.matching("environment", ENVIRONMENT, "use letters, digits, spaces, '.', '-' or '_'."),
@@ -235,6 +238,8 @@ def parse(raw: Mapping[str, str], env: Mapping[str, str] = os.environ) -> tuple[
             github=GithubConfig(github_token=r.text("github-token"), create_deployment=r.boolean("create-deployment"),
                                 environment_url=r.url("environment-url")),
             audit=audit,
+            allow_untrusted_events=r.boolean("allow-untrusted-events"),
+            notify_webhook=r.url("notify-webhook"),
         ),
     )
     _check_together(config, r)
@@ -289,6 +294,10 @@ def _targets_section(r: Reader, audit: AuditConfig) -> TargetsConfig:
                                    "must be a number from 1 or a percentage from 1% to 100%, e.g. 10 or 25%."),
         max_errors=r.matching("max-errors", MAX_ERRORS,
                               "must be a number from 0 or a percentage from 0% to 100%, e.g. 0 or 10%."),
+        rollback_fleet_on_failure=r.boolean("rollback-fleet-on-failure"),
+        cloudwatch_log_group=r.matching("cloudwatch-log-group", LOG_GROUP,
+                                        "must be a CloudWatch Logs group name (1-512 of letters, digits, "
+                                        "'_', '-', '/', '.', '#'), e.g. /ssm-deploy/web."),
     )
 
 

@@ -51,8 +51,10 @@ class TargetsConfig:
     s3_key_prefix: str
     delivery_timeout: int
     execution_timeout: int
-    max_concurrency: str
-    max_errors: str
+    max_concurrency: str  # the wave size over the whole fleet
+    max_errors: str  # the fleet-wide error budget
+    rollback_fleet_on_failure: bool
+    cloudwatch_log_group: str
 
     def names(self, transport: str) -> list[str]:
         """The targets as people read them (audit record, GitHub deployment payload)."""
@@ -119,8 +121,9 @@ class AuditConfig:
 
 @dataclass(frozen=True)
 class DeployConfig:
-    """Everything deploy mode reads."""
+    """Everything deploy mode reads (and the status and rollback modes, which reach the same targets)."""
 
+    mode: str  # deploy or all, status, rollback
     transport: str
     dry_run: bool
     environment: str
@@ -130,6 +133,13 @@ class DeployConfig:
     server: ServerConfig
     github: GithubConfig
     audit: AuditConfig
+    allow_untrusted_events: bool
+    notify_webhook: str  # a secret: never shown
+
+    @property
+    def agent_action(self) -> str:
+        """What the agent does on each target: deploy, status or rollback."""
+        return self.mode if self.mode in ("status", "rollback") else "deploy"
 
     @property
     def python_on_server(self) -> str:
@@ -147,7 +157,7 @@ class Config:
 
     @property
     def deploys(self) -> bool:
-        return self.mode in ("deploy", "all")
+        return self.mode in ("deploy", "all", "status", "rollback")
 
     @property
     def runs_gates(self) -> bool:

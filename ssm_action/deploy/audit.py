@@ -34,6 +34,7 @@ def _instance(r: InstanceResult) -> dict[str, Any]:
         "rolled_back": r.rolled_back,
         "health": r.health,
         "previous_sha": (r.agent.previous_sha if r.agent else "") or "",
+        "running_sha": (r.agent.running_sha if r.agent else "") or "",
         "seconds": round(r.duration, 1) if r.duration is not None else None,
         "error": runner.redact(error)[:ERROR_LIMIT],  # before JSON escaping could hide a secret from redact
     }
@@ -58,6 +59,9 @@ class Record:
     rolled_back: bool = False
     deployment_id: int | None = None
     agent_sha256: str = ""  # the zipapp sent to the targets
+    action: str = "deploy"  # deploy, rollback or status
+    waves: list[dict[str, Any]] = field(default_factory=list)  # the rollout's, when it had several
+    fleet_rolled_back: list[str] = field(default_factory=list)  # put back by rollback-fleet-on-failure
 
     def finish(self, final: Verdict, outcome: DeployOutcome | None, deployment_id: int | None) -> None:
         self.ended_at = utc_now()
@@ -68,6 +72,9 @@ class Record:
             self.command_id = outcome.command_id
             self.instances = [_instance(r) for r in outcome.results]
             self.rolled_back = any(r.rolled_back for r in outcome.results)
+            self.action = outcome.action
+            self.waves = [w.to_dict() for w in outcome.waves] if len(outcome.waves) > 1 else []
+            self.fleet_rolled_back = outcome.fleet_rolled_back
 
     def to_json(self, indent: int | None = None) -> str:
         return runner.redact(json.dumps(asdict(self), indent=indent))
@@ -80,7 +87,7 @@ class Record:
 def begin(cfg: DeployConfig, ctx: RunContext, environment: str) -> Record:
     return Record(actor=ctx.actor, repository=ctx.repository, ref=ctx.branch, sha=ctx.sha,
                   environment=environment, targets=cfg.targets.names(cfg.transport), transport=cfg.transport,
-                  run_url=ctx.run_url, started_at=utc_now())
+                  run_url=ctx.run_url, started_at=utc_now(), action=cfg.agent_action)
 
 
 def upload(cfg: AuditConfig, dry_run: bool, record: Record) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from ssm_action.contract import AgentResult
 
 HEALTH_ORDER = ("unknown", "unhealthy", "not_checked", "healthy")  # worst first
+NOT_STARTED = "NotStarted"  # no wave reached it: the error budget was exceeded first
 
 
 @dataclass
@@ -43,6 +44,28 @@ class InstanceResult:
     def rolled_back(self) -> bool:
         return bool(self.agent and self.agent.rolled_back)
 
+    @property
+    def started(self) -> bool:
+        return self.status != NOT_STARTED
+
+
+@dataclass
+class Wave:
+    """One wave of a rollout: its targets, when it ran, how it ended."""
+
+    number: int
+    instance_ids: list[str]
+    started: str = ""  # ISO UTC
+    ended: str = ""
+    seconds: float = 0.0  # as the action measured it (monotonic)
+    offset: float = 0.0  # seconds from the rollout's start
+    succeeded: int = 0
+    failed: int = 0
+    kind: str = "deploy"  # deploy, or fleet-rollback
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
 
 @dataclass
 class DeployOutcome:
@@ -53,6 +76,9 @@ class DeployOutcome:
     command_id: str = ""
     log_url: str = ""  # where the full output is (S3 prefix console URL, or a file)
     dry_run: bool = False
+    action: str = "deploy"  # deploy, status or rollback: what the agent did
+    waves: list[Wave] = field(default_factory=list)
+    fleet_rollback: list[InstanceResult] = field(default_factory=list)  # rollback-fleet-on-failure's runs
 
     @property
     def ok(self) -> bool:
@@ -62,7 +88,17 @@ class DeployOutcome:
 
     @property
     def failed(self) -> list[InstanceResult]:
-        return [r for r in self.results if not r.ok]
+        """The targets that ran and failed (not those no wave reached)."""
+        return [r for r in self.results if not r.ok and r.started]
+
+    @property
+    def not_started(self) -> list[InstanceResult]:
+        return [r for r in self.results if not r.started]
+
+    @property
+    def fleet_rolled_back(self) -> list[str]:
+        """The targets this run updated and then put back (rollback-fleet-on-failure)."""
+        return [r.instance_id for r in self.fleet_rollback if r.ok]
 
 
 @dataclass(frozen=True)
@@ -78,14 +114,21 @@ def verdict(outcome: DeployOutcome, sha: str) -> Verdict:
     if outcome.dry_run:
         return Verdict("dry_run", "dry run: nothing was sent to the servers")
     total = len(outcome.results)
+    done = {"deploy": f"Deployed {sha[:12]} to", "rollback": "Put the last good version back on",
+            "status": "Status from"}[outcome.action]
     if outcome.ok:
-        return Verdict("success", f"Deployed {sha[:12]} to {total}/{total} target(s)")
+        return Verdict("success", f"{done} {total}/{total} target(s)")
     if not total:
         return Verdict("failure", "no target ran the deploy")
     failed = len(outcome.failed)
     rolled = sum(r.rolled_back for r in outcome.failed)
     back = "rolled back" if rolled == failed else f"{rolled} rolled back" if rolled else "not rolled back"
-    return Verdict("failure", f"{failed}/{total} target(s) failed; {back}")
+    line = f"{failed}/{total} target(s) failed; {back}"
+    if outcome.not_started:
+        line += f"; {len(outcome.not_started)} not started (error budget exceeded)"
+    if outcome.fleet_rollback:
+        line += f"; {len(outcome.fleet_rolled_back)}/{len(outcome.fleet_rollback)} updated target(s) put back"
+    return Verdict("failure", line)
 
 
 def worst_health(results: list[InstanceResult]) -> str:

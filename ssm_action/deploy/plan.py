@@ -83,6 +83,7 @@ def agent_params(cfg: DeployConfig, ctx: RunContext) -> dict[str, Any]:
         "platform": cfg.targets.platform,
         "installer": server.server_installer,
         "hooks_dir": server.hooks_directory,
+        "action": cfg.agent_action,
         **app_params(server),
     }
     return transports.get(cfg.transport).adapt(params)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from ssm_action import runner, summary
 from ssm_action.context import RunContext
+from ssm_action.deploy import timeline
 from ssm_action.deploy.model import DeployOutcome, InstanceResult, worst_health
 
 COLUMNS = ("target", "status", "duration", "health", "rolled back", "log")
@@ -23,17 +26,33 @@ def report(outcome: DeployOutcome, ctx: RunContext, environment: str) -> None:
     results = outcome.results
     runner.set_output("command-id", outcome.command_id)
     runner.set_output("instance-ids", ",".join(r.instance_id for r in results))
-    runner.set_output("deployed-sha", ctx.sha if outcome.ok and not outcome.dry_run else "")
+    deployed = ctx.sha if outcome.action == "deploy" else _per_instance(results, "running_sha")
+    runner.set_output("deployed-sha", deployed if outcome.ok and not outcome.dry_run else "")
     runner.set_output("previous-sha", _per_instance(results, "previous_sha"))
     runner.set_output("backup-path", _per_instance(results, "backup_path"))
     runner.set_output("rolled-back", str(any(r.rolled_back for r in results)).lower())
     runner.set_output("health-status", worst_health(results) if results else "not_checked")
     runner.set_output("log-url", outcome.log_url)
+    by_state(outcome)
     for r in outcome.failed:
         why = r.reason or f"the command ended {r.status}"
         back = " The previous version was put back." if r.rolled_back else ""
         runner.error(f"{r.instance_id}: {why}{back}", title=f"Deploy failed on {r.instance_id}")
+    for r in outcome.fleet_rollback:
+        if not r.ok:
+            runner.error(f"{r.instance_id}: the fleet rollback failed ({r.reason or r.status}); it may still run "
+                         "the new version: run mode rollback on it, or deploy a fix.", title="Fleet rollback failed")
     runner.add_summary(summary_markdown(outcome, ctx, environment))
+
+
+def by_state(outcome: DeployOutcome) -> None:
+    """The ids per state, and the waves: what a later step (or a re-run on the failed ones) needs."""
+    ids = {"succeeded-ids": [r for r in outcome.results if r.ok], "failed-ids": outcome.failed,
+           "not-started-ids": outcome.not_started}
+    for name, results in ids.items():
+        runner.set_output(name, ",".join(r.instance_id for r in results))
+    runner.set_output("fleet-rolled-back-ids", ",".join(outcome.fleet_rolled_back))
+    runner.set_output("waves-json", json.dumps([w.to_dict() for w in outcome.waves], separators=(",", ":")))
 
 
 def _log_cell(url: str) -> str:
@@ -41,7 +60,7 @@ def _log_cell(url: str) -> str:
 
 
 def _row(r: InstanceResult) -> list[str]:
-    icon = ":white_check_mark:" if r.ok else ":x:"
+    icon = ":white_check_mark:" if r.ok else ":x:" if r.started else ":white_circle:"
     seconds = f"{r.duration:.1f} s" if r.duration is not None else "-"
     code = r.agent.health_status if r.agent else None
     health = r.health + (f" ({code})" if code else "")
@@ -56,9 +75,18 @@ def summary_markdown(outcome: DeployOutcome, ctx: RunContext, environment: str) 
                 + "\nNothing was sent; the request is in the log.\n")
     failed = len(outcome.failed)
     total = len(outcome.results)
-    head = (summary.headline(":rocket:", f"Deployed {summary.code(ctx.sha[:12])} to {where}") if outcome.ok
-            else summary.headline(":x:", f"Deploy to {where} failed on {failed} of {total} target(s)"))
+    done = (f"Deployed {summary.code(ctx.sha[:12])} to" if outcome.action == "deploy"
+            else "Put the last good version back on")
+    what = "Deploy" if outcome.action == "deploy" else "Rollback"
+    head = (summary.headline(":rocket:", f"{done} {where}") if outcome.ok
+            else summary.headline(":x:", f"{what} to {where} failed on {failed} of {total} target(s)"))
     command = f", command {summary.code(outcome.command_id)}" if outcome.command_id else ""
     line = (f"Commit {summary.code(ctx.sha)} ({summary.escape(ctx.branch or 'no branch')}), "
             f"transport {summary.escape(outcome.transport)}{command}.")
-    return f"{head}\n{line}\n\n" + summary.table(COLUMNS, [_row(r) for r in outcome.results])
+    if outcome.not_started:
+        line += f" {len(outcome.not_started)} target(s) not started: the error budget was exceeded."
+    if outcome.fleet_rollback:
+        line += (f" Fleet rollback: {len(outcome.fleet_rolled_back)} of {len(outcome.fleet_rollback)} updated "
+                 "target(s) put back.")
+    return (f"{head}\n{line}\n\n" + timeline.markdown(outcome)
+            + summary.table(COLUMNS, [_row(r) for r in outcome.results]))

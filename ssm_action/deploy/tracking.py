@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from ssm_action.config.sections import DeployConfig
 from ssm_action.context import RunContext
-from ssm_action.deploy import audit
+from ssm_action.deploy import audit, notify
 from ssm_action.deploy.model import DeployOutcome, Verdict, verdict
 from ssm_action.deploy.plan import Plan
 from ssm_action.errors import ActionError, Cancelled
@@ -38,6 +38,8 @@ class Tracker:
         self.ctx = ctx
         self.record = audit.begin(cfg, ctx, environment)
         self.deployment = deployment.Deployment(cfg.github, ctx, environment, cfg.transport, cfg.dry_run)
+        if cfg.agent_action == "rollback":
+            self.deployment.task = "deploy:rollback"
         self.outcome: DeployOutcome | None = None
         self.skipped = ""
 
@@ -48,6 +50,8 @@ class Tracker:
 
     def done(self, outcome: DeployOutcome) -> DeployOutcome:
         self.outcome = outcome
+        if self.cfg.targets.cloudwatch_log_group and outcome.log_url:  # the statuses link to the log streams
+            self.deployment.log_url = outcome.log_url
         return outcome
 
     def skip(self, reason: str) -> None:
@@ -65,6 +69,11 @@ class Tracker:
             self.deployment.finish(GITHUB_STATES[final.result], final.line, seconds)
         self.record.finish(final, self.outcome, self.deployment.id)
         audit.publish(self.cfg, self.record, self._github_line())
+        if not self.cfg.dry_run:
+            what = "Rollback" if self.cfg.agent_action == "rollback" else "Deploy"
+            notify.send(self.cfg.notify_webhook, notify.message(
+                self.ctx, what, self.record.environment, final.result, final.line,
+                self.outcome.log_url if self.outcome else ""))
 
     def _github_line(self) -> str:
         github = self.deployment

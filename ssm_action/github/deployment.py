@@ -57,6 +57,8 @@ class Deployment:
         self.environment = environment
         self.transport = transport
         self.id: int | None = None
+        self.task = "deploy"  # or deploy:rollback
+        self.log_url = ""  # where the statuses link (the log streams); empty: the workflow run
         self.state = ""  # the last status posted
         self.note = skip_reason(cfg, dry_run, ctx)
         self.client = None if self.note else Client(ctx.api_url, ctx.repository, cfg.github_token)
@@ -74,8 +76,8 @@ class Deployment:
             return
         runner.set_output("deployment-id", str(self.id))
         runner.save_state(STATE_ID, str(self.id))
-        self._post("in_progress", f"Deploying {self.ctx.sha[:12]} to {self.environment} via {self.transport}",
-                   START_SECONDS)
+        doing = "Rolling back" if self.task != "deploy" else f"Deploying {self.ctx.sha[:12]} to"
+        self._post("in_progress", f"{doing} {self.environment} via {self.transport}", START_SECONDS)
 
     def finish(self, state: str, description: str, seconds: float) -> None:
         """The final status; if it cannot be posted, the post-entrypoint tries again."""
@@ -89,7 +91,7 @@ class Deployment:
         ctx = self.ctx
         return {
             "ref": ctx.sha,
-            "task": "deploy",
+            "task": self.task,
             "auto_merge": False,  # the default merges the default branch into the ref (202, no deployment)
             "required_contexts": [],  # our gates are the checks; the default demands every context green (409)
             "environment": self.environment,
@@ -104,8 +106,8 @@ class Deployment:
         if self.client is None or self.id is None:
             return False
         try:
-            self.client.post_status(self.id, status_body(state, description, self.ctx.run_url, environment_url),
-                                    seconds)
+            self.client.post_status(self.id, status_body(state, description, self.log_url or self.ctx.run_url,
+                                                         environment_url), seconds)
         except GitHubError as exc:
             self._warn("GitHub deployment status not posted",
                        f"Could not set GitHub deployment {self.id} to {state}: {exc}")

@@ -62,7 +62,8 @@ def test_the_action_under_act(action_image, docker_host, tmp_path_factory):
 
     # A bad input fails its step with an annotation.
     bad = job_lines(log, "bad-input")
-    assert "  ❗  ::error title=Invalid input::mode: got 'bogus'; must be one of: gates, deploy, all." in bad
+    assert ("  ❗  ::error title=Invalid input::mode: got 'bogus'; must be one of: gates, deploy, all, status, "
+            "rollback.") in bad
     assert starts(bad, "  ❌  Failure - Main A bad input fails the step")
 
     # The post step starts with the job's foreign PATH, and says it got no state.

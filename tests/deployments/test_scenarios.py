@@ -217,3 +217,17 @@ def test_no_deployment_without_a_token_when_turned_off_or_in_a_dry_run(action, g
     [notice] = annotations(capsys.readouterr().out, "notice")
     assert notice == f"No GitHub deployment is recorded: {reason}. The deploy goes ahead."
     assert f"| GitHub deployment | not recorded: {reason} |" in runner_files.summary.read_text()
+
+
+def test_with_cloudwatch_the_statuses_link_to_the_log_streams(action, github):
+    streams = "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/x"
+
+    def with_streams(plan):
+        done = outcome("ok", "ok", "ok")
+        done.log_url = streams
+        return done
+
+    action(with_streams, cloudwatch_log_group="/ssm-deploy/web")
+    assert github.calls("status")[-1].body["log_url"] == streams
+    action(with_streams)  # without the log group, the run stays the link
+    assert github.calls("status")[-1].body["log_url"] == RUN_URL

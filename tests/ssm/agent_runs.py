@@ -47,17 +47,22 @@ def deploy_through_bootstrap(server: Server, sha: str, **overrides: Any) -> Boot
 
 
 def real_runs(root: Path) -> dict[str, BootstrapRun]:
-    """success (a second deploy: previous SHA and backup set), rolled_back, failed (no rollback)."""
+    """success (a second deploy: previous SHA and backup set), status (read-only, after it), rollback (back to
+    the first version), rolled_back, failed (no rollback)."""
     root.mkdir(parents=True, exist_ok=True)
     server = Server(root / "server", build_wheel(root), uv_folder(root / "uv"))
     try:
         deploy_through_bootstrap(server, server.commit("v1"))
-        runs = {"success": deploy_through_bootstrap(server, server.commit("v2"))}
+        v2 = server.commit("v2")
+        runs = {"success": deploy_through_bootstrap(server, v2)}
+        runs["status"] = deploy_through_bootstrap(server, v2, action="status")
+        runs["rollback"] = deploy_through_bootstrap(server, v2, action="rollback")
         runs["rolled_back"] = deploy_through_bootstrap(server, server.commit("v3", crash=True))
         runs["failed"] = deploy_through_bootstrap(server, server.commit("v4", crash=True), rollback=False)
     finally:
         kill_processes_under(root)
     for name, run in runs.items():
-        if not run.result or run.result.status != name:
+        expected = {"status": "success", "rollback": "success"}.get(name, name)
+        if not run.result or run.result.status != expected:
             raise RuntimeError(f"the real agent did not produce a {name} run:\n{run.stdout}\n{run.stderr}")
     return runs

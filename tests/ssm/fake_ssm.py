@@ -11,6 +11,14 @@ finished invocation's full stdout/stderr is written to moto's S3 under SSM's
 key layout, as the SSM Agent does (moto itself writes nothing there). Any
 action can be made to answer errors first (throttling bursts, access denied).
 
+Rate control as SSM applies it per command: an invocation starts (its plan
+begins) only while fewer than the command's MaxConcurrency are in flight, and
+once more than MaxErrors of them failed the ones not started are Cancelled.
+The peak number of invocations in flight over ALL commands is recorded. Rate
+limits: an action given a rate answers ThrottlingException past it (a token
+bucket in real time, as SSM's per-account API limits). An instance can be made
+to go offline (PingStatus ConnectionLost) once a number of commands were sent.
+
 moto's send_command(InstanceIds=[a]) targets every EC2 instance in the region:
 by-id scenarios therefore create no EC2 instances at all (the ids exist only in
 the registry); by-tag scenarios create exactly the tagged instances they need.
@@ -19,6 +27,7 @@ the registry); by-tag scenarios create exactly the tagged instances they need.
 from __future__ import annotations
 
 import datetime
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,12 +87,23 @@ class FakeSSM:
     registry: dict[str, dict[str, Any]] = field(default_factory=dict)  # DescribeInstanceInformation items
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
     plans: dict[str, list[Step]] = field(default_factory=dict)  # every instance a command reaches needs one
+    later: dict[str, list[list[Step]]] = field(default_factory=dict)  # the plans of the next commands to reach it
+    chosen: dict[tuple[str, str], list[Step]] = field(default_factory=dict)  # (command, instance) -> its plan
     hidden_walks: int = 0  # the first walks of each command see nothing yet (the race)
     hide_with_error: bool = False  # ...as InvocationDoesNotExist instead of an empty list
     errors: dict[str, list[str]] = field(default_factory=dict)  # action -> error codes to answer first ("" = ok)
     calls: Counter[str] = field(default_factory=Counter)
     walks: Counter[str] = field(default_factory=Counter)  # command id -> walks started
     cancelled: list[str] = field(default_factory=list)
+    started: dict[str, dict[str, int]] = field(default_factory=dict)  # command id -> instance -> walk it started
+    skipped: dict[str, set[str]] = field(default_factory=dict)  # command id -> instances past MaxErrors
+    peak_in_flight: int = 0
+    rates: dict[str, float] = field(default_factory=dict)  # action -> calls a second allowed (burst the same)
+    buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # action -> (tokens, at)
+    throttled: Counter[str] = field(default_factory=Counter)
+    offline_after: dict[str, int] = field(default_factory=dict)  # instance -> SendCommand calls, then offline
+    sends: list[dict[str, Any]] = field(default_factory=list)  # each SendCommand's rate control and log config
+    ended_at: dict[tuple[str, str], float] = field(default_factory=dict)  # first listed terminal (perf_counter)
 
     def register(self, instance_id: str, platform: str = "Windows", ping: str = "Online",
                  tags: dict[str, str] | None = None) -> None:
@@ -98,6 +118,18 @@ class FakeSSM:
     def plan(self, instance_id: str, *steps: Step) -> None:
         self.plans[instance_id] = list(steps)
 
+    def then(self, instance_id: str, *steps: Step) -> None:
+        """The plan for the next command that reaches the instance (e.g. a fleet rollback)."""
+        self.later.setdefault(instance_id, []).append(list(steps))
+
+    def plan_of(self, command_id: str, instance_id: str) -> list[Step]:
+        key = (command_id, instance_id)
+        if key not in self.chosen:
+            reached = sum(iid == instance_id for _, iid in self.chosen)
+            queued = [self.plans[instance_id]] + self.later.get(instance_id, [])
+            self.chosen[key] = queued[min(reached, len(queued) - 1)]
+        return self.chosen[key]
+
     # -- what the tests inspect
 
     @staticmethod
@@ -107,12 +139,67 @@ class FakeSSM:
     # -- the model
 
     def step(self, command: Command, instance_id: str) -> Step:
-        walk = self.walks[command.command_id] - self.hidden_walks
-        plan = self.plans[instance_id]
-        step = plan[min(max(walk, 1), len(plan)) - 1]
-        if command.command_id in self.cancelled and not step.terminal:
+        cid = command.command_id
+        if instance_id in self.skipped.get(cid, ()):
+            return Step("Cancelled")
+        started = self.started.get(cid, {}).get(instance_id)
+        if started is None:
+            step = PENDING
+        else:
+            plan = self.plan_of(cid, instance_id)
+            step = plan[min(max(self.walk(cid) - started + 1, 1), len(plan)) - 1]
+        if cid in self.cancelled and not step.terminal:
             return Step("Cancelled")
         return step
+
+    def walk(self, command_id: str) -> int:
+        return self.walks[command_id] - self.hidden_walks
+
+    def admit(self, command: Command) -> None:
+        """Start invocations as SSM does: up to MaxConcurrency in flight, none once MaxErrors is exceeded."""
+        cid, ids = command.command_id, sorted(command.instance_ids)
+        if self.walk(cid) < 1 or cid in self.cancelled:
+            return
+        started, skipped = self.started.setdefault(cid, {}), self.skipped.setdefault(cid, set())
+        steps = {iid: self.step(command, iid) for iid in started}
+        in_flight = sum(not s.terminal for s in steps.values())
+        failed = sum(s.terminal and s.status != "Success" for s in steps.values())
+        for iid in ids:
+            if iid in started or iid in skipped:
+                continue
+            if failed > _limit(command.max_errors, len(ids), 0):
+                skipped.add(iid)
+            elif in_flight < _limit(command.max_concurrency, len(ids), 1):
+                started[iid] = self.walk(cid)
+                in_flight += not self.step(command, iid).terminal
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight())
+
+    def in_flight(self) -> int:
+        """Invocations started and not ended, over every command."""
+        by_id = {c.command_id: c for c in self.commands()}
+        return sum(not self.step(by_id[cid], iid).terminal for cid, started in self.started.items()
+                   for iid in started if cid in by_id)
+
+    def throttle(self, action: str) -> bool:
+        """A token bucket per limited action: False while calls stay within its rate."""
+        rate = self.rates.get(action)
+        if not rate:
+            return False
+        now = time.monotonic()
+        tokens, at = self.buckets.get(action, (rate, now))
+        tokens = min(rate, tokens + (now - at) * rate)
+        if tokens < 1:
+            self.buckets[action] = (tokens, now)
+            self.throttled[action] += 1
+            return True
+        self.buckets[action] = (tokens - 1, now)
+        return False
+
+    def ping(self, instance_id: str) -> str:
+        after = self.offline_after.get(instance_id)
+        if after is not None and self.calls["SendCommand"] >= after:
+            return "ConnectionLost"
+        return str(self.registry[instance_id]["PingStatus"])
 
     def invocation(self, command: Command, instance_id: str) -> dict[str, Any]:
         step = self.step(command, instance_id)
@@ -122,6 +209,7 @@ class FakeSSM:
                   "OutputS3BucketName": command.output_s3_bucket_name,
                   "OutputS3KeyPrefix": command.output_s3_key_prefix}
         if step.terminal:
+            self.ended_at.setdefault((command.command_id, instance_id), time.perf_counter())
             plugin["ResponseFinishDateTime"] = STARTED + datetime.timedelta(seconds=RUN_SECONDS)
             if command.output_s3_bucket_name:
                 self.write_output(command, instance_id, step)
@@ -144,6 +232,8 @@ class FakeSSM:
             command.status = "Success" if all(s.status == "Success" for s in steps) else "Failed"
 
     def next_error(self, action: str) -> str:
+        if self.throttle(action):
+            return "ThrottlingException"
         queue = self.errors.get(action)
         return queue.pop(0) if queue else ""
 
@@ -156,6 +246,13 @@ class FakeSSM:
         for name, text in (("stdout", step.stdout), ("stderr", step.stderr)):
             if text:
                 s3.put_object(command.output_s3_bucket_name, folder + name, text.encode())
+
+
+def _limit(spec: str, count: int, least: int) -> int:
+    """MaxConcurrency / MaxErrors as SSM reads them: a number, or a percentage of the targets."""
+    if not spec:
+        return count
+    return max(least, count * int(spec[:-1]) // 100) if spec.endswith("%") else int(spec)
 
 
 FAKE = FakeSSM()
@@ -173,7 +270,7 @@ def _page(items: list[Any], response: SimpleSystemManagerResponse, default: int)
 
 
 def describe_instance_information(self: SimpleSystemManagerResponse) -> ActionResult:
-    found = list(FAKE.registry.values())
+    found = [{**info, "PingStatus": FAKE.ping(iid)} for iid, info in FAKE.registry.items()]
     for item in self._get_param("Filters") or []:
         key, values = item["Key"], set(item["Values"])
         if key == "InstanceIds":
@@ -190,6 +287,7 @@ def list_command_invocations(self: SimpleSystemManagerResponse) -> ActionResult:
     command = _backend(self).get_command_by_id(self._get_param("CommandId"))
     if not self._get_param("NextToken"):
         FAKE.walks[command.command_id] += 1
+        FAKE.admit(command)
     FAKE.settle(command)
     if FAKE.walks[command.command_id] <= FAKE.hidden_walks:
         if FAKE.hide_with_error:
@@ -228,6 +326,9 @@ def call_action(self: SimpleSystemManagerResponse) -> Any:
     code = FAKE.next_error(action)
     if code:
         return self.serialized(ActionResult(FakeError(code, f"{code} (injected by the test)")))
+    if action == "SendCommand":
+        FAKE.sends.append({name: self._get_param(name) for name in (
+            "InstanceIds", "Targets", "MaxConcurrency", "MaxErrors", "CloudWatchOutputConfig")})
     return _moto_call_action(self)
 
 

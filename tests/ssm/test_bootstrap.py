@@ -118,7 +118,8 @@ def test_the_review_shows_what_the_literals_hold():
 
 def test_linux_bootstrap_runs_the_real_agent_and_passes_its_exit_code_on(agent_runs):
     codes = {name: (run.code, run.result.status) for name, run in agent_runs.items()}
-    assert codes == {"success": (0, "success"), "rolled_back": (2, "rolled_back"), "failed": (1, "failed")}
+    assert codes == {"success": (0, "success"), "rolled_back": (2, "rolled_back"), "failed": (1, "failed"),
+                     "status": (0, "success"), "rollback": (0, "success")}
     assert agent_runs["success"].stdout.rstrip().splitlines()[-1].startswith("SSM_DEPLOY_RESULT {")
 
 

@@ -40,12 +40,22 @@ def test_targets_go_in_one_call(make_cfg):
 
 
 def test_timeouts_rate_control_and_output_bucket(make_cfg):
-    cfg = make_cfg(instance_ids="i-0123456789abcdef0", delivery_timeout="120", execution_timeout="900",
-                   max_concurrency="25%", max_errors="1", s3_bucket="logs-bucket", s3_key_prefix="/deploys/")
+    cfg = make_cfg(instance_ids="i-0123456789abcdef0,i-0123456789abcdef1", delivery_timeout="120",
+                   execution_timeout="900", max_concurrency="25%", max_errors="1", s3_bucket="logs-bucket",
+                   s3_key_prefix="/deploys/", cloudwatch_log_group="/ssm-deploy/web")
     [request] = requests_for(cfg)
     assert request["TimeoutSeconds"] == 120 and request["Parameters"]["executionTimeout"] == ["900"]
-    assert (request["MaxConcurrency"], request["MaxErrors"]) == ("25%", "1")
+    # the rollout is the action's: SSM sends each request to all its instances and never stops on its own
+    assert (request["MaxConcurrency"], request["MaxErrors"]) == ("2", "2")
     assert (request["OutputS3BucketName"], request["OutputS3KeyPrefix"]) == ("logs-bucket", "deploys")
+    assert request["CloudWatchOutputConfig"] == {"CloudWatchLogGroupName": "/ssm-deploy/web",
+                                                 "CloudWatchOutputEnabled": True}
+
+
+def test_a_tag_request_lets_ssm_send_to_all_at_once(make_cfg):
+    [request] = requests_for(make_cfg(targets="tag:App=web", max_concurrency="10%", max_errors="0"))
+    assert (request["MaxConcurrency"], request["MaxErrors"]) == ("100%", "100%")
+    assert "CloudWatchOutputConfig" not in request
 
 
 def test_the_comment_names_commit_and_actor_within_100_characters():

@@ -57,7 +57,7 @@ def test_three_windows_instances_all_succeed(fake, make_cfg, clock, agent_runs, 
     assert command.document_name == "AWS-RunPowerShellScript"
     assert sorted(command.instance_ids) == three
     assert command.parameters["executionTimeout"] == ["1800"]
-    assert command.timeout_seconds == 600 and (command.max_concurrency, command.max_errors) == ("50", "0")
+    assert command.timeout_seconds == 600 and (command.max_concurrency, command.max_errors) == ("3", "3")
     assert SHA[:12] in command.comment and "octocat" in command.comment and len(command.comment) <= 100
     assert fake.calls["ListCommandInvocations"] == 3  # one walk a poll, for the whole fleet
     log = capsys.readouterr().out

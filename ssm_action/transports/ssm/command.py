@@ -8,6 +8,7 @@ AWS_ENDPOINT_URL is honoured by botocore itself (the tests point it at moto).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -23,6 +24,7 @@ from ssm_action.transports.ssm import bootstrap
 from ssm_action.transports.ssm import preflight
 from ssm_action.transports.ssm import request as ssm_request
 from ssm_action.transports.ssm.output import Collector
+from ssm_action.transports.ssm.rollout import Rollout
 from ssm_action.transports.ssm.wait import FleetWait, Pacing, Watch
 
 # botocore retries each call on throttling, 5xx and connection errors; adaptive mode also slows the
@@ -66,6 +68,11 @@ def show_dry_run(plan: Plan, requests: list[dict[str, Any]], data: bootstrap.Pay
     with runner.group("Dry run: the script each instance would run (base64 literals shown decoded)"):
         runner.log(f"# agent zipapp: sha256 {plan.payload.sha256}, members {', '.join(plan.payload.members)}")
         runner.log(bootstrap.review(plan.targets.platform, data))
+    cfg = plan.targets
+    if cfg.max_concurrency != "100%" and plan.params["action"] != "status":
+        runner.log(f"Rollout: waves of max-concurrency {cfg.max_concurrency} over the targets pre-flight finds, "
+                   f"error budget max-errors {cfg.max_errors}; each wave's requests are the ones above, by "
+                   "instance id.")
     runner.notice("Nothing was sent and no AWS call was made (pre-flight skipped). The request and the script "
                   "are in the log above.", title="SSM dry run")
 
@@ -77,30 +84,34 @@ def show_outputs(results: list[InstanceResult]) -> None:
             runner.log(result.output.rstrip() or result.error or "(no output)")
 
 
-def script_payload(plan: Plan) -> bootstrap.Payload:
-    """What the bootstrap script carries: the agent and the plan's parameters."""
-    return bootstrap.payload(plan.payload, plan.params, plan.python_on_server)
+def script_payload(plan: Plan, action: str = "") -> bootstrap.Payload:
+    """What the bootstrap script carries: the agent and the plan's parameters (another action's, if given)."""
+    params = {**plan.params, "action": action} if action else plan.params
+    return bootstrap.payload(plan.payload, params, plan.python_on_server)
 
 
 def deploy(plan: Plan, *, pacing: Pacing | None = None, retries: dict[str, Any] | None = None) -> DeployOutcome:
     cfg = plan.targets
     data = script_payload(plan)
+    base = ssm_request.base(cfg, plan.ctx, plan.environment, data)
     requests = ssm_request.build(cfg, plan.ctx, plan.environment, data)
-    runner.log(f"SSM: {bootstrap.DOCUMENTS[cfg.platform]} in {len(requests)} SendCommand call(s); parameters "
-               f"{ssm_request.parameters_size(requests[0]):,} of {ssm_request.PARAMETERS_LIMIT:,} bytes allowed.")
+    runner.log(f"SSM: {bootstrap.DOCUMENTS[cfg.platform]}; parameters {ssm_request.parameters_size(base):,} "
+               f"of {ssm_request.PARAMETERS_LIMIT:,} bytes allowed.")
     if plan.dry_run:
         show_dry_run(plan, requests, data)
-        return DeployOutcome("ssm", dry_run=True)
+        return DeployOutcome("ssm", dry_run=True, action=plan.params["action"])
     ssm, s3 = clients(cfg, retries)
     try:
         ids = preflight.check(ssm, cfg)
     except (ClientError, BotoCoreError) as exc:
         raise aws_error("DescribeInstanceInformation", exc) from exc
-    return Run(ssm, s3, cfg, pacing or Pacing()).execute(requests, ids)
+    undo = ssm_request.base(cfg, plan.ctx, plan.environment, script_payload(plan, "rollback"))
+    run = Run(ssm, s3, cfg, pacing or Pacing())
+    return run.guarded(lambda: Rollout(run, cfg, base, undo, plan.params["action"]).execute(ids))
 
 
 class Run:
-    """One deploy through SSM: send, wait, and cancel what was sent when it must stop."""
+    """Waves through SSM: send, wait, and cancel what was sent when it must stop."""
 
     def __init__(self, ssm: Any, s3: Any, cfg: TargetsConfig, pacing: Pacing):
         self.ssm = ssm
@@ -108,18 +119,17 @@ class Run:
         self.pacing = pacing
         self.collector = Collector(ssm, s3, cfg)
         self.sent: dict[str, list[str]] = {}  # command id -> instance ids it was sent to (or pre-flight's)
+        self.open: dict[str, list[str]] = {}  # the same, for the wave in flight: what a stop cancels
         self.waiter: FleetWait | None = None
 
     @property
     def timeout(self) -> int:
         return self.cfg.delivery_timeout + self.cfg.execution_timeout + DEADLINE_GRACE
 
-    def execute(self, requests: list[dict[str, Any]], ids: list[str]) -> DeployOutcome:
+    def guarded(self, work: Callable[[], DeployOutcome]) -> DeployOutcome:
+        """Run ``work``; a cancel or a lost command cancels everything sent."""
         try:
-            self.send(requests, ids)
-            waiter = self.waiter = FleetWait(self.ssm, self.sent, bool(self.cfg.targets), self.pacing,
-                                             self.pacing.clock() + self.timeout, self.collector)
-            finished = waiter.run()
+            outcome = work()
         except Cancelled:
             self.cancel("the workflow was cancelled")
             self.record_cancelled()
@@ -127,27 +137,43 @@ class Run:
         except (ClientError, BotoCoreError) as exc:  # e.g. ssm:ListCommandInvocations denied
             self.cancel("this action can no longer follow it")
             raise aws_error("following the command", exc) from exc
+        show_outputs(outcome.results + outcome.fleet_rollback)
+        if self.sent:
+            outcome.command_id = ",".join(self.sent)
+            outcome.log_url = self.collector.log_url(next(iter(self.sent)))
+        return outcome
+
+    def wave(self, requests: list[dict[str, Any]], ids: list[str]) -> list[InstanceResult]:
+        """Send the requests, wait until each invocation ends (or the deadline), the results in ``ids`` order."""
+        self.open = {}
+        sent = self.send(requests, ids)
+        waiter = self.waiter = FleetWait(self.ssm, sent, "Targets" in requests[0], self.pacing,
+                                         self.pacing.clock() + self.timeout, self.collector)
+        finished = waiter.run()
         if not finished:
             runner.warning(f"Not every instance finished within {self.timeout} s (delivery-timeout + "
                            f"execution-timeout + {DEADLINE_GRACE} s): cancelling.", title="SSM deadline passed")
             self.cancel("the deadline passed")
-        outcome = self.outcome(waiter, ids, finished)
-        show_outputs(outcome.results)
-        return outcome
+        results = self.collector.results
+        order = ids + [iid for iid in waiter.watches if iid not in ids]
+        return [results.get(iid) or self.missing(waiter.watches[iid], finished) for iid in order]
 
-    def send(self, requests: list[dict[str, Any]], ids: list[str]) -> None:
+    def send(self, requests: list[dict[str, Any]], ids: list[str]) -> dict[str, list[str]]:
         for request in requests:
             try:
                 command = self.ssm.send_command(**request)["Command"]
             except (ClientError, BotoCoreError) as exc:
                 self.cancel("a later SendCommand call failed")
                 raise aws_error("SendCommand", exc) from exc
-            self.sent[command["CommandId"]] = request.get("InstanceIds") or ids
-            runner.log(f"Sent command {command['CommandId']} to "
-                       f"{len(self.sent[command['CommandId']])} instance(s); the timeline (UTC) follows.")
+            targets = self.open[command["CommandId"]] = self.sent[command["CommandId"]] = (
+                request.get("InstanceIds") or ids)
+            runner.log(f"Sent command {command['CommandId']} to {len(targets)} instance(s); the timeline (UTC) "
+                       "follows.")
+        return dict(self.open)
 
     def cancel(self, reason: str) -> None:
-        for command_id in self.sent:
+        """Cancel the wave in flight (the waves before it have ended)."""
+        for command_id in self.open:
             try:
                 self.ssm.cancel_command(CommandId=command_id)
             except (ClientError, BotoCoreError) as exc:
@@ -163,20 +189,13 @@ class Run:
             result = self.collector.results.get(watch.instance_id)
             last = result.status if result else watch.state or "not listed yet"
             rows.append([summary.code(watch.instance_id), summary.escape(last), "finished" if result else "stopped"])
-        runner.warning(f"The workflow was cancelled during the deploy: SSM command(s) {', '.join(self.sent) or '-'} "
+        runner.warning(f"The workflow was cancelled during the deploy: SSM command(s) {', '.join(self.open) or '-'} "
                        "cancelled. Instances that had started may be part-way through the deploy: check them, "
                        "or deploy again.", title="Deploy cancelled")
-        commands = summary.code(", ".join(self.sent) or "-")
+        commands = summary.code(", ".join(self.open) or "-")
         runner.add_summary(summary.headline(":stop_sign:", "Deploy cancelled")
                            + f"\nThe workflow was cancelled; the SSM command {commands} was cancelled.\n\n"
                            + summary.table(("instance", "last state", ""), rows))
-
-    def outcome(self, waiter: FleetWait, ids: list[str], finished: bool) -> DeployOutcome:
-        results = self.collector.results
-        order = ids + [iid for iid in waiter.watches if iid not in ids]
-        return DeployOutcome(
-            "ssm", [results.get(iid) or self.missing(waiter.watches[iid], finished) for iid in order],
-            command_id=",".join(self.sent), log_url=self.collector.log_url(next(iter(self.sent))))
 
     def missing(self, watch: Watch, finished: bool) -> InstanceResult:
         url = self.collector.log_url(watch.command_id, watch.instance_id)

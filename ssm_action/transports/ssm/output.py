@@ -23,6 +23,7 @@ from ssm_action.transports.ssm.wait import Watch
 
 STDOUT_CUT = 24_000  # GetCommandInvocation StandardOutputContent
 PLUGIN_DIRS = {"windows": "awsrunPowerShellScript", "linux": "awsrunShellScript"}  # S3 layout of the output
+CLOUDWATCH_PLUGINS = {"windows": "aws-runPowerShellScript", "linux": "aws-runShellScript"}
 NEVER_RAN = frozenset({"Undeliverable", "DeliveryTimedOut"})
 FETCH_WORKERS = 8
 HINTS = {
@@ -48,6 +49,20 @@ def _seconds(plugin: dict[str, Any]) -> float | None:
 
 def _tail(text: str, lines: int = 5, chars: int = 600) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])[-chars:]
+
+
+def _console_escape(text: str) -> str:
+    """The CloudWatch console's fragment escaping: URL-encoded, then '%' written '$25'."""
+    return quote(text, safe="").replace("%", "$25")
+
+
+def cloudwatch_url(region: str, group: str, stream: str) -> str:
+    """A log stream in the CloudWatch console; a command id alone filters the group's streams by it."""
+    base = (f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/"
+            f"log-group/{_console_escape(group)}")
+    if "/" not in stream:
+        return f"{base}$3FlogStreamNameFilter$3D{_console_escape(stream)}"
+    return f"{base}/log-events/{_console_escape(stream)}"
 
 
 class Collector:
@@ -115,6 +130,12 @@ class Collector:
             return listed, ""
         return got.get("StandardOutputContent", ""), got.get("StandardErrorContent", "")
 
+    def cloudwatch_stream(self, command_id: str, instance_id: str) -> str:
+        """SSM's stream name, <command>/<instance>/<plugin>/stdout; the command id alone as a prefix filter."""
+        if not instance_id:
+            return command_id
+        return f"{command_id}/{instance_id}/{CLOUDWATCH_PLUGINS[self.cfg.platform]}/stdout"
+
     def s3_folder(self, command_id: str, instance_id: str) -> str:
         """Where SSM writes an instance's output: <prefix>/<command>/<instance>/<plugin>/0.<plugin>/."""
         plugin = PLUGIN_DIRS[self.cfg.platform]
@@ -134,8 +155,11 @@ class Collector:
         return body.decode("utf-8", errors="replace")
 
     def log_url(self, command_id: str, instance_id: str = "") -> str:
-        """The S3 console folder of the output, else the Run Command console page."""
+        """The CloudWatch log stream(s) of the output, else its S3 console folder, else the Run Command page."""
         region = self.cfg.aws_region
+        if self.cfg.cloudwatch_log_group:
+            stream = self.cloudwatch_stream(command_id, instance_id)
+            return cloudwatch_url(region, self.cfg.cloudwatch_log_group, stream)
         if self.cfg.s3_bucket:
             folder = self.s3_folder(command_id, instance_id) if instance_id else f"{self._key_head()}{command_id}/"
             return (f"https://s3.console.aws.amazon.com/s3/buckets/{self.cfg.s3_bucket}?region={region}"

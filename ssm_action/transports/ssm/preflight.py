@@ -37,12 +37,12 @@ def _describe(client: Any, filters: list[dict[str, Any]]) -> Iterator[dict[str, 
         yield from page["InstanceInformationList"]
 
 
-def find(client: Any, cfg: TargetsConfig) -> tuple[list[str], dict[str, dict[str, Any]]]:
-    """The ids to check, and what SSM knows of them."""
-    if cfg.targets:
+def find(client: Any, cfg: TargetsConfig, ids: list[str] | None = None) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """The ids to check (``ids``, else the targets'), and what SSM knows of them."""
+    if cfg.targets and ids is None:
         found = list(_describe(client, ssm_request.targets(cfg)))
         return [info["InstanceId"] for info in found], {info["InstanceId"]: info for info in found}
-    ids = ssm_request.instance_ids(cfg)
+    ids = ssm_request.instance_ids(cfg) if ids is None else ids
     known: dict[str, dict[str, Any]] = {}
     for chunk in ssm_request.chunks(ids, FILTER_VALUES_MAX):
         for info in _describe(client, [{"Key": "InstanceIds", "Values": chunk}]):

@@ -1,4 +1,8 @@
-"""The SendCommand request(s): document, bootstrap, timeouts, rate control, output bucket.
+"""The SendCommand request(s): document, bootstrap, timeouts, rate control, output bucket and log group.
+
+Rate control is the action's (rollout.py: waves over the whole fleet, one error
+budget), so each request lets SSM send to all its instances at once and never
+stop on its own: MaxConcurrency and MaxErrors are the request's size (or 100%).
 
 Size limit. SSM counts a command's runtime parameters against the 64 KB quota of
 its document: "The content of the document must not exceed 64KB. This quota
@@ -71,9 +75,10 @@ def _base(cfg: TargetsConfig, ctx: RunContext, environment: str, script_lines: l
         "Comment": comment(ctx, environment),
         "Parameters": {"commands": script_lines, "executionTimeout": [str(cfg.execution_timeout)]},
         "TimeoutSeconds": cfg.delivery_timeout,
-        "MaxConcurrency": cfg.max_concurrency,
-        "MaxErrors": cfg.max_errors,
     }
+    if cfg.cloudwatch_log_group:
+        request["CloudWatchOutputConfig"] = {"CloudWatchLogGroupName": cfg.cloudwatch_log_group,
+                                             "CloudWatchOutputEnabled": True}
     if cfg.s3_bucket:
         request["OutputS3BucketName"] = cfg.s3_bucket
         if cfg.s3_key_prefix:
@@ -81,10 +86,25 @@ def _base(cfg: TargetsConfig, ctx: RunContext, environment: str, script_lines: l
     return request
 
 
+def base(cfg: TargetsConfig, ctx: RunContext, environment: str, data: bootstrap.Payload) -> dict[str, Any]:
+    """The request without its targets, checked against the size limit."""
+    request = _base(cfg, ctx, environment, bootstrap.commands(cfg.platform, data))
+    check_size(request, data)
+    return request
+
+
+def for_ids(request: dict[str, Any], ids: Sequence[str]) -> list[dict[str, Any]]:
+    """One request per 50 instance ids, each sent to all its instances at once."""
+    return [{**request, "InstanceIds": chunk, "MaxConcurrency": str(len(chunk)), "MaxErrors": str(len(chunk))}
+            for chunk in chunks(ids, MAX_IDS_PER_CALL)]
+
+
+def for_tags(request: dict[str, Any], cfg: TargetsConfig) -> list[dict[str, Any]]:
+    """A single request with tag Targets (all at once: SSM resolves the tags when it sends)."""
+    return [{**request, "Targets": targets(cfg), "MaxConcurrency": "100%", "MaxErrors": "100%"}]
+
+
 def build(cfg: TargetsConfig, ctx: RunContext, environment: str, data: bootstrap.Payload) -> list[dict[str, Any]]:
-    """One request per 50 instance ids, or a single request with tag Targets."""
-    base = _base(cfg, ctx, environment, bootstrap.commands(cfg.platform, data))
-    check_size(base, data)
-    if cfg.targets:
-        return [{**base, "Targets": targets(cfg)}]
-    return [{**base, "InstanceIds": chunk} for chunk in chunks(instance_ids(cfg), MAX_IDS_PER_CALL)]
+    """The requests of an all-at-once deploy: one per 50 instance ids, or a single one with tag Targets."""
+    request = base(cfg, ctx, environment, data)
+    return for_tags(request, cfg) if cfg.targets else for_ids(request, instance_ids(cfg))

@@ -1,0 +1,86 @@
+"""The agent's read-only actions: ``status`` (what runs here) and the choice of a ``rollback``'s version.
+
+Status writes nothing, takes no lock and starts nothing: it reads the agent's
+records (the app's PID file, the last good version, the last deploy's outcome,
+the lock owner), asks the health URL once, and prints one result line.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Optional, Tuple
+
+from ssm_action.agent import history
+from ssm_action.agent.app import PID_FILE
+from ssm_action.agent.files import StateDir
+from ssm_action.agent.git import Git
+from ssm_action.agent.health import http_status
+from ssm_action.agent.host import Platform
+from ssm_action.agent.layout import Layout
+from ssm_action.agent.lock import OWNER
+from ssm_action.agent.output import Reporter, short
+from ssm_action.agent.shell import Shell
+from ssm_action.agent.venv import RUNNING_PYTHON
+from ssm_action.contract import AgentResult, ExitCode
+
+HEALTH_TIMEOUT_MAX = 5.0  # one quick GET: status runs on a schedule over whole fleets
+
+
+def _alive(record: Dict[str, Any], plat: Platform) -> bool:
+    return isinstance(record.get("pid"), int) and plat.alive(record["pid"])
+
+
+def lock_holder(records: StateDir, plat: Platform) -> Optional[str]:
+    """Who holds the deploy lock, or None (a dead holder's record is a stale lock, not a held one)."""
+    owner = records.read(OWNER)
+    if not _alive(owner, plat):
+        return None
+    return "deploy %s (pid %s) since %s" % (owner.get("deploy_id", "?"), owner["pid"], owner.get("since", "?"))
+
+
+def health_of(url: str, running: bool, timeout: float) -> Tuple[str, Optional[int]]:
+    if not url:
+        return ("not_checked" if running else "unhealthy"), None
+    code = http_status(url, min(HEALTH_TIMEOUT_MAX, timeout))
+    return ("healthy" if code is not None and 200 <= code < 300 else "unhealthy"), code
+
+
+def status(params: Dict[str, Any], plat: Platform, rep: Reporter) -> int:
+    records = StateDir(Layout.of(params).state_dir)
+    app = records.read(PID_FILE)
+    running = _alive(app, plat)
+    health, code = health_of(params["health_url"], running, params["health_timeout"])
+    last = records.read(history.LAST_DEPLOY) or None
+    good = records.read(history.LAST_GOOD)
+    lock = lock_holder(records, plat)
+    rep.say("status: %s; %s; health %s%s; lock %s" % (
+        "running %s (pid %s) since %s" % (short(app.get("sha")), app["pid"], app.get("started")) if running
+        else "no app process running", "last deploy %s: %s" % (last["deploy_id"], last["status"]) if last
+        else "no deploy recorded", health, " (HTTP %s)" % code if code else "", lock or "free"))
+    rep.result(AgentResult(
+        "success", action="status", deploy_id=params["deploy_id"], running_sha=app.get("sha") if running else None,
+        since=app.get("started") if running else None, pid=app["pid"] if running else None,
+        target_sha=good.get("sha"), health=health, health_status=code, last_deploy=last, lock=lock,
+        python=RUNNING_PYTHON).to_dict())
+    return ExitCode.OK
+
+
+def rollback_params(params: Dict[str, Any], plat: Platform, rep: Reporter) -> Optional[Dict[str, Any]]:
+    """The deploy parameters that put the last good version back; None (result printed) when there is none."""
+    where = Layout.of(params)
+    records = StateDir(where.state_dir)
+    app = records.read(PID_FILE)
+    running = app.get("sha") if _alive(app, plat) else None
+    if running is None and os.path.isdir(where.app_dir):
+        running = Git(Shell(rep), where.app_dir, "", "").head()
+    target = history.rollback_target(records, running)
+    if target is None:
+        error = ("no earlier good version is recorded on this server (running %s): nothing to roll back to"
+                 % short(running))
+        rep.say("result: failed: " + error)
+        rep.result(AgentResult("failed", error=error, action="rollback", deploy_id=params["deploy_id"],
+                               running_sha=running, python=RUNNING_PYTHON).to_dict())
+        return None
+    rep.say("rollback: running %s; putting back %s (deploy %s, %s)" % (
+        short(running), short(target["sha"]), target.get("deploy_id"), target.get("time")))
+    return dict(params, sha=target["sha"])
