@@ -12,6 +12,10 @@
 #
 # .demo/origin is the repository the action checks and deploys from (your push);
 # .demo/server/app is the server's clone that the agent deploys into.
+# The app is started by waitress (app-command) with NOTES_MODE from app-env and two
+# app-secrets that the agent reads from a local moto (scripts/demo_aws.py: moto in
+# server mode and the IMDSv2 stand-in, stopped when the demo ends), as it would read
+# them from SSM Parameter Store and Secrets Manager on an EC2 instance.
 # The app stays up on http://127.0.0.1:$DEMO_PORT/health (default port 18080).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -48,29 +52,26 @@ if ! .venv/bin/python -c 'import urllib.request as u; u.urlopen("https://pypi.or
   echo "      'error' and, in this demo only, will not block the deploy."
 fi
 
+# The local AWS (moto and an IMDSv2 stand-in): its endpoints in the variables the agent honours, as on a server.
+rm -f "$demo/aws.env"
+.venv/bin/python scripts/demo_aws.py "$demo/aws.env" &
+aws_pid=$!
+trap 'kill "$aws_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -s "$demo/aws.env" ] && break; sleep 0.2; done
+# shellcheck source=/dev/null
+. "$demo/aws.env"
+secrets="DATABASE_URL=ssm:/notes/database-url
+NOTES_API_KEY=secretsmanager:notes/api#key"
+
 if [ "$source" = artifact ]; then
-  # S3: a moto server on a free port, stopped when the demo ends (the app keeps running).
-  s3_port="$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  .venv/bin/moto_server -H 127.0.0.1 -p "$s3_port" >"$demo/moto.log" 2>&1 &
-  moto_pid=$!
-  trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
-  export AWS_ENDPOINT_URL="http://127.0.0.1:$s3_port" AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo \
-    AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-  .venv/bin/python - <<'PY'
-import time
-import boto3
-for _ in range(100):  # until moto answers
-    try:
-        boto3.client("s3").create_bucket(Bucket="demo-artifacts")
-        break
-    except Exception:
-        time.sleep(0.1)
-PY
+  # The runner's S3 is the same local moto (the agent never gets these keys: the URL is presigned).
+  export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_DEFAULT_REGION="$AWS_REGION"
+  .venv/bin/python -c 'import boto3; boto3.client("s3").create_bucket(Bucket="demo-artifacts")'
   # The "server" (the agent's environment only): its package index is a port where nothing listens.
   closed="http://127.0.0.1:9/simple/"
   export SSM_ACTION_SERVER_PIP_INDEX_URL="$closed" SSM_ACTION_SERVER_UV_INDEX_URL="$closed" \
     SSM_ACTION_SERVER_UV_DEFAULT_INDEX="$closed" SSM_ACTION_SERVER_PIP_RETRIES=0
-  extra=(--source artifact --wheelhouse true --s3-bucket demo-artifacts --aws-region us-east-1)
+  extra=(--source artifact --wheelhouse true --s3-bucket demo-artifacts --aws-region "$AWS_REGION")
   echo "source: artifact + wheelhouse through moto S3 at $AWS_ENDPOINT_URL; the server's package index: $closed"
 fi
 
@@ -83,12 +84,18 @@ PORT="$port" .venv/bin/python -m ssm_action \
   --blocking-gates "$blocking" \
   --environment demo --create-deployment false \
   --app-directory "$app_dir" \
-  --health-check-url "http://127.0.0.1:$port/health" "${extra[@]}" || status=$?
+  --app-command "waitress-serve --listen=127.0.0.1:$port app:app" \
+  --app-env "NOTES_MODE=demo" \
+  --app-secrets "$secrets" \
+  --health-check-url "http://127.0.0.1:$port/health" \
+  --health-check-contains '"mode": "demo"' "${extra[@]}" || status=$?
 
 echo
 if [ "$status" = 0 ]; then
   echo "The app answers at http://127.0.0.1:$port/health :"
   .venv/bin/python -c "import urllib.request as u; print(u.urlopen('http://127.0.0.1:$port/health').read().decode())"
+  echo "(api_key is the fingerprint of the secret read from the local moto:" \
+    "$(.venv/bin/python -c 'import hashlib, scripts.demo_aws as d; print(hashlib.sha256(d.API_KEY.encode()).hexdigest()[:12])'))"
   echo "Run ${DEMO_SOURCE:+DEMO_SOURCE=$source }./scripts/demo.sh again to deploy a new commit over it."
 else
   echo "The deploy failed (exit $status): the summary above says why."

@@ -64,7 +64,14 @@ PARAMS: Tuple[Param, ...] = (
     Param("hooks_dir", "str", "deploy/hooks", doc="relative to app_dir"),
     Param("stop_timeout", "number", 15, doc="seconds for a graceful stop before a forced one"),
     Param("start_grace", "number", 2, doc="seconds the new process must stay up"),
-    Param("app_env", "dict", {}, secret=True, doc="environment for the app (values redacted)"),
+    # -- the app: its command, configuration, secrets (references only) and host (issue 14)
+    Param("app_command", "list", [], doc="the start command's words; empty: [python, entry]"),
+    Param("app_env", "dict", {}, doc="plain environment variables for the app (not secret)"),
+    Param("app_secrets", "dict", {}, doc="variable -> secret REFERENCE, resolved on the server"),
+    Param("app_host", "str", "process", doc="process (detached) or service (systemd / task)"),
+    Param("app_user", "str", "", doc="the service's account; empty: root / SYSTEM"),
+    Param("health_status", "str", "2xx", doc="accepted codes: 200,204 or 2xx or 200-399"),
+    Param("health_contains", "str", "", doc="text the health answer's body must hold"),
     Param("action", "str", "deploy", doc="deploy; status (read-only report); rollback (to the last good version)"),
 ) + (
     # -- artifact delivery (issue 15): the release comes from a zip the runner packed, not from git
@@ -77,10 +84,11 @@ PARAMS: Tuple[Param, ...] = (
 BY_NAME: Dict[str, Param] = {p.name: p for p in PARAMS}
 KINDS = {"str": ((str,), "a string"), "number": ((int, float), "a number"),
          "int": ((int,), "an integer"), "bool": ((bool,), "true or false"),
-         "dict": ((dict,), "an object")}
+         "dict": ((dict,), "an object"), "list": ((list,), "a list")}
 PLATFORMS = ("windows", "linux")
 SOURCES = ("git", "artifact")
 INSTALLERS = ("auto", "pip", "uv")
+APP_HOSTS = ("process", "service")
 ACTIONS = ("deploy", "status", "rollback")
 
 
@@ -124,7 +132,8 @@ def _value_checks(p: Dict[str, Any], path: Any) -> List[Tuple[bool, str]]:
         (not p["git_remote"].startswith("-"), "git_remote must not start with '-'"),
         (_branch_ok(p["branch"]), "branch is not a valid branch name"),
         (_inside(path, p["requirements_file"]), "requirements_file must be relative to app_dir"),
-        (_inside(path, p["entry"]), "entry must be relative to app_dir"),
+        (_inside(path, p["entry"]) or not p["entry"] and bool(p["app_command"]),
+         "entry must be relative to app_dir"),
         (_inside(path, p["hooks_dir"]), "hooks_dir must be relative to app_dir"),
         (not _contains(path, path.join(app_dir, p["venv_dir"] or ".venv"), app_dir),
          "venv_dir must not be app_dir or one of its parents"),
@@ -141,7 +150,7 @@ def _value_checks(p: Dict[str, Any], path: Any) -> List[Tuple[bool, str]]:
         (p["action"] in ACTIONS, "action must be deploy, status or rollback"),
         (all(isinstance(k, str) and isinstance(v, str) and k and "=" not in k and "\0" not in k
              for k, v in p["app_env"].items()), "app_env must map variable names to strings"),
-    ] + _artifact_checks(p)
+    ] + _artifact_checks(p) + _app_checks(p, path)
 
 
 def _artifact_checks(p: Dict[str, Any]) -> List[Tuple[bool, str]]:
@@ -152,6 +161,56 @@ def _artifact_checks(p: Dict[str, Any]) -> List[Tuple[bool, str]]:
         (bool(re.fullmatch(r"[0-9a-f]{64}", p["artifact_sha256"])),
          "artifact_sha256 must be 64 lowercase hex digits"),
         (p["artifact_size"] > 0, "artifact_size must be > 0"),
+    ]
+
+
+# --- the app's command, secrets, host and health answer (issue 14)
+
+_STATUS = re.compile(r"([1-5]xx|[1-5]\d\d(-[1-5]\d\d)?)(,([1-5]xx|[1-5]\d\d(-[1-5]\d\d)?))*")
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def status_ok(accepted: str, code: int) -> bool:
+    """Whether ``code`` is one of ``accepted`` (``200,204``, ``2xx``, ``200-399``)."""
+    for item in accepted.replace(" ", "").split(","):
+        low, _, high = item.partition("-")
+        if item.endswith("xx") and str(code)[:1] == item[0] or low.isdigit() and int(low) <= code <= int(
+                high or low):
+            return True
+    return False
+
+
+def _secret_refs_ok(mapping: Dict[str, Any]) -> bool:
+    try:
+        return all(_VARIABLE.fullmatch(k) and parse_secret_ref(v) for k, v in mapping.items())
+    except (TypeError, ValueError):
+        return False
+
+
+def _command_ok(words: List[Any], path: Any) -> bool:
+    """A module (-m ...), a script relative to app_dir, or a console script's bare name."""
+    if not words or not all(isinstance(w, str) and w and "\0" not in w for w in words):
+        return not words
+    first = words[0]
+    if first.startswith("-"):
+        return first == "-m" and len(words) > 1
+    return _inside(path, first) if first.lower().endswith(".py") else not (
+        "/" in first or "\\" in first or first in (".", ".."))
+
+
+def _app_checks(p: Dict[str, Any], path: Any) -> List[Tuple[bool, str]]:
+    return [
+        (_command_ok(p["app_command"], path), "app_command must start with -m MODULE, a script "
+         "relative to app_dir, or the name of a console script in the venv"),
+        (_secret_refs_ok(p["app_secrets"]), "app_secrets must map variable names to references: "
+         + REFERENCE_FORMS),
+        (not set(p["app_secrets"]) & set(p["app_env"]), "app_secrets and app_env name the same "
+         "variable: keep one"),
+        (p["app_host"] in APP_HOSTS, "app_host must be process or service"),
+        (bool(re.fullmatch(r"([A-Za-z0-9._-]{1,15}\\)?[A-Za-z0-9._ $-]{0,32}", p["app_user"])),
+         "app_user must be an account name (NAME, or DOMAIN\\NAME on Windows)"),
+        (bool(_STATUS.fullmatch(p["health_status"].replace(" ", ""))),
+         "health_status must list codes or ranges, e.g. 2xx or 200,204 or 200-399"),
     ]
 
 

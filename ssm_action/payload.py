@@ -60,8 +60,8 @@ KEPT_AS_WRITTEN = ("ssm_action/agent/__init__.py",)
 # without the feature gets a smaller command (the whole command must fit SSM's limit).
 EXTRAS: dict[str, tuple[str, ...]] = {
     "secrets": ("aws.py", "secrets.py"),
-    "service-linux": ("launcher.py", "systemd.py", "aws.py", "secrets.py"),
-    "service-windows": ("launcher.py", "scheduled_task.py", "aws.py", "secrets.py"),
+    "service-linux": ("service.py", "launcher.py", "systemd.py", "aws.py", "secrets.py"),
+    "service-windows": ("service.py", "launcher.py", "scheduled_task.py", "aws.py", "secrets.py"),
     "artifact": ("artifact.py", "links.py", "releases.py", "wheelhouse.py", "delivery.py"),
 }
 OPTIONAL = frozenset(module for modules in EXTRAS.values() for module in modules)

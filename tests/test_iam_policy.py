@@ -93,6 +93,18 @@ def test_oidc_trust_is_scoped_to_one_repository_its_environments_and_deploy_bran
     assert not any("*" in s for s in subjects), "no wildcard subjects: a fork's pull request must not match"
 
 
+def test_the_instance_profile_allows_what_the_agent_calls_for_app_secrets_on_the_apps_own_resources():
+    from ssm_action.agent import secrets  # the agent's calls: GetParameter, GetSecretValue
+    allowed = allowed_actions("instance-profile-policy.json")
+    assert set(secrets.ACTION.values()) | {"kms:Decrypt"} <= allowed
+    for statement in statements("instance-profile-policy.json"):
+        if statement["Action"] in secrets.ACTION.values():
+            assert as_list(statement["Resource"])[0].endswith("APP_NAME/*")  # one app's names, not the account's
+        if statement["Action"] == "kms:Decrypt":  # only through the two services, with the app's key
+            assert set(statement["Condition"]["StringEquals"]["kms:ViaService"]) == {
+                "ssm.REGION.amazonaws.com", "secretsmanager.REGION.amazonaws.com"}
+
+
 def _matches(pattern: str, value: str) -> bool:
     """IAM's wildcards: * any run of characters, ? one character."""
     return re.fullmatch(".*".join(".".join(map(re.escape, part.split("?"))) for part in pattern.split("*")),

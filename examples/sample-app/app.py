@@ -1,12 +1,20 @@
 """Notes: a small web API that ssm-deploy-action checks and deploys.
 
-Run it with ``python app.py``; it listens on 127.0.0.1 and the port in PORT (8000).
+Serve it with waitress (``waitress-serve --listen=127.0.0.1:8000 app:app``, as the
+deploy's ``app-command`` does) or run ``python app.py`` (127.0.0.1, the port in PORT).
+
+Its configuration comes from the environment: ``NOTES_MODE`` (plain, from app-env)
+and the secrets ``NOTES_API_KEY`` and ``DATABASE_URL`` (from app-secrets, read on the
+server). /health shows that they arrived without showing them: the key's fingerprint
+and the database's host, never a password.
 """
 
 import _thread
+import hashlib
 import os
 import threading
 import time
+from urllib.parse import urlsplit
 
 from bottle import Bottle, HTTPError, request, response
 
@@ -18,10 +26,24 @@ app = Bottle()
 notes = NoteStore()
 
 
+def fingerprint(value):
+    """The first 12 hex digits of a value's SHA-256 ("" when unset): which key, not the key."""
+    return hashlib.sha256(value.encode()).hexdigest()[:12] if value else ""
+
+
+def database_host(url):
+    """The host, port and database of a URL, without its user and password."""
+    parts = urlsplit(url)
+    return (parts.hostname or "") + (f":{parts.port}" if parts.port else "") + parts.path if url else ""
+
+
 @app.get("/health")
 def health():
-    """Liveness for the deploy's health check: 200 with the running version."""
-    return {"status": "ok", "version": __version__, "notes": len(notes)}
+    """Liveness for the deploy's health check: 200 with the running version and its configuration."""
+    return {"status": "ok", "version": __version__, "notes": len(notes),
+            "mode": os.environ.get("NOTES_MODE", "development"),
+            "api_key": fingerprint(os.environ.get("NOTES_API_KEY", "")),
+            "database": database_host(os.environ.get("DATABASE_URL", ""))}
 
 
 @app.get("/notes")

@@ -1,11 +1,13 @@
-"""The app's process: the hooks around it, stop, start, and verify (alive, then healthy).
+"""The app's process: the hooks around it, its secrets, stop, start, and verify (alive, healthy).
 
-The app is identified by its command line: a python executable running the
-absolute entry path. "stop" ends every such process (the one in the PID file
-``app.json`` and any orphan left by a killed agent), gracefully first, forced
-after ``stop_timeout``. Gracefully is SIGTERM on Linux; on Windows, where no
-signal reaches a window-less app, the agent creates the stop-request file named
-in the app's ``DEPLOY_STOP_FILE`` (an app opts in by exiting when it appears).
+The app is recognised by its command line: a python executable with the app's
+script (or its module command) among its arguments (``command.Command.match``).
+"stop" ends every such process (the one in the PID file ``app.json`` and any
+orphan left by a killed agent), gracefully first, forced after ``stop_timeout``;
+with ``app_host: service`` the service is stopped first (service.py). Gracefully is SIGTERM
+on Linux; on Windows, where no signal reaches a window-less app, the agent creates the
+stop-request file named in the app's ``DEPLOY_STOP_FILE`` (an app opts in by exiting when it
+appears).
 """
 
 from __future__ import annotations
@@ -14,16 +16,21 @@ import contextlib
 import os
 import subprocess  # nosec B404 # only for the type of the started app
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
+from ssm_action.agent import command, last_words
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir
-from ssm_action.agent.health import http_status, poll
+from ssm_action.agent.health import http_answer, poll
 from ssm_action.agent.host import Platform
 from ssm_action.agent.journal import DeployState
 from ssm_action.agent.layout import Layout
 from ssm_action.agent.output import Reporter, short, utc_now
 from ssm_action.agent.shell import Shell
+from ssm_action.contract import status_ok
+
+if TYPE_CHECKING:  # shipped only to deploys that use it (payload.EXTRAS)
+    from ssm_action.agent.service import Service
 
 HOOK_TIMEOUT = 600
 APP_LOG_ROTATE_BYTES = 10 * 1024 * 1024
@@ -41,7 +48,15 @@ class App:
         self.where = where
         self.p = params
         self.state = state
+        self.command = command.resolve(plat, where, params)
+        self.service: Optional[Service] = None
+        if params["app_host"] == "service":
+            from ssm_action.agent import service
+            self.service = service.Service(plat, shell, records, where, params)
+        self.secrets: Dict[str, str] = {}  # values: in memory only, redacted from every line
         self.proc: Optional[subprocess.Popen[bytes]] = None  # the process this deploy started
+        self.started = False
+        self.installed = False  # this deploy wrote the service's definition
         self.log_offset = 0  # where its output starts in the app log
         self.health_status: Optional[int] = None
         self.health = "not_checked"
@@ -50,6 +65,7 @@ class App:
     def environment(self, sha: Optional[str]) -> Dict[str, str]:
         env = dict(os.environ)
         env.update(self.p["app_env"])
+        env.update(self.secrets)
         env.update(DEPLOY_ID=self.p["deploy_id"], DEPLOY_SHA=sha or "",
                    DEPLOY_PREVIOUS_SHA=self.state.previous_sha or "",
                    DEPLOY_APP_DIR=self.where.app_dir, DEPLOY_VENV=self.where.venv,
@@ -57,6 +73,16 @@ class App:
         if self.plat.stops_by_request_file:
             env["DEPLOY_STOP_FILE"] = self.stop_request
         return env
+
+    def read_secrets(self) -> str:
+        """Every secret's value, read before anything is stopped (a failure changes nothing)."""
+        if not self.p["app_secrets"]:
+            return "no app secrets"
+        from ssm_action.agent.secrets import refs_from, resolve
+        refs = refs_from(self.p["app_secrets"])
+        self.secrets = resolve(refs)
+        self.rep.redact.add(self.secrets.values())
+        return "read %s" % ", ".join(sorted(refs))
 
     def running(self) -> Dict[str, Any]:
         """The PID file when its pid is alive, else {}."""
@@ -78,16 +104,25 @@ class App:
                     rel, ran.code, "; the app was not touched" if phase == "pre-stop" else ""))
         return "ran " + ", ".join(os.path.basename(h) for h in found) if found else "no hook"
 
+    def app_pids(self) -> List[int]:
+        """Our app's processes: by this command, and by the one the PID file recorded."""
+        before = self.records.read(PID_FILE).get("match")
+        pids = set(self.plat.find_app_pids(self.command.match))
+        if isinstance(before, list) and before and before != self.command.match:
+            pids.update(self.plat.find_app_pids(before))
+        return sorted(pids)
+
     def stop(self) -> str:
-        """Stop every process running our entry script (the PID file's and any orphan)."""
-        pids = self.plat.find_app_pids(self.where.entry)
+        """Stop the service, then every process of our app (the PID file's and any orphan)."""
+        first = self.service.stop() + "; " if self.service else ""
+        pids = self.app_pids()
         recorded = self.running().get("pid")
         note = ""
         if recorded is not None and recorded not in pids:
             note = "; pid %d in the PID file is not our app: left alone" % recorded
         if not pids:
             self.records.remove(PID_FILE)
-            return "no running app" + note
+            return first + "no running app" + note
         if self.plat.stops_by_request_file:
             self.records.write(STOP_REQUEST, {"deploy_id": self.p["deploy_id"], "pids": pids})
             delivered = True
@@ -102,8 +137,8 @@ class App:
                 raise StepError("pid(s) %s would not stop: end them by hand" % left)
         self.records.remove(PID_FILE)
         self.records.remove(STOP_REQUEST)
-        return "stopped pid %s%s%s" % (", ".join(map(str, pids)),
-                                       " (forced)" if left else "", note)
+        return first + "stopped pid %s%s%s" % (", ".join(map(str, pids)),
+                                               " (forced)" if left else "", note)
 
     def wait_gone(self, pids: List[int], timeout: float) -> List[int]:
         """The pids still alive after ``timeout`` (polled, returns as soon as all are gone)."""
@@ -119,33 +154,54 @@ class App:
 
     def untouched(self, pid: Optional[int]) -> bool:
         """Whether the app that ran before the deploy (``pid``) still runs, never stopped."""
-        return self.proc is None and pid is not None and pid in self.plat.find_app_pids(
-            self.where.entry)
+        return not self.started and pid is not None and pid in self.app_pids()
 
-    def start(self, sha: str) -> str:
-        if not os.path.isfile(self.where.entry):
-            raise StepError("entry script %s is not in commit %s: fix the entry parameter" % (
-                self.p["entry"], short(sha)))
+    def start(self, sha: str, rollback: bool = False) -> str:
+        # Resolved again: the venv (and Windows' pythonw.exe in it) may be new since __init__.
+        self.command = command.resolve(self.plat, self.where, self.p)
+        command.check(self.command, self.p, sha)
         self.records.remove(STOP_REQUEST)  # left by a killed agent: not for the new app
         app_log = self.where.app_log
         with contextlib.suppress(OSError):  # on Windows a running app may still hold it
             if os.path.getsize(app_log) > APP_LOG_ROTATE_BYTES:
                 os.replace(app_log, app_log + ".1")
+        argv = self.command.argv
+        self.rep.log("$ " + " ".join(argv))
         with open(app_log, "ab") as out:
             out.write(("=== %s deploy %s starts %s\n" % (
                 utc_now(), self.p["deploy_id"], short(sha))).encode("utf-8"))
             out.flush()
             self.log_offset = out.tell()
-            argv = [self.plat.app_python(self.where.venv), self.where.entry]
-            self.rep.log("$ " + " ".join(argv))
-            self.proc, note = self.plat.start(argv, self.where.app_dir, self.environment(sha),
-                                              out)
-        self.records.write(PID_FILE, {"pid": self.proc.pid, "sha": sha, "argv": argv,
+            if self.service:
+                note = self.start_service(sha, rollback)
+                pid = self.service.pid()
+            else:
+                self.proc, note = self.plat.start(argv, self.where.app_dir, self.environment(sha),
+                                                  out)
+                pid, note = self.proc.pid, ": %s%s" % (" ".join(argv), note)
+        self.started = True
+        self.records.write(PID_FILE, {"pid": pid, "sha": sha, "argv": argv, "match": self.command.match,
                                       "deploy_id": self.p["deploy_id"], "started": utc_now()})
-        return "pid %d: %s%s" % (self.proc.pid, " ".join(argv), note)
+        return "pid %s%s" % (pid, note)
+
+    def start_service(self, sha: str, rollback: bool) -> str:
+        """Install (or, in a rollback, restore) the definition, then start the service."""
+        assert self.service is not None  # nosec B101 # only with app_host service
+        if rollback and self.installed:
+            done = self.service.restore_previous()
+        elif rollback:
+            done = "definition unchanged"
+        else:
+            plain = {k: v for k, v in self.environment(sha).items()
+                     if k in self.p["app_env"] or k.startswith("DEPLOY_") or k == "PYTHONUNBUFFERED"}
+            done = self.service.install(self.command.argv, plain, self.p["app_secrets"], sha)
+            self.installed = True
+        return ": %s; %s" % (done, self.service.start())
 
     def verify_started(self) -> str:
-        proc = self.proc
+        proc, service = self.proc, self.service
+        if service:
+            return self.verify(service.alive, service.pid() or 0, self.p["start_grace"])
         assert proc is not None  # nosec B101 # the start step ran before verify
         return self.verify(lambda: proc.poll() is None, proc.pid, self.p["start_grace"])
 
@@ -165,29 +221,37 @@ class App:
         self.health = "unhealthy"
         timeout = self.p["health_timeout"]
         deadline = time.monotonic() + timeout
-        delay = 0.05
+        delay, why = 0.05, ""
         while True:
-            self.health_status = http_status(url, max(0.5, min(5.0, deadline - time.monotonic())))
-            if self.health_status is not None and 200 <= self.health_status < 300 and alive():
-                self.health = "healthy"  # and answered while ours was alive
-                return "pid %d: %s answered %d" % (pid, url, self.health_status)
+            self.health_status, body = http_answer(url, max(0.5, min(5.0, deadline - time.monotonic())))
+            why = self.unhealthy(self.health_status, body)
+            if not why and alive():  # and answered while ours was alive
+                self.health = "healthy"
+                return "pid %d: %s answered %d" % (pid, url, self.health_status or 0)
             if not alive():
                 raise StepError(self.died(pid))
             if time.monotonic() >= deadline:
-                raise StepError("%s answered %s for %gs: check the app log" % (
-                    url, self.health_status or "nothing", timeout))
+                raise StepError("%s %s for %gs: check the app log" % (url, why, timeout))
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 2.0)
 
+    def unhealthy(self, status: Optional[int], body: str) -> str:
+        """Why the answer does not pass ("" when it does)."""
+        if status is None or not status_ok(self.p["health_status"], status):
+            return "answered %s (accepted: %s)" % (status or "nothing", self.p["health_status"])
+        wanted = self.p["health_contains"]
+        if wanted and wanted not in body:
+            return "answered %d without %r in its body" % (status, wanted)
+        return ""
+
     def died(self, pid: int) -> str:
-        """Why the app is gone: its exit code and the last lines it wrote."""
-        code = self.proc.returncode if self.proc and self.proc.pid == pid else None
-        text = ""
-        with contextlib.suppress(OSError):
-            with open(self.where.app_log, "rb") as handle:
-                handle.seek(self.log_offset)
-                text = handle.read().decode("utf-8", "replace")
-        lines = self.rep.say_tail(text, 8, "    app: ")
-        return "the app (pid %d) exited%s; last output: %s" % (
-            pid, " with code %d" % code if code is not None else "",
-            lines[-1] if lines else "none")
+        """Why the app is gone: its exit code and its last words (redacted)."""
+        if self.service:
+            code = self.service.exit_code()
+        else:
+            code = self.proc.returncode if self.proc and self.proc.pid == pid else None
+        text = last_words.read_since(self.where.app_log, self.log_offset)
+        lines = last_words.last_lines(text, self.rep.redact.secrets)
+        for line in lines:
+            self.rep.say("    app: " + line)
+        return last_words.exit_message(code, lines)

@@ -2,6 +2,7 @@
 
     python agent.pyz --params-file PATH     # a JSON parameter object
     python agent.pyz --params-b64 B64       # the same JSON, UTF-8, base64
+    python agent.pyz --launch SPEC          # a service's start command (launcher.py)
 """
 
 from __future__ import annotations
@@ -62,10 +63,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure:  # a Windows code page must not crash a deploy
         reconfigure(errors="backslashreplace")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--launch"]:
+        from ssm_action.agent import launcher
+        return launcher.main(argv[1:])
     plat = local_platform()
     rep = Reporter(Redactor())
     try:
-        params = load_params(sys.argv[1:] if argv is None else argv, plat.name)
+        params = load_params(argv, plat.name)
     except ParamError as exc:
         rep.say("invalid parameters: %s" % exc)
         rep.result(AgentResult("invalid", cap_error(str(exc)), python=RUNNING_PYTHON).to_dict())

@@ -22,7 +22,7 @@ from ssm_action.agent.shell import Shell
 from ssm_action.agent.venv import Environment
 from ssm_action.contract import AgentResult, ExitCode
 
-STEPS = ("lock", "record", "backup", "sync", "deps", "pre-stop", "stop", "start", "verify",
+STEPS = ("lock", "secrets", "record", "backup", "sync", "deps", "pre-stop", "stop", "start", "verify",
          "post-start")
 LOGS_KEPT = 20
 LAST_GOOD = "last-good.json"
@@ -90,7 +90,7 @@ class Deploy:
             return ArtifactDeploy(self).run()
         sha = self.p["sha"]
         actions = {
-            "record": self.record, "backup": self.backup, "sync": self.sync,
+            "secrets": self.app.read_secrets, "record": self.record, "backup": self.backup, "sync": self.sync,
             "deps": self.env.deps, "pre-stop": lambda: self.app.hooks("pre-stop", sha),
             "stop": self.app.stop, "start": lambda: self.app.start(sha),
             "verify": self.app.verify_started,
@@ -223,7 +223,7 @@ class Deploy:
         if keep_old and old_pid is not None:
             self.step("rollback-verify", lambda: self.app.verify_kept(old_pid))
         else:
-            self.step("rollback-start", lambda: self.app.start(previous))
+            self.step("rollback-start", lambda: self.app.start(previous, rollback=True))
             self.step("rollback-verify", self.app.verify_started)
 
     def restore_files(self, sha: str) -> str:

@@ -6,7 +6,9 @@ import http.client
 import time
 import urllib.error
 import urllib.request
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
+
+BODY_LIMIT = 64 * 1024  # bytes of the answer searched for health_contains
 
 
 def poll(done: Callable[[], bool], timeout: float, delay: float, cap: float) -> bool:
@@ -21,13 +23,18 @@ def poll(done: Callable[[], bool], timeout: float, delay: float, cap: float) -> 
     return True
 
 
-def http_status(url: str, timeout: float) -> Optional[int]:
-    """The HTTP status of a GET (redirects followed), or None when nothing answers."""
+def http_answer(url: str, timeout: float) -> Tuple[Optional[int], str]:
+    """The HTTP status and body start of a GET (redirects followed); None when nothing answers."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
     try:
         with opener.open(url, timeout=timeout) as response:  # nosec B310 # http(s) checked
-            return int(response.status)
+            return int(response.status), response.read(BODY_LIMIT).decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
-        return int(exc.code)
+        return int(exc.code), exc.read(BODY_LIMIT).decode("utf-8", "replace")
     except (urllib.error.URLError, http.client.HTTPException, OSError):
-        return None
+        return None, ""
+
+
+def http_status(url: str, timeout: float) -> Optional[int]:
+    """The HTTP status of a GET (redirects followed), or None when nothing answers."""
+    return http_answer(url, timeout)[0]

@@ -40,9 +40,9 @@ class Platform(Protocol):
     def alive(self, pid: int) -> bool:
         ...
 
-    def find_app_pids(self, entry: str) -> List[int]:
-        """One pid per app process running the entry script (the agent's own excluded;
-        on Windows the venv launcher stands for itself and its child)."""
+    def find_app_pids(self, words: List[str]) -> List[int]:
+        """One pid per python process with the app's ``words`` in its arguments (the agent's
+        own excluded; on Windows the venv launcher stands for itself and its child)."""
         ...
 
     def terminate(self, pid: int, force: bool) -> bool:

@@ -30,10 +30,7 @@ def read_since(path: str, offset: int = 0) -> str:
 
 def last_lines(text: str, secrets: Iterable[str], lines: int = 8) -> List[str]:
     """The last ``lines`` non-empty lines, every secret value (and URL password) blanked."""
-    redact = Redactor(secrets)
-    for value in redact.secrets:  # whole values first: a URL's password alone would leave its host
-        text = text.replace(value, "***")
-    return tail(redact(text), lines)  # redacted before the split: a value may span lines
+    return tail(Redactor(secrets)(text), lines)  # redacted before the split: a value may span lines
 
 
 def cause(lines: List[str]) -> Optional[str]:

@@ -14,17 +14,24 @@ _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
 
 
 class Redactor:
-    """Strips URL credentials and secret values from anything printed or logged."""
+    """Replaces secret values, then strips URL credentials, in anything printed or logged.
+
+    Values first: a secret URL's password stripped first would leave its host to show.
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets: List[str] = []
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
         # Short values (ports, flags) would blank out ordinary text; secrets are longer.
-        self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+        self.secrets = sorted({s for s in list(self.secrets) + list(secrets) if len(s) >= 6},
+                              key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
-        text = _USERINFO.sub(r"\1***@", text)
         for secret in self.secrets:
             text = text.replace(secret, "***")
-        return text
+        return _USERINFO.sub(r"\1***@", text)
 
 
 def utc_now() -> str:

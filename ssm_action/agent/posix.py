@@ -10,9 +10,12 @@ from typing import IO, Dict, List, Tuple
 from ssm_action.agent.host import Platform
 
 
-def is_app_argv(argv: List[str], entry: str) -> bool:
-    """A python executable running the absolute entry path: how the app is recognised."""
-    return len(argv) >= 2 and "python" in os.path.basename(argv[0]).lower() and entry in argv[1:]
+def is_app_argv(argv: List[str], words: List[str]) -> bool:
+    """A python executable with ``words`` (the app's script, or its module command) in its
+    arguments: how the app is recognised (command.Command.match)."""
+    n = len(words)
+    return len(argv) > n and "python" in os.path.basename(argv[0]).lower() and any(
+        argv[i:i + n] == words for i in range(1, len(argv) - n + 1))
 
 
 class PosixPlatform(Platform):
@@ -52,7 +55,7 @@ class PosixPlatform(Platform):
         except (OSError, IndexError):
             return True
 
-    def find_app_pids(self, entry: str) -> List[int]:
+    def find_app_pids(self, words: List[str]) -> List[int]:
         pids = []
         for name in os.listdir("/proc"):
             if not name.isdigit() or int(name) == os.getpid():
@@ -62,7 +65,7 @@ class PosixPlatform(Platform):
                     argv = handle.read().decode("utf-8", "replace").split("\0")
             except OSError:
                 continue
-            if is_app_argv(argv, entry):
+            if is_app_argv(argv[:-1] if argv[-1:] == [""] else argv, words):
                 pids.append(int(name))
         return sorted(pids)
 

@@ -91,7 +91,7 @@ class WindowsPlatform(Platform):
         finally:
             k32.CloseHandle(handle)
 
-    def find_app_pids(self, entry: str) -> List[int]:
+    def find_app_pids(self, words: List[str]) -> List[int]:
         """From the Windows API (winproc.py): the app's processes, a venv launcher and the
         base interpreter it started counted once (the launcher's pid)."""
         from ssm_action.agent import winproc
@@ -104,17 +104,18 @@ class WindowsPlatform(Platform):
             raise StepError("the process list (%d entries) lacks the agent's own pid %d: "
                             "cannot tell whether the app runs" % (len(procs), me))
         found = {p.pid: p.parent for p in procs if p.pid != me
-                 and self._is_app_cmdline(winproc.command_line(p.pid) or "", entry)}
+                 and self._is_app_cmdline(winproc.command_line(p.pid) or "", words)}
         return sorted(pid for pid, parent in found.items() if parent not in found)
 
     @staticmethod
-    def _is_app_cmdline(cmdline: str, entry: str) -> bool:
+    def _is_app_cmdline(cmdline: str, words: List[str]) -> bool:
         line = cmdline.strip()
         if line.startswith('"'):
             exe, _, rest = line[1:].partition('"')
         else:
             exe, _, rest = line.partition(" ")
-        return "python" in ntpath.basename(exe).lower() and entry.lower() in rest.lower()
+        rest = rest.lower()
+        return "python" in ntpath.basename(exe).lower() and all(w.lower() in rest for w in words)
 
     def terminate(self, pid: int, force: bool) -> bool:
         """TerminateProcess on the process and its children (children first) when forced.

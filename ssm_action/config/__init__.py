@@ -15,6 +15,7 @@ from typing import NamedTuple
 from urllib.parse import urlparse
 
 from ssm_action import spec
+from ssm_action.config import app as app_inputs
 from ssm_action.config.sections import (AuditConfig, Config, DeliveryConfig, DeployConfig, GatesConfig,
                                         GithubConfig, ServerConfig, TargetsConfig)
 
@@ -319,6 +320,7 @@ def _server(r: Reader, requirements_file: str) -> ServerConfig:
         backup_directory=r.text("backup-directory"),
         backup_retention=r.integer("backup-retention", 1, 100),
         rollback_on_failure=r.boolean("rollback-on-failure"),
+        app=app_inputs.read(r),
     )
 
 
@@ -327,8 +329,8 @@ def _check_together(config: Config, r: Reader) -> None:
     deploy, server, targets = config.deploy, config.deploy.server, config.deploy.targets
     if not deploy.working_directory.is_dir():
         r.fail("working-directory", "is not a folder; give a path relative to the workspace, e.g. . or services/api.")
-    if not server.app_entry:
-        r.fail("app-entry", "is empty; name the app's entry script, e.g. app.py.")
+    if not server.app_entry and not server.app.app_command:
+        r.fail("app-entry", "is empty; name the app's entry script, e.g. app.py (or give app-command).")
     if not config.deploys:
         return
     if not server.app_directory:

@@ -64,6 +64,21 @@ class TargetsConfig:
 
 
 @dataclass(frozen=True)
+class AppConfig:
+    """How the app is started, configured, hosted and checked (config/app.py reads it)."""
+
+    app_command: tuple[str, ...]
+    app_env: tuple[tuple[str, str], ...]  # plain values: they travel in the command
+    app_secrets: tuple[tuple[str, str], ...]  # name -> reference text; values never travel
+    app_host: str
+    app_user: str
+    stop_timeout: float
+    start_grace: float
+    health_check_status: str
+    health_check_contains: str
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """The app on the server: what the agent's parameters are built from."""
 
@@ -80,6 +95,7 @@ class ServerConfig:
     backup_directory: str
     backup_retention: int
     rollback_on_failure: bool
+    app: AppConfig
 
 
 @dataclass(frozen=True)
@@ -166,8 +182,8 @@ class Config:
         return f"Config(mode={self.mode!r}, {self.gates!r}, {self.deploy!r})"
 
 
-SECTIONS = (GatesConfig, TargetsConfig, ServerConfig, GithubConfig, AuditConfig, DeliveryConfig, DeployConfig,
-            Config)
+SECTIONS = (GatesConfig, TargetsConfig, AppConfig, ServerConfig, GithubConfig, AuditConfig, DeliveryConfig,
+            DeployConfig, Config)
 
 
 def input_fields() -> set[str]:

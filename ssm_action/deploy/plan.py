@@ -31,6 +31,10 @@ PARAM_INPUTS = {
     "health_timeout": "health-check-timeout", "backup_dir": "backup-directory",
     "backup_retention": "backup-retention", "rollback": "rollback-on-failure", "platform": "platform",
     "installer": "server-installer", "hooks_dir": "hooks-directory", "source": "source",
+    # the app block
+    "app_command": "app-command", "app_env": "app-env", "app_secrets": "app-secrets", "app_host": "app-host",
+    "app_user": "app-user", "stop_timeout": "stop-timeout", "start_grace": "start-grace",
+    "health_status": "health-check-status", "health_contains": "health-check-contains",
 }
 
 
@@ -80,6 +84,7 @@ def agent_params(cfg: DeployConfig, ctx: RunContext) -> dict[str, Any]:
         "installer": server.server_installer,
         "hooks_dir": server.hooks_directory,
         "action": cfg.agent_action,
+        **app_params(server),
     }
     if cfg.delivery.artifact:
         params.update(artifact_stand_in(server.requirements_file))
@@ -92,6 +97,15 @@ def artifact_stand_in(requirements_file: str) -> dict[str, Any]:
     relative to it."""
     return {"source": "artifact", "requirements_file": requirements_file, "artifact_url": "stand-in://not-packed",
             "artifact_sha256": STAND_IN_SHA + STAND_IN_SHA[:24], "artifact_size": 1}
+
+
+def app_params(server: ServerConfig) -> dict[str, Any]:
+    """The app block: secret REFERENCES only; the agent reads the values on the server."""
+    app = server.app
+    return {"app_command": list(app.app_command), "app_env": dict(app.app_env), "app_secrets": dict(app.app_secrets),
+            "app_host": app.app_host, "app_user": app.app_user, "stop_timeout": app.stop_timeout,
+            "start_grace": app.start_grace, "health_status": app.health_check_status,
+            "health_contains": app.health_check_contains}
 
 
 def input_errors(cfg: DeployConfig) -> list[tuple[str, str]]:

@@ -14,10 +14,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ssm_action import runner
+from ssm_action.agent.aws import SETTINGS
 from ssm_action.contract import AgentResult
 from ssm_action.deploy.model import DeployOutcome, InstanceResult
 from ssm_action.payload import Payload
@@ -30,6 +32,9 @@ AGENT_FILE = "ssm-deploy-agent.pyz"  # written into a private temporary folder w
 # SSM_ACTION_SERVER_<NAME>=value sets <NAME> for the agent only (empty: unset): this machine can play a server
 # whose network differs from the runner's, e.g. a package index at a closed port (the demo, the tests).
 SERVER_ENV = "SSM_ACTION_SERVER_"
+# The runner's credentials stay here: the agent gets its AWS from the instance role, as on a server.
+WITHHELD = ("GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE")
 
 
 class LocalTransport:
@@ -93,10 +98,13 @@ def run_agent(params: dict[str, Any], python: str | None = None, timeout: float 
                           output=output, error=error, log_url=(agent_result.log_file if agent_result else "") or "")
 
 
-def agent_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """The runner's environment with the SSM_ACTION_SERVER_* settings applied to the agent's."""
-    agent = {key: value for key, value in env.items() if not key.startswith(SERVER_ENV)}
-    for key, value in env.items():
+def agent_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """This machine's environment without the action's inputs and credentials (``aws.SETTINGS`` kept), with
+    the SSM_ACTION_SERVER_* settings applied to the agent's."""
+    agent = {k: v for k, v in environ.items()
+             if k not in WITHHELD and not k.startswith(("INPUT_", SERVER_ENV))}
+    agent.update({k: environ[k] for k in SETTINGS if k in environ})
+    for key, value in environ.items():
         name = key[len(SERVER_ENV):]
         if key.startswith(SERVER_ENV) and name:
             if value:

@@ -158,7 +158,8 @@ def run_agent(params: dict[str, Any], env: dict[str, str], python: str = sys.exe
             source = ["--params-file", str(Path(tmp) / "params.json")]
         with open(Path(tmp) / "stderr", "w+") as err:
             lines = []
-            with subprocess.Popen([python, str(agent_zipapp()), *source], stdout=subprocess.PIPE,
+            agent = agent_zipapp(payload.extras_for(params))
+            with subprocess.Popen([python, str(agent), *source], stdout=subprocess.PIPE,
                                   stderr=err, text=True, env=env, start_new_session=True) as proc:
                 assert proc.stdout is not None
                 for line in proc.stdout:

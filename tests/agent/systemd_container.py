@@ -21,12 +21,12 @@ from typing import Any
 from ssm_action import payload
 from tests.containers import podman_env
 
-PACKAGES = "python3,systemd,systemd-sysv"
-IMAGE = "localhost/ssm-action-systemd:bookworm-1"
+PACKAGES = "python3,python3-venv,git,systemd,systemd-sysv"  # git and venv: the agent deploys in it
+IMAGE = "localhost/ssm-action-systemd:bookworm-2"
 MIRROR_SOURCES = "/etc/apt/sources.list.d"
 
-# Stand-in for phase 2's `agent.pyz --launch SPEC` dispatch in the agent's cli: the same
-# launcher.main, imported from the mounted zipapp.
+# launcher.main imported from the mounted zipapp, for the module tests of test_systemd_host.py
+# (the agent's own `agent.pyz --launch SPEC` is what test_service_host.py's deploys install).
 LAUNCH = """import sys
 sys.path.insert(0, "/opt/agent/agent.pyz")
 from ssm_action.agent.launcher import main

@@ -162,18 +162,16 @@ def test_pip_install_failure_keeps_the_old_app_running(server: Server, tmp_path:
 
 def test_failing_pre_stop_hook_aborts_before_the_app_is_touched(server: Server):
     v1 = server.commit("v1")
-    secret = "s3cr3t-value-42"
-    first = server.deploy(v1, app_env={"APP_PORT": str(server.port), "APP_SECRET": secret})
-    hook = "import os, sys\nprint('token', os.environ['APP_SECRET'])\nsys.exit(3)\n"
+    first = server.deploy(v1)
+    hook = "import sys\nprint('cannot drain')\nsys.exit(3)\n"
     v2 = server.commit("v2", files={"deploy/hooks/pre-stop.py": hook})
-    run = server.deploy(v2, app_env={"APP_PORT": str(server.port), "APP_SECRET": secret})
+    run = server.deploy(v2)
     assert run.code == ExitCode.ROLLED_BACK, run.out
     assert "pre-stop.py failed (exit 3); the app was not touched" in run.result["error"]
     assert run.result["pid"] == first.result["pid"]
     assert server.get() == (200, "v1 tinydep-1.0")
-    # The hook printed the secret: neither stdout nor the log file shows it.
-    assert "token ***" in run.out and secret not in run.out
-    assert secret not in Path(run.result["log_file"]).read_text()
+    assert "    cannot drain" in run.out  # the hook's last words
+    # (a hook printing an app secret: tests/agent/test_app_deploy.py)
 
 
 def test_hooks_see_the_deploy_environment(server: Server, tmp_path: Path):

@@ -65,6 +65,20 @@ def test_windows_paths_are_not_linux_paths():
     (LINUX, {"platform": "mac"}, "platform must be windows or linux"),
     (LINUX, {"app_env": {"A": 1}}, "app_env must map variable names to strings"),
     (LINUX, {"app_env": {"A=B": "1"}}, "app_env must map variable names to strings"),
+    (LINUX, {"app_command": "waitress-serve"}, "app_command must be a list"),
+    (LINUX, {"app_command": ["-m"]}, "app_command must start with -m MODULE"),
+    (LINUX, {"app_command": ["-X", "dev"]}, "app_command must start with -m MODULE"),
+    (LINUX, {"app_command": ["../run.py"]}, "app_command must start with -m MODULE"),
+    (LINUX, {"app_command": ["/usr/bin/env", "x"]}, "app_command must start with -m MODULE"),
+    (WINDOWS, {"app_command": ["bin\\serve.exe"]}, "app_command must start with -m MODULE"),
+    (LINUX, {"app_command": ["serve", 8000]}, "app_command must start with -m MODULE"),
+    (LINUX, {"app_secrets": {"DB": "vault:x"}}, "app_secrets must map variable names to references"),
+    (LINUX, {"app_secrets": {"1DB": "ssm:/x"}}, "app_secrets must map variable names to references"),
+    (LINUX, {"app_secrets": {"A": "ssm:/x"}, "app_env": {"A": "1"}}, "app_secrets and app_env name the same"),
+    (LINUX, {"app_host": "docker"}, "app_host must be process or service"),
+    (LINUX, {"app_user": "a;b"}, "app_user must be an account name"),
+    (LINUX, {"health_status": "ok"}, "health_status must list codes or ranges"),
+    (LINUX, {"health_status": "600"}, "health_status must list codes or ranges"),
 ])
 def test_each_error_is_named(base, change, message):
     _, errors = check_params(dict(base, **change))
@@ -78,10 +92,26 @@ def test_not_an_object_and_missing_parameters():
                       "platform is required"]
 
 
-def test_secret_values_are_the_app_env_values():
-    params, _ = check_params(WINDOWS)
-    assert contract.secret_values(params) == ["t0ken-value"]
-    assert [p.name for p in contract.PARAMS if p.secret] == ["app_env", "artifact_url"]
+@pytest.mark.parametrize("words", [["-m", "uvicorn", "notes.main:app"], ["serve.py", "--port", "1"],
+                                   ["waitress-serve", "--listen=127.0.0.1:8000", "notes:app"], []])
+def test_the_three_forms_of_app_command_pass(words):
+    assert check_params(dict(LINUX, app_command=words, app_user="notes"))[1] == []
+    assert check_params(dict(WINDOWS, app_command=words, app_user="CORP\\svc-notes"))[1] == []
+
+
+@pytest.mark.parametrize("accepted, code, ok", [("2xx", 204, True), ("2xx", 301, False), ("200,204", 204, True),
+                                                ("200-399", 302, True), ("200-399", 404, False),
+                                                ("2xx, 401", 401, True), ("200", 201, False)])
+def test_accepted_health_statuses(accepted, code, ok):
+    assert contract.status_ok(accepted, code) is ok
+    assert check_params(dict(LINUX, health_status=accepted))[1] == []
+
+
+def test_no_parameter_carries_a_secret_value_only_references():
+    params, _ = check_params(dict(WINDOWS, app_secrets={"DB_URL": "ssm:/app/db"}))
+    assert contract.secret_values(params) == []
+    assert [p.name for p in contract.PARAMS if p.secret] == ["artifact_url"]  # a presigned URL
+    assert contract.secret_values({"x": 1}) == []
 
 
 def test_an_artifact_deploy_needs_its_reference_and_its_url_is_a_secret():

@@ -14,6 +14,14 @@ def test_redactor_strips_url_credentials_and_secrets():
     assert redact(text) == "fetch https://***@github.com/o/r.git port 8080 pw ***"
 
 
+def test_a_secret_url_is_replaced_whole_before_url_credentials_are_stripped():
+    url = "postgresql://notes:s3cr3t-pw@db.internal:5432/notes"
+    redact = output.Redactor([url])
+    assert redact(f"connecting to {url} failed") == "connecting to *** failed"  # not postgresql://***@db...
+    redact.add(["later-added-key"])
+    assert redact("key later-added-key, url " + url) == "key ***, url ***"
+
+
 def test_result_line_is_redacted_before_json_escaping(capsys: pytest.CaptureFixture):
     secret = 'pa"ss\u00e9word'
     output.Reporter(output.Redactor([secret])).result({"error": "bad " + secret, "n": [secret]})

@@ -38,13 +38,13 @@ def test_posix_finds_and_stops_the_app_by_command_line(tmp_path: Path):
     try:
         # Right after fork the child still shows the parent's command line: wait for its exec.
         deadline = time.monotonic() + 10
-        while plat.find_app_pids(str(entry)) != [app.pid] and time.monotonic() < deadline:
+        while plat.find_app_pids([str(entry)]) != [app.pid] and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert plat.find_app_pids(str(entry)) == [app.pid]
+        assert plat.find_app_pids([str(entry)]) == [app.pid]
         assert plat.terminate(app.pid, force=False) is True
         assert app.wait(timeout=10) == -15
         assert plat.terminate(app.pid, force=False) is False
-        assert plat.find_app_pids(str(entry)) == []
+        assert plat.find_app_pids([str(entry)]) == []
     finally:
         for proc in (app, other):
             proc.kill()

@@ -112,13 +112,13 @@ def test_windows_finds_the_app_by_command_line_the_launcher_pair_as_one(monkeypa
         14: (1, None),  # unreadable (a system process)
         15: (99, r"C:\Python311\python.exe C:\apps\shop\app.py"),  # an orphaned child
     })
-    assert WIN.find_app_pids(ENTRY) == [10, 15]
+    assert WIN.find_app_pids([ENTRY]) == [10, 15]
 
 
 def test_windows_a_process_list_without_the_agent_is_an_error(monkeypatch):
     fake_processes(monkeypatch, {}, me=False)  # empty, as Wine's stub PowerShell answered
     with pytest.raises(StepError, match="lacks the agent's own pid"):
-        WIN.find_app_pids(ENTRY)
+        WIN.find_app_pids([ENTRY])
 
     def broken():
         raise OSError("snapshot refused")

@@ -51,10 +51,17 @@ def test_a_branch_the_agent_refuses_stops_before_any_call(tmp_path):
     assert caught.value.title == "Invalid deploy parameters"
 
 
-def test_secret_parameters_are_hidden_when_shown(tmp_path):
+def test_secret_parameters_are_hidden_when_shown(tmp_path, monkeypatch):
     made = plan.build(factories.deploy_config(tmp_path, **SSM), CTX, "production")
+    monkeypatch.setitem(plan.BY_NAME, "app_env", plan.BY_NAME["app_env"]._replace(secret=True))
     shown = dataclasses.replace(made, params={**made.params, "app_env": {"TOKEN": "s3cret"}}).shown_params()
     assert shown["app_env"] == {"TOKEN": "(hidden)"} and shown["sha"] == CTX.sha
+
+
+def test_app_env_and_secret_references_are_data_no_secret_value_travels(tmp_path):
+    cfg = factories.deploy_config(tmp_path, **SSM, app_env="MODE=prod", app_secrets="DB_URL=ssm:/app/db")
+    shown = plan.build(cfg, CTX, "production").shown_params()
+    assert (shown["app_env"], shown["app_secrets"]) == ({"MODE": "prod"}, {"DB_URL": "ssm:/app/db"})
 
 
 def test_a_registered_transport_is_found_by_name():

@@ -59,7 +59,8 @@ def test_one_server_rolled_back_fails_the_step(fake, aws, runner_files, agent_ru
     out = runner_files.outputs()
     assert (out["result"], out["deployed-sha"], out["rolled-back"]) == ("failure", "", "true")
     [error] = annotations(done.stdout)
-    assert error.startswith(f"{THREE[2]}: verify: the app (pid ") and "The previous version was put back." in error
+    assert error.startswith(f"{THREE[2]}: verify: the app exited with code 1: ")
+    assert "The previous version was put back." in error
     summary = runner_files.summary.read_text()
     assert "## :x: Deploy to production failed on 1 of 3 target(s)" in summary
     assert f"| `{THREE[2]}` | :x: Failed | 42.0 s | healthy (200) | yes |" in summary

@@ -13,7 +13,7 @@ import zipfile
 from ssm_action.contract import ExitCode
 from tests.windows.winapp import WINDOWS, APP_DIR, BACKUP_DIR, ROLLBACK_WAIT, STOP_MARKER, WinApp
 
-STEPS = ["lock", "record", "backup", "sync", "deps", "pre-stop", "stop", "start", "verify",
+STEPS = ["lock", "secrets", "record", "backup", "sync", "deps", "pre-stop", "stop", "start", "verify",
          "post-start"]
 
 pytestmark = WINDOWS

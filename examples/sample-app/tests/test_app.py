@@ -3,11 +3,23 @@
 import app as notes_app
 
 
-def test_health_reports_the_version(client):
-    """/health answers 200 with the version."""
+def test_health_reports_the_version(client, monkeypatch):
+    """/health answers 200 with the version, and the configuration without its secrets."""
+    for name in ("NOTES_MODE", "NOTES_API_KEY", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
     code, body = client.request("GET", "/health")
     assert code == 200
-    assert body == {"status": "ok", "version": notes_app.__version__, "notes": 0}
+    assert body == {"status": "ok", "version": notes_app.__version__, "notes": 0, "mode": "development",
+                    "api_key": "", "database": ""}
+
+
+def test_health_shows_which_secrets_arrived_not_their_values(client, monkeypatch):
+    """The key's fingerprint and the database's host; no password, no key."""
+    monkeypatch.setenv("NOTES_API_KEY", "k-123")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://notes:pw-456@db.internal:5432/notes")
+    body = client.request("GET", "/health")[1]
+    assert (body["api_key"], body["database"]) == (notes_app.fingerprint("k-123"), "db.internal:5432/notes")
+    assert "pw-456" not in str(body) and "k-123" not in str(body)
 
 
 def test_add_then_list_and_get(client):

@@ -1,0 +1,56 @@
+"""The app's start command, resolved in its venv, and the words that recognise its processes.
+
+``app_command`` takes three forms (checked by the contract): ``-m MODULE ...`` runs
+the venv's python with the module; ``path/to/script.py ...`` runs a script of the
+app folder; any other first word is a console script of the venv (``waitress-serve``:
+``bin/`` on Linux, ``Scripts\\<name>.exe`` on Windows, started without a console
+window by the Windows host's creation flags). An empty command is ``app_entry`` run
+by the venv's python (``pythonw.exe`` on Windows), as before.
+"""
+
+from __future__ import annotations
+
+import ntpath
+import os
+from typing import Any, Dict, List, NamedTuple
+
+from ssm_action.agent.errors import StepError
+from ssm_action.agent.host import Platform
+from ssm_action.agent.layout import Layout
+
+
+class Command(NamedTuple):
+    argv: List[str]  # what is started
+    match: List[str]  # the words after the python executable that identify the app's processes
+    needs: str  # the file that must exist in the commit ("" for a module)
+
+
+def console_script(plat: Platform, venv: str, name: str) -> str:
+    if plat.name == "windows":
+        return ntpath.join(venv, "Scripts", name if name.lower().endswith(".exe") else name + ".exe")
+    return os.path.join(venv, "bin", name)
+
+
+def resolve(plat: Platform, where: Layout, params: Dict[str, Any]) -> Command:
+    words = list(params["app_command"])
+    python = plat.app_python(where.venv)
+    if not words:
+        return Command([python, where.entry], [where.entry], where.entry)
+    first, rest = words[0], words[1:]
+    if first == "-m":  # the whole command: a module alone would match other apps' processes
+        return Command([python] + words, words, "")
+    if first.lower().endswith(".py"):
+        script = os.path.join(where.app_dir, os.path.normpath(first))
+        return Command([python, script] + rest, [script], script)
+    script = console_script(plat, where.venv, first)
+    return Command([script] + rest, [script], script)  # its python runs it as argv[1]
+
+
+def check(command: Command, params: Dict[str, Any], sha: str) -> None:
+    """The file the command needs is there (after the requirements were installed)."""
+    if command.needs and not os.path.isfile(command.needs):
+        what = ("entry script %s is not in commit %s: fix the entry parameter" % (params["entry"], sha[:12])
+                if not params["app_command"] else
+                "%s (from app_command) is not there after the install: add its package to the "
+                "requirements, or fix app_command" % command.needs)
+        raise StepError(what)

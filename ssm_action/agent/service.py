@@ -1,0 +1,150 @@
+"""``app_host: service``: the app run by systemd (Linux) or Task Scheduler (Windows).
+
+The definition's command is the launcher (launcher.py) from a copy of this agent in
+the state folder: ``<python> -I <app>.deploy/agent.pyz --launch <app>.deploy/launch.json``.
+The spec holds the command, the plain variables and the secret REFERENCES (mode
+600, owned by the app's account): the launcher resolves the values at each start,
+so neither the definition nor any file holds one. ``install`` keeps the definition
+and the spec in place; ``restore_previous`` puts both back in a rollback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+
+from ssm_action.agent import launcher
+from ssm_action.agent.errors import StepError
+from ssm_action.agent.files import StateDir
+from ssm_action.agent.host import Platform
+from ssm_action.agent.layout import Layout
+from ssm_action.agent.shell import Shell
+from ssm_action.contract import path_module
+
+if TYPE_CHECKING:  # one of them is shipped: the server's (payload.EXTRAS)
+    from ssm_action.agent.scheduled_task import ScheduledTask
+    from ssm_action.agent.systemd import SystemdUnit
+
+SPEC = "launch.json"
+PID = "service-app.json"  # the launcher writes the app's pid here
+
+
+def shipped_agent() -> str:
+    """The zipapp this agent runs from (``<pyz>/ssm_action/agent/service.py``)."""
+    path = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if not os.path.isfile(path):
+        raise StepError("app host service needs the agent run as its zipapp (%s is not one)" % path)
+    return path
+
+
+class Service:
+    def __init__(self, plat: Platform, shell: Shell, records: StateDir, where: Layout,
+                 params: Dict[str, Any]) -> None:
+        self.plat = plat
+        self.records = records
+        self.where = where
+        self.user = params["app_user"] or None
+        self.stop_timeout = float(params["stop_timeout"])
+        self.app = app = path_module(plat.name).basename(where.app_dir)
+        keep = records.path("service")
+        self.unit: Optional[SystemdUnit] = None
+        self.task: Optional[ScheduledTask] = None
+        if plat.name == "windows":
+            from ssm_action.agent import scheduled_task as st
+            self.task = st.ScheduledTask(st.task_name(app), shell.run, keep)
+        else:
+            from ssm_action.agent import systemd
+            self.unit = systemd.SystemdUnit(systemd.unit_name(app), shell.run, keep)
+        self.host: Union[SystemdUnit, ScheduledTask] = self.unit or self.task  # type: ignore[assignment]
+        self.spec = records.path(SPEC)
+        self.kept_spec = os.path.join(keep, SPEC + ".previous")
+        self.restarts = 0
+        self.first_pid: Optional[int] = None
+
+    def install(self, argv: List[str], env: Dict[str, str], secrets: Dict[str, str],
+                sha: str) -> str:
+        """Write the spec and the definition (both kept first), the agent copied beside them."""
+        agent = self.records.path("agent.pyz")
+        shutil.copyfile(shipped_agent(), agent)
+        os.makedirs(os.path.dirname(self.kept_spec), exist_ok=True)
+        if os.path.isfile(self.spec):
+            shutil.copyfile(self.spec, self.kept_spec)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.kept_spec)
+        owner = self.owner()
+        launcher.write_spec(self.spec, launcher.make_spec(
+            argv, self.where.app_dir, env, secrets, self.where.app_log, self.records.path(PID)),
+            owner)
+        if owner is not None:  # the launcher appends the app's output as the app's account
+            open(self.where.app_log, "ab").close()
+            os.chown(self.where.app_log, owner, -1)
+        command = [sys.executable, "-I", agent, "--launch", self.spec]
+        what = "%s %s (ssm-deploy-action)" % (self.app, sha[:12])
+        if self.task:
+            from ssm_action.agent.scheduled_task import task_xml
+            return self.task.install(task_xml(what, command, self.where.app_dir, self.user),
+                                     self.user)
+        from ssm_action.agent.systemd import unit_text
+        return self.host.install(unit_text(what, command, self.where.app_dir, self.user,
+                                           self.stop_timeout))
+
+    def owner(self) -> Optional[int]:
+        if not self.user or self.task:
+            return None
+        import pwd
+        try:
+            return pwd.getpwnam(self.user).pw_uid
+        except KeyError:
+            raise StepError("app user %r does not exist on this server: create it, or fix "
+                            "app-user" % self.user)
+
+    def exists(self) -> bool:
+        return self.host.current() is not None
+
+    def start(self) -> str:
+        self.records.remove(PID)
+        self.first_pid = None
+        if not self.unit:
+            return self.host.start()
+        self.unit.check()
+        done = self.unit.start()
+        self.restarts = self.unit.restarts()  # a manual start resets it; a crash adds one (RestartSec=2)
+        return done
+
+    def stop(self) -> str:
+        if not self.exists():
+            return "no service"
+        return self.unit.stop(self.stop_timeout) if self.unit else self.host.stop()  # type: ignore[call-arg]
+
+    def pid(self) -> Optional[int]:
+        if self.unit:
+            return self.unit.main_pid()
+        pid = self.records.read(PID).get("pid")
+        return pid if isinstance(pid, int) else None
+
+    def alive(self) -> bool:
+        """Running, and not restarted since our start (a crash loop is not alive)."""
+        if self.unit:
+            return self.unit.active() and self.unit.restarts() == self.restarts
+        pid = self.pid()
+        if self.first_pid is None:
+            self.first_pid = pid
+        return bool(self.task and self.task.state() == "Running" and pid is not None
+                    and pid == self.first_pid and self.plat.alive(pid))
+
+    def exit_code(self) -> Optional[int]:
+        if not self.unit:
+            return None  # the launcher's log line says it
+        ran = self.unit.systemctl("show", "--property=ExecMainStatus", "--value", self.unit.name,
+                                  check=False)
+        return int(ran.out.strip()) if ran.out.strip().isdigit() else None
+
+    def restore_previous(self) -> str:
+        """The definition and spec in place before ``install`` (none: the service removed)."""
+        if os.path.isfile(self.kept_spec):
+            shutil.copyfile(self.kept_spec, self.spec)
+        return self.host.restore_previous()
