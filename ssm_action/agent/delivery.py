@@ -133,8 +133,8 @@ class ArtifactDeploy:
 
     def steps(self) -> List[Tuple[str, Callable[[], str]]]:
         d, dl, sha = self.d, self.delivery, self.d.p["sha"]
-        return [("record", d.record), ("prepare", dl.prepare), ("download", dl.download),
-                ("checksum", dl.verify), ("unpack", dl.unpack), ("install", dl.install),
+        return [("secrets", d.app.read_secrets), ("record", d.record), ("prepare", dl.prepare),
+                ("download", dl.download), ("checksum", dl.verify), ("unpack", dl.unpack), ("install", dl.install),
                 ("pre-stop", self.pre_stop), ("stop", self.stop), ("switch", dl.switch),
                 ("start", lambda: d.app.start(sha)), ("verify", d.app.verify_started),
                 ("post-start", lambda: d.app.hooks("post-start", sha)), ("keep", dl.keep)]
