@@ -1,4 +1,4 @@
-"""The messages the action can print, found in its code by an AST walk (see tests/test_docs.py).
+"""The messages the action can print, found in its code (tests/test_docs.py checks them).
 
 The messages are extracted from the code, not listed by hand. An AST walk over
 ssm_action/ finds the places a message leaves the program (the "sinks" below:

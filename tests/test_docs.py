@@ -2,20 +2,7 @@
 in docs/troubleshooting.md, every link resolves, every input is documented, and the
 issue templates are valid issue forms.
 
-The messages are extracted from the code, not listed by hand. An AST walk over
-ssm_action/ finds the places a message leaves the program (the "sinks" below:
-ActionError, runner.error/warning/notice, the config reader's fail(), the gates'
-Outcome(failed|error|skipped, ...), the exceptions whose text reaches the user,
-SSM pre-flight Problems, the deploy agent's step errors and validation messages) and
-collects every string literal or f-string that can flow into them: directly, through
-a local variable, a module-level constant (the *HINTS tables), a function parameter
-(the argument of every call of that function, or of the one call whose return value
-is being followed), or the return value of a function of the package. An f-string
-whose placeholder is a parameter that every caller passes as a literal also yields
-one text per caller (f"{action} failed" -> "SendCommand failed"). Each message becomes
-its stable leading words: the first fragment of at least two words between
-placeholders, cut to eight words. Those must appear in docs/troubleshooting.md
-(backticks, table escapes and line breaks ignored).
+The messages are extracted from the code, not listed by hand (tests/doc_messages.py says how).
 """
 
 from __future__ import annotations
