@@ -22,8 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # `scripts/test.sh --fast` (-m "not slow and not container") is the edit-run loop.
 SLOW_PATHS = ("tests/agent/", "tests/gates/", "tests/test_local_transport.py", "tests/deployments/test_end_to_end.py",
               "tests/ssm/test_bootstrap.py", "tests/ssm/test_ssm_entrypoint.py", "tests/test_lint.py",
-              "tests/test_docs.py", "tests/test_cli.py", "tests/test_workflows.py")  # real agents, venvs, linters,
-# the entrypoint as a process
+              "tests/test_docs.py", "tests/test_cli.py", "tests/test_workflows.py", "tests/artifact/",
+              "tests/windows/", "tests/test_sample_app_deploy.py", "tests/ssm/test_ssm_artifact.py",
+              "tests/ssm/test_fleet_modes.py", "tests/deployments/test_fleet_modes.py")  # real agents, venvs,
+# linters, the entrypoint as a process, Wine
 SLOW_FIXTURES = frozenset({"agent_runs", "server"})  # a real agent deploy behind them
 
 
