@@ -172,6 +172,13 @@ def run_agent(params: dict[str, Any], env: dict[str, str], python: str = sys.exe
             return AgentRun(code, out, err.read(), parse_result(out))
 
 
+def commit_all(repo: Path, message: str) -> str:
+    """Commit the whole work tree of ``repo`` (even unchanged) and return the new HEAD."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
 class Server:
     """An origin repository to commit app versions to, and a server folder to deploy into."""
 
@@ -210,9 +217,7 @@ class Server:
             elif text:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
-        git(self.origin, "add", "-A")
-        git(self.origin, "commit", "-q", "--allow-empty", "-m", version)
-        return git(self.origin, "rev-parse", "HEAD")
+        return commit_all(self.origin, version)
 
     def params(self, sha: str, **overrides: Any) -> dict[str, Any]:
         return {

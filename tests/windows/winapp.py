@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.agent.agent_fixtures import APP_TEMPLATE, free_port, git, http_get, parse_result
+from tests.agent.agent_fixtures import APP_TEMPLATE, commit_all, free_port, git, http_get, parse_result
 from tests.windows.host import WindowsHost
 
 # Every Windows test module's marks: slow, and one xdist worker for the one Wine prefix.
@@ -120,9 +120,7 @@ class WinApp:
             path = self.origin / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-        git(self.origin, "add", "-A")
-        git(self.origin, "commit", "-q", "--allow-empty", "-m", version)
-        return git(self.origin, "rev-parse", "HEAD")
+        return commit_all(self.origin, version)
 
     def params(self, sha: str, **overrides: Any) -> dict[str, Any]:
         return {
