@@ -103,7 +103,9 @@ def _main(argv: Sequence[str] | None) -> int:
         runner.set_output("result", "failure")
         return 1
     except Cancelled as exc:
-        runner.error(f"Stopped: {exc}.", title="Cancelled")
+        stop = ActionError("Cancelled", f"Stopped: {exc}.", anchor="cancelled-runs-and-the-post-step")
+        runner.error(stop.message, title=stop.title)
+        runner.add_summary(summary.fatal(stop))
         runner.set_output("result", "failure")
         return 1
     except FileCommandError as exc:  # a runner file written outside runner's guard: not a bug of ours
@@ -111,8 +113,11 @@ def _main(argv: Sequence[str] | None) -> int:
         return 1
     except Exception as exc:  # a bug: say so, with what to send us
         runner.log(traceback.format_exc())
-        runner.error(f"Unexpected {type(exc).__name__}: {exc}. This is a bug in ssm-deploy-action; "
-                     f"please report it with this log at {PROJECT_URL}/issues.", title="Internal error")
+        bug = ActionError("Internal error", f"Unexpected {type(exc).__name__}: {exc}. This is a bug in "
+                          f"ssm-deploy-action; please report it with this log at {PROJECT_URL}/issues.",
+                          anchor="internal-error")
+        runner.error(bug.message, title=bug.title)
+        runner.add_summary(summary.fatal(bug))
         runner.set_output("result", "failure")
         return 1
     finally:

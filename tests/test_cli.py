@@ -133,3 +133,26 @@ def test_unknown_branch_stops_before_any_call(runner_files, recorder, tmp_path):
     assert done.returncode == 1
     assert any("feature/x" in e and "environment-map" in e for e in annotations(done.stdout))
     assert seen == []
+
+
+BREAK_A_MODE = """
+import sys
+from ssm_action import cli
+
+def broken(cfg):
+    raise KeyError("a bug planted by the test")
+
+cli.run_modes = broken
+sys.exit(cli.main([]))
+"""
+
+
+def test_an_internal_error_is_a_failure_with_a_summary_section_that_says_what_to_send(runner_files):
+    env = dict(runner_files.env, INPUT_MODE="gates")
+    done = subprocess.run([sys.executable, "-c", BREAK_A_MODE], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1
+    assert any("This is a bug in ssm-deploy-action" in e for e in annotations(done.stdout))
+    text = runner_files.summary.read_text()
+    assert "Internal error" in text and "a bug planted by the test" in text and "#internal-error" in text
+    assert runner_files.outputs()["result"] == "failure"

@@ -129,6 +129,7 @@ def test_sigterm_while_the_agent_works_ends_the_deployment_error(step, server, g
     assert github.calls("status")[-1].body["description"].startswith(
         "Cancelled (signal 15: the workflow was cancelled) before the deploy finished")
     assert "Stopped: signal 15: the workflow was cancelled." in annotations(out)
+    assert "#cancelled-runs-and-the-post-step" in runner_files.summary.read_text()
     [record] = stored_records()
     assert record["result"] == "cancelled"
     assert runner_files.states()["deployment_id"] == ""  # nothing left for the post step
