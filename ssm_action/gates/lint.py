@@ -80,7 +80,8 @@ def ruff(ctx: GateContext) -> Outcome:
     if not uses_ruff(ctx) and not ctx.cfg.ruff_args:
         return Outcome(SKIPPED, "the project does not configure ruff (ruff-args would run it anyway)")
     report = ctx.scratch / "ruff.sarif"
-    argv = [tools.path("ruff"), "check", "--no-cache", *ctx.cfg.ruff_args, "--output-format", "sarif",
+    # --no-fix last: a gate never rewrites the user's code, even where the project sets fix = true
+    argv = [tools.path("ruff"), "check", "--no-cache", *ctx.cfg.ruff_args, "--no-fix", "--output-format", "sarif",
             "--output-file", str(report), *ctx.targets]
     done = ctx.log.run(argv, cwd=ctx.root)
     doc = sarif.read(report)

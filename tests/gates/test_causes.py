@@ -72,3 +72,15 @@ def test_ruff_follows_the_projects_configuration_and_flake8_says_so(copy_project
     assert results["ruff"].outcome.sarif is not None
     assert "E501" in {f.code for f in results["flake8"].outcome.findings}  # flake8's 79, not the project's 120
     assert "the project configures ruff, not flake8" in results["flake8"].outcome.message
+
+
+def test_ruff_reports_but_never_fixes_even_where_the_project_sets_fix(copy_project):
+    project = copy_project(SHAPES / "ruff-project")
+    config = project / "pyproject.toml"
+    config.write_text(config.read_text().replace("[tool.ruff]\n", "[tool.ruff]\nfix = true\n"))
+    code = project / "rf_pkg" / "extra.py"
+    before = "import os  # F401, which ruff would remove\n\n\ndef one() -> int:\n    return 1\n"
+    code.write_text(before)
+    results = by_name(run_gates(project, gates="ruff"))
+    assert "F401" in {f.code for f in results["ruff"].outcome.findings}
+    assert code.read_text() == before
