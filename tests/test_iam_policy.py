@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import boto3
 import pytest
@@ -130,6 +131,18 @@ LOG = "arn:aws:s3:::DEPLOY_LOG_BUCKET/ssm-deploy/"
 def test_servers_cannot_write_or_delete_audit_records(key, action):
     """The instance profile writes command output under the prefix, but never under its audit/ folder."""
     assert not allows("instance-profile-policy.json", action, LOG + key)
+
+
+@pytest.mark.parametrize("action", ["s3:PutObject", "s3:DeleteObject"])
+def test_servers_cannot_plant_or_delete_an_artifact(action):
+    """Artifacts live under the prefix servers write output to: one planted there would be reused
+    by the next deploy of that commit (same key), so only the runner's role may write them."""
+    from ssm_action.deploy.artifact import Artifact
+
+    artifact = Artifact(Path("a.zip"), commit="0" * 40, sha256="f" * 64, size=1, files=(), wheels=())
+    key = artifact.key("ssm-deploy")
+    assert key.startswith("ssm-deploy/")
+    assert not allows("instance-profile-policy.json", action, LOG + key[len("ssm-deploy/"):])
 
 
 def test_servers_write_their_command_output_and_the_runner_writes_audit_records():
