@@ -89,4 +89,13 @@ def summary_markdown(outcome: DeployOutcome, ctx: RunContext, environment: str) 
         line += (f" Fleet rollback: {len(outcome.fleet_rolled_back)} of {len(outcome.fleet_rollback)} updated "
                  "target(s) put back.")
     return (f"{head}\n{line}\n\n" + timeline.markdown(outcome)
-            + summary.table(COLUMNS, [_row(r) for r in outcome.results]))
+            + summary.table(COLUMNS, [_row(r) for r in outcome.results]) + _reasons(outcome.failed))
+
+
+def _reasons(failed: list[InstanceResult]) -> str:
+    """Why each target failed, under the table: the line a reader needs first, as in the annotations."""
+    if not failed:
+        return ""
+    lines = [f"- {summary.code(r.instance_id)}: {summary.escape(r.reason or f'the command ended {r.status}')}"
+             + (" The previous version was put back." if r.rolled_back else "") for r in failed]
+    return "\n**Why:**\n\n" + "\n".join(lines) + "\n"

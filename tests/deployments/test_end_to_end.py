@@ -113,6 +113,8 @@ def test_a_deploy_then_a_failed_one_rolled_back(step, server, github, runner_fil
     assert second["instances"][0]["instance_id"] == "local"
     summary = runner_files.summary.read_text()
     assert "| outcome | **failure**: 1/1 target(s) failed; rolled back |" in summary
+    [why] = [line for line in summary.splitlines() if line.startswith("- `local`: ")]
+    assert why.endswith("The previous version was put back.") and len(why) > 60, why
     assert "| GitHub deployment | #2, status failure |" in summary
     log = "\n".join(line for line in out.splitlines() if not line.startswith("::add-mask"))
     assert TOKEN not in summary + log + json.dumps([first, second])
