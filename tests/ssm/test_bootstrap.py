@@ -1,12 +1,14 @@
 """The bootstrap script: valid syntax, no input ever in its text, an exact round trip of what it
-carries (the agent zipapp, byte for byte), and (Linux, which runs here) a real run of the real agent
-through it."""
+carries (the agent zipapp, byte for byte), the Windows unpack stub run with this Python (the real
+Windows CPython runs it in tests/windows/test_windows_unpack.py), and (Linux, which runs here) a
+real run of the real agent through it."""
 
 from __future__ import annotations
 
 import base64
 import gzip
 import json
+import lzma
 import random
 import re
 import shutil
@@ -21,12 +23,14 @@ import tree_sitter_powershell
 from ssm_action import payload as agent_zipapp
 from ssm_action.transports.ssm import bootstrap
 from tests.ssm.agent_runs import run_script
+from tests.doc_messages import TROUBLESHOOTING
 from tests.ssm.conftest import SHA
+from tests.ssm.unpack_stub import lay_out
 
 AGENT = agent_zipapp.build()
 HOSTILE = ["'", '"', "`", "$(rm -rf /)", "`reboot`", "a\nb", "x\r\ny", "; rm -rf / #", "${env:PATH}", "@(1)",
            "'; Remove-Item C:\\ -Recurse -Force; '", "\u2019\u201c", "%COMSPEC%", "&& calc", "| Out-Null",
-           "\\'", "$null", "#>", "<#", "\x00", "@AGENT_GZIP_B64@", "-EncodedCommand AAAA"]
+           "\\'", "$null", "#>", "<#", "\x00", "@AGENT_B64@", "@UNPACK_B64@", "-EncodedCommand AAAA"]
 DANGEROUS_CHARS = "'\"`$();|&<>#@{}[]\\\n\r\t %!^*?~=+,:"
 
 
@@ -49,7 +53,7 @@ def powershell_errors(text: str) -> list[str]:
 
 
 def real_script(platform: str, value: str = "plain", python: str = "python") -> str:
-    return bootstrap.script(platform, bootstrap.payload(AGENT, params(value), python))
+    return bootstrap.script(platform, bootstrap.payload(AGENT, params(value), python, platform))
 
 
 def test_powershell_bootstrap_parses_without_errors():
@@ -97,9 +101,10 @@ def test_no_input_value_ever_reaches_the_script_text(platform):
 def test_agent_params_and_python_round_trip_through_base64(platform):
     sent = params("it's \"quoted\" $(x) `y`\n")
     python = "C:\\Program Files\\Python 3.12\\python.exe"
-    text = bootstrap.script(platform, bootstrap.payload(AGENT, sent, python))
+    text = bootstrap.script(platform, bootstrap.payload(AGENT, sent, python, platform))
     agent_b64, params_b64, python_b64 = slot_values(platform, text)
-    assert gzip.decompress(base64.b64decode(agent_b64)) == AGENT.data
+    unpack = {"windows": lzma.decompress, "linux": gzip.decompress}[platform]
+    assert unpack(base64.b64decode(agent_b64)) == AGENT.data
     assert json.loads(base64.b64decode(params_b64)) == sent
     assert base64.b64decode(python_b64).decode() == python
 
@@ -108,12 +113,19 @@ def test_the_same_input_gives_the_same_script():
     assert real_script("windows") == real_script("windows")  # a deterministic zipapp: reviewable diffs
 
 
-def test_the_review_shows_what_the_literals_hold():
-    data = bootstrap.payload(AGENT, params(), "python")
-    text = bootstrap.review("windows", data)
-    assert f"sha256 {data.agent_sha256}" in text and f'"sha": "{SHA}"' in text
+@pytest.mark.parametrize("platform, packing", [("windows", "xz"), ("linux", "gzip")])
+def test_the_review_shows_what_the_literals_hold(platform, packing):
+    data = bootstrap.payload(AGENT, params(), "python", platform)
+    text = bootstrap.review(platform, data)
+    assert f"sha256 {data.agent_sha256}, {packing}+base64>" in text and f'"sha": "{SHA}"' in text
     assert data.agent_sha256 == AGENT.sha256 and AGENT.filename in text
-    assert data.agent_gzip_b64 not in text
+    assert data.agent_b64 not in text and bootstrap.UNPACK_B64 not in text
+    assert (bootstrap.UNPACK.rstrip() in text) == (platform == "windows")  # the stub, readable
+
+
+def test_a_payload_packed_for_one_platform_is_refused_by_the_other():
+    with pytest.raises(ValueError):
+        bootstrap.script("windows", bootstrap.payload(AGENT, params(), "python", "linux"))
 
 
 def test_linux_bootstrap_runs_the_real_agent_and_passes_its_exit_code_on(agent_runs):
@@ -125,13 +137,35 @@ def test_linux_bootstrap_runs_the_real_agent_and_passes_its_exit_code_on(agent_r
 
 def test_linux_bootstrap_cleans_up_and_passes_bad_params_on(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)}
-    data = bootstrap.payload(AGENT, {"deploy_id": "1-1"}, sys.executable)
+    data = bootstrap.payload(AGENT, {"deploy_id": "1-1"}, sys.executable, "linux")
     run = run_script(bootstrap.script("linux", data), tmp_path, env)
     assert (run.code, run.result.status) == (4, "invalid")
     assert [p.name for p in tmp_path.iterdir()] == ["_script.sh"]  # its work folder is gone
 
 
 def test_linux_bootstrap_with_a_missing_python_fails_clearly(tmp_path):
-    data = bootstrap.payload(AGENT, params(), "/opt/no-such/python3")
+    data = bootstrap.payload(AGENT, params(), "/opt/no-such/python3", "linux")
     run = run_script(bootstrap.script("linux", data), tmp_path, {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)})
     assert run.code == 127 and "/opt/no-such/python3" in run.stderr and run.result is None
+
+
+# -- the Windows bootstrap's unpack stub (its xz blob and stub taken from the real script)
+
+def test_the_windows_stub_unpacks_the_agent_the_script_carries(tmp_path):
+    laid = lay_out(real_script("windows"), tmp_path / "a temp folder")  # spaces, as under C:\Users\
+    done = subprocess.run([sys.executable, *map(str, laid)], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert laid.agent.read_bytes() == AGENT.data
+
+
+def test_the_windows_stub_without_lzma_says_so_and_exits_with_its_own_code(tmp_path):
+    laid = lay_out(real_script("windows"), tmp_path / "work")
+    # a Python built without lzma: the import fails as it would there (ImportError)
+    shim = "import runpy, sys; sys.modules['lzma'] = None; runpy.run_path(sys.argv.pop(1), run_name='__main__')"
+    done = subprocess.run([sys.executable, "-c", shim, *map(str, laid)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == bootstrap.NO_LZMA_EXIT == 9 and done.stdout == ""
+    assert done.stderr == (f"ssm-deploy bootstrap: {sys.executable} has no lzma module, which unpacks the deploy "
+                           "agent on Windows: set server-python to a python.org build of Python 3.8 or newer\n")
+    assert not laid.agent.exists()
+    documented = TROUBLESHOOTING.read_text().replace("`", "")
+    assert "has no lzma module, which unpacks the deploy agent on Windows: set server-python" in documented

@@ -80,6 +80,7 @@ def test_a_configuration_over_the_size_limit_fails_clearly(make_cfg):
     assert caught.value.title == "SSM request too large"
     assert "SSM allows 64 KB for a document and its runtime parameters" in caught.value.message
     assert "61,440 bytes" in caught.value.message
+    assert caught.value.message.count("(xz+base64)") == 1  # the Windows bootstrap's agent
 
 
 def test_clients_use_adaptive_bounded_retries_and_the_region(make_cfg, aws):
@@ -130,17 +131,32 @@ def test_an_artifact_deploy_with_its_presigned_url_keeps_room_for_long_inputs(ma
 def test_the_largest_commands_that_fit_and_the_one_that_does_not(make_cfg):
     """Every optional agent module a server can need, with a role session's presigned URL.
 
-    Known limit: a Windows service host from an artifact is over SSM's limit and is refused
-    before anything is sent (the fix is shipping the agent itself through S3)."""
+    A Windows service host from an artifact (a private subnet's deploy) was refused at 62,665
+    bytes while the agent travelled gzipped; xz-compressed it fits with room for longer inputs.
+    Every module at once (never shipped as such: a server has one kind of service) still fits
+    on Windows, and on Linux, where the agent is gzipped, it is refused before anything is sent."""
     url = presigned_url(1_200)
-    fits = [("linux", {"artifact", "secrets", "service-linux"}), ("windows", {"artifact", "secrets"})]
-    for platform, extras in fits:
+    fits = [("linux", {"artifact", "secrets", "service-linux"}, 0), ("windows", {"artifact", "secrets"}, 0),
+            ("windows", set(payload.EXTRAS), 0)]
+    for platform, extras, room in fits:
         cfg = make_cfg(instance_ids="i-0123456789abcdef0", platform=platform, source="artifact",
                        s3_bucket="my-deploy-artifacts", app_directory="/srv/app" if platform == "linux" else "C:\\app")
         size = ssm_request.parameters_size(artifact_request(cfg, url, frozenset(extras)))
         print(f"SendCommand parameters: {platform} {sorted(extras)}: {size:,} bytes")
-        assert size < ssm_request.PARAMETERS_LIMIT
-    cfg = make_cfg(instance_ids="i-0123456789abcdef0", source="artifact", s3_bucket="my-deploy-artifacts")
+        assert size < ssm_request.PARAMETERS_LIMIT - room
+    cfg = make_cfg(instance_ids="i-0123456789abcdef0", platform="linux", source="artifact",
+                   s3_bucket="my-deploy-artifacts", app_directory="/srv/app")
     with pytest.raises(ActionError) as caught:
-        artifact_request(cfg, url, frozenset({"artifact", "service-windows"}))
-    assert caught.value.title == "SSM request too large"
+        artifact_request(cfg, url, frozenset(payload.EXTRAS))
+    assert caught.value.title == "SSM request too large" and "(gzip+base64)" in caught.value.message
+
+
+def test_a_windows_service_host_from_an_artifact_fits_with_room_to_spare(make_cfg):
+    cfg = make_cfg(instance_ids="i-0123456789abcdef0", app_host="service", source="artifact",
+                   s3_bucket="my-deploy-artifacts")
+    assert cfg.targets.platform == "windows"
+    request = artifact_request(cfg, presigned_url(1_200))  # the plan's own agent, as a deploy sends it
+    assert "ssm_action/agent/scheduled_task.py" in plan.build(cfg, CTX, "production").payload.members
+    size = ssm_request.parameters_size(request)
+    print(f"SendCommand parameters: windows, app-host service, source artifact: {size:,} bytes")
+    assert size < ssm_request.PARAMETERS_LIMIT - 5_000  # room for long paths, a longer presigned URL

@@ -3,28 +3,50 @@ from ssm_action/payload.py) and its parameters, runs the agent with the server's
 Python and passes its exit code on.
 
 Only base64 literals (charset ``[A-Za-z0-9+/=]``) are ever put into the script
-text, so no input value can change what the script does. The zipapp is gzipped
-first: it is most of the request, and SSM counts the request against a 64 KB
-quota (see ssm_request.py).
+text, so no input value can change what the script does. The zipapp is most of
+the request, and SSM counts the request against a 64 KB quota (see request.py),
+so it travels compressed: gzip for Linux (the sh bootstrap unpacks it with
+``gzip -dc``), xz for Windows, a seventh smaller, which a Windows service host
+from an artifact needs to fit. PowerShell 5.1 has no xz decoder: the Windows
+bootstrap writes a fixed stub (UNPACK, one more base64 literal, of fixed text)
+that unpacks the agent with the server's Python (``lzma``, in every python.org
+Windows build) before the agent runs.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import json
+import lzma
 from dataclasses import dataclass
 from typing import Any
 
 from ssm_action import payload as agent_zipapp
 
 DOCUMENTS = {"windows": "AWS-RunPowerShellScript", "linux": "AWS-RunShellScript"}
-SLOTS = ("@AGENT_GZIP_B64@", "@PARAMS_B64@", "@PYTHON_B64@")
+SLOTS = ("@AGENT_B64@", "@PARAMS_B64@", "@PYTHON_B64@")
+PACKING = {"windows": "xz", "linux": "gzip"}  # how each bootstrap carries the zipapp
+NO_LZMA_EXIT = 9  # the stub's exit code without lzma: none of the agent's (0-4), nor Python's (1, 2)
 
-# Windows PowerShell 5.1. The agent's output goes to files, never to this
-# session's pipes: the app the agent starts (detached) then cannot keep SSM's
-# stdout/stderr open, so the command ends when the agent ends.
-POWERSHELL = r"""# ssm-deploy-action bootstrap: decode the deploy agent and parameters, run it, pass on its exit code.
+# The Windows bootstrap's unpacker: python unpack.py <agent.pyz.xz> <agent.pyz>. Python 3.8+, fixed text.
+UNPACK = f"""import sys
+try:
+    import lzma
+except ImportError:
+    sys.stderr.write("ssm-deploy bootstrap: %s has no lzma module, which unpacks the deploy agent on Windows: "
+                     "set server-python to a python.org build of Python 3.8 or newer\\n" % sys.executable)
+    sys.exit({NO_LZMA_EXIT})
+with open(sys.argv[1], "rb") as packed, open(sys.argv[2], "wb") as agent:
+    agent.write(lzma.decompress(packed.read()))
+"""
+
+# Windows PowerShell 5.1. Python's output goes to files, never to this session's
+# pipes: the app the agent starts (detached) then cannot keep SSM's stdout/stderr
+# open, so the command ends when the agent ends. The stub's exit code, when not 0,
+# is passed on and the agent does not run.
+_POWERSHELL = r"""# ssm-deploy-action bootstrap: decode the deploy agent and parameters, run it, pass on its exit code.
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 function Copy-FileTo([string]$Path, [IO.Stream]$To) {
@@ -32,27 +54,32 @@ function Copy-FileTo([string]$Path, [IO.Stream]$To) {
     $To.Write($bytes, 0, $bytes.Length)
     $To.Flush()
 }
+function Invoke-Python([string]$Python, [string]$Arguments, [string]$Out, [string]$Err) {
+    $proc = Start-Process -FilePath $Python -ArgumentList $Arguments -NoNewWindow -PassThru `
+        -RedirectStandardOutput $Out -RedirectStandardError $Err
+    $null = $proc.Handle  # without a handle taken early, ExitCode is empty after exit
+    $proc.WaitForExit()
+    $proc.ExitCode
+}
 $work = Join-Path ([IO.Path]::GetTempPath()) ('ssm-deploy-' + [Guid]::NewGuid().ToString('N'))
 $null = New-Item -ItemType Directory -Path $work
 $code = 1
 try {
+    $packed = Join-Path $work 'agent.pyz.xz'
+    $unpack = Join-Path $work 'unpack.py'
     $agent = Join-Path $work 'agent.pyz'
     $params = Join-Path $work 'params.json'
     $out = Join-Path $work 'stdout.txt'
     $err = Join-Path $work 'stderr.txt'
-    $packed = New-Object IO.MemoryStream(, [Convert]::FromBase64String('@AGENT_GZIP_B64@'))
-    $gzip = New-Object IO.Compression.GZipStream($packed, [IO.Compression.CompressionMode]::Decompress)
-    $file = [IO.File]::Create($agent)
-    try { $gzip.CopyTo($file) } finally { $file.Dispose(); $gzip.Dispose() }
+    [IO.File]::WriteAllBytes($packed, [Convert]::FromBase64String('@AGENT_B64@'))
+    [IO.File]::WriteAllBytes($unpack, [Convert]::FromBase64String('@UNPACK_B64@'))
     [IO.File]::WriteAllBytes($params, [Convert]::FromBase64String('@PARAMS_B64@'))
     $python = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('@PYTHON_B64@'))
     $env:PYTHONIOENCODING = 'utf-8'
-    $arguments = '"{0}" --params-file "{1}"' -f $agent, $params
-    $proc = Start-Process -FilePath $python -ArgumentList $arguments -NoNewWindow -PassThru `
-        -RedirectStandardOutput $out -RedirectStandardError $err
-    $null = $proc.Handle  # without a handle taken early, ExitCode is empty after exit
-    $proc.WaitForExit()
-    $code = $proc.ExitCode
+    $code = Invoke-Python $python ('"{0}" "{1}" "{2}"' -f $unpack, $packed, $agent) $out $err
+    if ($code -eq 0) {
+        $code = Invoke-Python $python ('"{0}" --params-file "{1}"' -f $agent, $params) $out $err
+    }
     Copy-FileTo $out ([Console]::OpenStandardOutput())
     Copy-FileTo $err ([Console]::OpenStandardError())
 } finally {
@@ -66,7 +93,7 @@ SHELL = r"""# ssm-deploy-action bootstrap: decode the deploy agent and parameter
 set -eu
 work=$(mktemp -d "${TMPDIR:-/tmp}/ssm-deploy-XXXXXXXX")
 trap 'rm -rf -- "$work"' EXIT
-printf '%s' '@AGENT_GZIP_B64@' | base64 -d | gzip -dc > "$work/agent.pyz"
+printf '%s' '@AGENT_B64@' | base64 -d | gzip -dc > "$work/agent.pyz"
 printf '%s' '@PARAMS_B64@' | base64 -d > "$work/params.json"
 python=$(printf '%s' '@PYTHON_B64@' | base64 -d)
 code=0
@@ -77,6 +104,9 @@ cat "$work/stderr" >&2
 exit "$code"
 """
 
+UNPACK_SLOT = "@UNPACK_B64@"
+UNPACK_B64 = base64.b64encode(UNPACK.encode("ascii")).decode("ascii")
+POWERSHELL = _POWERSHELL.replace(UNPACK_SLOT, UNPACK_B64)  # part of the fixed script, not a slot
 TEMPLATES = {"windows": POWERSHELL, "linux": SHELL}
 
 
@@ -88,7 +118,8 @@ def b64(data: bytes) -> str:
 class Payload:
     """What the script carries, already encoded; ``values`` fill SLOTS in order."""
 
-    agent_gzip_b64: str
+    platform: str  # the bootstrap it is packed for: PACKING[platform]
+    agent_b64: str  # the zipapp, compressed
     params_b64: str
     python_b64: str
     agent_sha256: str  # of the zipapp (payload.build().sha256)
@@ -99,14 +130,25 @@ class Payload:
 
     @property
     def values(self) -> tuple[str, str, str]:
-        return self.agent_gzip_b64, self.params_b64, self.python_b64
+        return self.agent_b64, self.params_b64, self.python_b64
+
+    @property
+    def packing(self) -> str:
+        return PACKING[self.platform]
 
 
-def payload(agent: agent_zipapp.Payload, params: dict[str, Any], python: str) -> Payload:
-    # A deterministic zipapp, gzipped with mtime=0: the same code gives the same script
-    packed = gzip.compress(agent.data, compresslevel=9, mtime=0)
+@functools.lru_cache(maxsize=4)  # xz takes about 0.1 s; a run packs the same agent for deploy and rollback
+def pack(data: bytes, packing: str) -> bytes:
+    """Deterministic: gzip with mtime=0, xz with a fixed preset (the same code gives the same script)."""
+    if packing == "xz":
+        return lzma.compress(data, format=lzma.FORMAT_XZ, preset=9 | lzma.PRESET_EXTREME)
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def payload(agent: agent_zipapp.Payload, params: dict[str, Any], python: str, platform: str) -> Payload:
     return Payload(
-        agent_gzip_b64=b64(packed),
+        platform=platform,
+        agent_b64=b64(pack(agent.data, PACKING[platform])),
         params_b64=b64(json.dumps(params, sort_keys=True).encode("utf-8")),
         python_b64=b64(python.encode("utf-8")),
         agent_sha256=agent.sha256,
@@ -117,7 +159,9 @@ def payload(agent: agent_zipapp.Payload, params: dict[str, Any], python: str) ->
     )
 
 
-def _fill(platform: str, values: tuple[str, str, str]) -> str:
+def _fill(platform: str, data: Payload, values: tuple[str, str, str]) -> str:
+    if data.platform != platform:  # a Linux-packed agent in the PowerShell bootstrap would not unpack
+        raise ValueError(f"the payload is packed for {data.platform}, not {platform}")
     text = TEMPLATES[platform]
     for slot, value in zip(SLOTS, values):
         text = text.replace(slot, value)
@@ -125,7 +169,7 @@ def _fill(platform: str, values: tuple[str, str, str]) -> str:
 
 
 def script(platform: str, data: Payload) -> str:
-    return _fill(platform, data.values)
+    return _fill(platform, data, data.values)
 
 
 def commands(platform: str, data: Payload) -> list[str]:
@@ -135,9 +179,13 @@ def commands(platform: str, data: Payload) -> list[str]:
 
 def review(platform: str, data: Payload) -> str:
     """The script as a person should read it: each base64 literal replaced by what it decodes to."""
-    text = _fill(platform, (
-        f"<{data.agent_filename}: the agent zipapp, {data.agent_bytes} bytes, sha256 {data.agent_sha256}, gzip+base64>",
+    text = _fill(platform, data, (
+        f"<{data.agent_filename}: the agent zipapp, {data.agent_bytes} bytes, sha256 {data.agent_sha256}, "
+        f"{data.packing}+base64>",
         "<the parameters below, base64>",
         f"<{json.dumps(data.python)}, base64>",
     ))
+    if UNPACK_B64 in text:
+        text = text.replace(UNPACK_B64, "<unpack.py below, base64>")
+        text += "\n# unpack.py (decoded):\n" + UNPACK.rstrip("\n")
     return text + "\n# Parameters (decoded):\n" + json.dumps(data.params, indent=2, sort_keys=True)
