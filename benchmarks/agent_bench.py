@@ -3,8 +3,8 @@
 
     .venv/bin/python benchmarks/agent_bench.py [--runs N] [--installer uv|pip] [--no-backup]
 
-Prints: the zipapp's build time (once per action run), its size, its size compressed and
-base64-encoded as the SSM bootstraps carry it (gzip for Linux, xz for Windows), and its start-up (to a refusal, exit 4);
+Prints: the zipapp's build time (once per action run), its size, its size xz-compressed and
+base64-encoded as the SSM bootstraps carry it, and its start-up (to a refusal, exit 4);
 for redeploys of the test suite's sample app (a git repo, a venv, a real process and an
 HTTP health check on 127.0.0.1), the wall time of the agent, the time in the
 dependency install and in app start-up (start + verify, with start_grace 0), and the
@@ -57,10 +57,9 @@ def zipapp() -> None:
     print(f"zipapp {agent.filename} ({len(agent.members)} members):")
     print(f"  build (median of 20)           {statistics.median(times) * 1000:7.1f} ms")
     print(f"  size                           {len(agent.data):7,} bytes")
-    for platform, packing in bootstrap.PACKING.items():
-        carried = base64.b64encode(bootstrap.pack(agent.data, packing))
-        print(f"  {packing + '+base64 (' + platform + ')':<30} {len(carried):7,} bytes "
-              f"= {len(carried) / len(agent.data):.2f} of the zipapp")
+    carried = base64.b64encode(bootstrap.pack(agent.data))
+    print(f"  xz+base64 (in the request)     {len(carried):7,} bytes "
+          f"= {len(carried) / len(agent.data):.2f} of the zipapp")
     print(f"  start-up to exit 4 (median)    {statistics.median(starts) * 1000:7.0f} ms")
 
 

@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/command_size_bench.py
 
 For the deploys that matter (default Linux and Windows; a service host from an artifact on
-each; every optional agent module) it prints the zipapp's size, the agent as the bootstrap
-carries it (compressed + base64), the whole parameters and the room left under
+each; every optional agent module) it prints the zipapp's size, the agent as both bootstraps
+carry it (xz + base64), the whole parameters and the room left under
 request.PARAMETERS_LIMIT. Artifact deploys carry a role session's presigned URL (about 1.9 KB,
 as tests/ssm/test_request.py builds it). A request over the limit is measured, not refused.
 """

@@ -42,7 +42,7 @@ def run_script(script: str, folder: Path, env: dict[str, str]) -> BootstrapRun:
 
 
 def deploy_through_bootstrap(server: Server, sha: str, **overrides: Any) -> BootstrapRun:
-    data = bootstrap.payload(agent_zipapp.build(), server.params(sha, **overrides), sys.executable, "linux")
+    data = bootstrap.payload(agent_zipapp.build(), server.params(sha, **overrides), sys.executable)
     return run_script(bootstrap.script("linux", data), server.root, server.env)
 
 

@@ -23,7 +23,7 @@ AGENT = payload.build(frozenset({"service-windows", "artifact"}))  # the largest
 @pytest.mark.parametrize("version", [NEWEST, OLDEST])
 def test_the_windows_python_unpacks_the_agent_the_bootstrap_carries(windows_host: WindowsHost, version: str):
     wine = windows_host.wine
-    script = bootstrap.script("windows", bootstrap.payload(AGENT, {"deploy_id": "1-1"}, "python", "windows"))
+    script = bootstrap.script("windows", bootstrap.payload(AGENT, {"deploy_id": "1-1"}, "python"))
     laid = lay_out(script, wine.linux(r"C:\ssm\unpack %s\a work folder" % version))  # spaces, quoted
     python = windows_host.python(version)
     ran = wine.run([python, *(wine.windows(path) for path in laid)], timeout=120)

@@ -5,19 +5,18 @@ Python and passes its exit code on.
 Only base64 literals (charset ``[A-Za-z0-9+/=]``) are ever put into the script
 text, so no input value can change what the script does. The zipapp is most of
 the request, and SSM counts the request against a 64 KB quota (see request.py),
-so it travels compressed: gzip for Linux (the sh bootstrap unpacks it with
-``gzip -dc``), xz for Windows, a seventh smaller, which a Windows service host
-from an artifact needs to fit. PowerShell 5.1 has no xz decoder: the Windows
-bootstrap writes a fixed stub (UNPACK, one more base64 literal, of fixed text)
-that unpacks the agent with the server's Python (``lzma``, in every python.org
-Windows build) before the agent runs.
+so it travels xz-compressed, a seventh smaller than gzip, which a service host
+from an artifact needs to fit. Neither PowerShell 5.1 nor every Linux image has
+an xz decoder, so both bootstraps write a fixed stub (UNPACK, one more base64
+literal, of fixed text) that unpacks the agent with the server's Python
+(``lzma``: in python.org's and every Linux distribution's build) before the
+agent runs: one scheme for both platforms.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
-import gzip
 import json
 import lzma
 from dataclasses import dataclass
@@ -27,16 +26,16 @@ from ssm_action import payload as agent_zipapp
 
 DOCUMENTS = {"windows": "AWS-RunPowerShellScript", "linux": "AWS-RunShellScript"}
 SLOTS = ("@AGENT_B64@", "@PARAMS_B64@", "@PYTHON_B64@")
-PACKING = {"windows": "xz", "linux": "gzip"}  # how each bootstrap carries the zipapp
 NO_LZMA_EXIT = 9  # the stub's exit code without lzma: none of the agent's (0-4), nor Python's (1, 2)
 
-# The Windows bootstrap's unpacker: python unpack.py <agent.pyz.xz> <agent.pyz>. Python 3.8+, fixed text.
+# Both bootstraps' unpacker: python unpack.py <agent.pyz.xz> <agent.pyz>. Python 3.8+, fixed text.
 UNPACK = f"""import sys
 try:
     import lzma
 except ImportError:
-    sys.stderr.write("ssm-deploy bootstrap: %s has no lzma module, which unpacks the deploy agent on Windows: "
-                     "set server-python to a python.org build of Python 3.8 or newer\\n" % sys.executable)
+    sys.stderr.write("ssm-deploy bootstrap: %s has no lzma module, which unpacks the deploy agent: set "
+                     "server-python to a Python built with lzma (python.org and Linux distribution builds are)\\n"
+                     % sys.executable)
     sys.exit({NO_LZMA_EXIT})
 with open(sys.argv[1], "rb") as packed, open(sys.argv[2], "wb") as agent:
     agent.write(lzma.decompress(packed.read()))
@@ -89,15 +88,20 @@ exit $code
 """
 
 # POSIX sh: AWS-RunShellScript runs its script with `sh -c`, which is dash on Debian/Ubuntu.
-SHELL = r"""# ssm-deploy-action bootstrap: decode the deploy agent and parameters, run it, pass on its exit code.
+# The stub's exit code, when not 0, is passed on (`|| exit`) and the agent does not run. The stub
+# may write to SSM's pipes: it starts nothing that could keep them open, as the agent's app would.
+_SHELL = r"""# ssm-deploy-action bootstrap: decode the deploy agent and parameters, run it, pass on its exit code.
 set -eu
 work=$(mktemp -d "${TMPDIR:-/tmp}/ssm-deploy-XXXXXXXX")
 trap 'rm -rf -- "$work"' EXIT
-printf '%s' '@AGENT_B64@' | base64 -d | gzip -dc > "$work/agent.pyz"
+printf '%s' '@AGENT_B64@' | base64 -d > "$work/agent.pyz.xz"
+printf '%s' '@UNPACK_B64@' | base64 -d > "$work/unpack.py"
 printf '%s' '@PARAMS_B64@' | base64 -d > "$work/params.json"
 python=$(printf '%s' '@PYTHON_B64@' | base64 -d)
+export PYTHONIOENCODING=utf-8
+"$python" "$work/unpack.py" "$work/agent.pyz.xz" "$work/agent.pyz" < /dev/null || exit
 code=0
-PYTHONIOENCODING=utf-8 "$python" "$work/agent.pyz" --params-file "$work/params.json" \
+"$python" "$work/agent.pyz" --params-file "$work/params.json" \
     < /dev/null > "$work/stdout" 2> "$work/stderr" || code=$?
 cat "$work/stdout"
 cat "$work/stderr" >&2
@@ -107,6 +111,7 @@ exit "$code"
 UNPACK_SLOT = "@UNPACK_B64@"
 UNPACK_B64 = base64.b64encode(UNPACK.encode("ascii")).decode("ascii")
 POWERSHELL = _POWERSHELL.replace(UNPACK_SLOT, UNPACK_B64)  # part of the fixed script, not a slot
+SHELL = _SHELL.replace(UNPACK_SLOT, UNPACK_B64)
 TEMPLATES = {"windows": POWERSHELL, "linux": SHELL}
 
 
@@ -118,8 +123,7 @@ def b64(data: bytes) -> str:
 class Payload:
     """What the script carries, already encoded; ``values`` fill SLOTS in order."""
 
-    platform: str  # the bootstrap it is packed for: PACKING[platform]
-    agent_b64: str  # the zipapp, compressed
+    agent_b64: str  # the zipapp, xz-compressed (pack)
     params_b64: str
     python_b64: str
     agent_sha256: str  # of the zipapp (payload.build().sha256)
@@ -132,23 +136,16 @@ class Payload:
     def values(self) -> tuple[str, str, str]:
         return self.agent_b64, self.params_b64, self.python_b64
 
-    @property
-    def packing(self) -> str:
-        return PACKING[self.platform]
-
 
 @functools.lru_cache(maxsize=4)  # xz takes about 0.1 s; a run packs the same agent for deploy and rollback
-def pack(data: bytes, packing: str) -> bytes:
-    """Deterministic: gzip with mtime=0, xz with a fixed preset (the same code gives the same script)."""
-    if packing == "xz":
-        return lzma.compress(data, format=lzma.FORMAT_XZ, preset=9 | lzma.PRESET_EXTREME)
-    return gzip.compress(data, compresslevel=9, mtime=0)
+def pack(data: bytes) -> bytes:
+    """Deterministic: a fixed preset, no timestamps (the same code gives the same script)."""
+    return lzma.compress(data, format=lzma.FORMAT_XZ, preset=9 | lzma.PRESET_EXTREME)
 
 
-def payload(agent: agent_zipapp.Payload, params: dict[str, Any], python: str, platform: str) -> Payload:
+def payload(agent: agent_zipapp.Payload, params: dict[str, Any], python: str) -> Payload:
     return Payload(
-        platform=platform,
-        agent_b64=b64(pack(agent.data, PACKING[platform])),
+        agent_b64=b64(pack(agent.data)),
         params_b64=b64(json.dumps(params, sort_keys=True).encode("utf-8")),
         python_b64=b64(python.encode("utf-8")),
         agent_sha256=agent.sha256,
@@ -159,9 +156,7 @@ def payload(agent: agent_zipapp.Payload, params: dict[str, Any], python: str, pl
     )
 
 
-def _fill(platform: str, data: Payload, values: tuple[str, str, str]) -> str:
-    if data.platform != platform:  # a Linux-packed agent in the PowerShell bootstrap would not unpack
-        raise ValueError(f"the payload is packed for {data.platform}, not {platform}")
+def _fill(platform: str, values: tuple[str, str, str]) -> str:
     text = TEMPLATES[platform]
     for slot, value in zip(SLOTS, values):
         text = text.replace(slot, value)
@@ -169,7 +164,7 @@ def _fill(platform: str, data: Payload, values: tuple[str, str, str]) -> str:
 
 
 def script(platform: str, data: Payload) -> str:
-    return _fill(platform, data, data.values)
+    return _fill(platform, data.values)
 
 
 def commands(platform: str, data: Payload) -> list[str]:
@@ -179,13 +174,10 @@ def commands(platform: str, data: Payload) -> list[str]:
 
 def review(platform: str, data: Payload) -> str:
     """The script as a person should read it: each base64 literal replaced by what it decodes to."""
-    text = _fill(platform, data, (
-        f"<{data.agent_filename}: the agent zipapp, {data.agent_bytes} bytes, sha256 {data.agent_sha256}, "
-        f"{data.packing}+base64>",
+    text = _fill(platform, (
+        f"<{data.agent_filename}: the agent zipapp, {data.agent_bytes} bytes, sha256 {data.agent_sha256}, xz+base64>",
         "<the parameters below, base64>",
         f"<{json.dumps(data.python)}, base64>",
     ))
-    if UNPACK_B64 in text:
-        text = text.replace(UNPACK_B64, "<unpack.py below, base64>")
-        text += "\n# unpack.py (decoded):\n" + UNPACK.rstrip("\n")
+    text = text.replace(UNPACK_B64, "<unpack.py below, base64>") + "\n# unpack.py (decoded):\n" + UNPACK.rstrip("\n")
     return text + "\n# Parameters (decoded):\n" + json.dumps(data.params, indent=2, sort_keys=True)

@@ -87,7 +87,7 @@ def show_outputs(results: list[InstanceResult]) -> None:
 def script_payload(plan: Plan, action: str = "") -> bootstrap.Payload:
     """What the bootstrap script carries: the agent and the plan's parameters (another action's, if given)."""
     params = {**plan.params, "action": action} if action else plan.params
-    return bootstrap.payload(plan.payload, params, plan.python_on_server, plan.targets.platform)
+    return bootstrap.payload(plan.payload, params, plan.python_on_server)
 
 
 def deploy(plan: Plan, *, pacing: Pacing | None = None, retries: dict[str, Any] | None = None) -> DeployOutcome:
