@@ -3,8 +3,8 @@
 
     .venv/bin/python benchmarks/agent_bench.py [--runs N] [--installer uv|pip] [--no-backup]
 
-Prints: the zipapp's build time (once per action run), its size, its size gzipped and
-base64-encoded as the SSM bootstrap carries it, and its start-up (to a refusal, exit 4);
+Prints: the zipapp's build time (once per action run), its size, its size xz-compressed and
+base64-encoded as the SSM bootstraps carry it, and its start-up (to a refusal, exit 4);
 for redeploys of the test suite's sample app (a git repo, a venv, a real process and an
 HTTP health check on 127.0.0.1), the wall time of the agent, the time in the
 dependency install and in app start-up (start + verify, with start_grace 0), and the
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import gzip
 import os
 import statistics
 import subprocess  # nosec B404 # runs the zipapp
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from ssm_action import payload  # noqa: E402
 from ssm_action.agent.backups import make_backup  # noqa: E402
 from ssm_action.contract import ExitCode  # noqa: E402
+from ssm_action.transports.ssm import bootstrap  # noqa: E402
 from tests.agent.agent_fixtures import (  # noqa: E402
     Server, build_wheel, kill_processes_under, uv_folder)
 
@@ -47,7 +47,6 @@ def zipapp() -> None:
         started = time.perf_counter()
         agent = payload.build_from(payload.PACKAGE_ROOT)
         times.append(time.perf_counter() - started)
-    carried = base64.b64encode(gzip.compress(agent.data, compresslevel=9, mtime=0))
     with tempfile.TemporaryDirectory() as tmp:
         pyz = str(payload.write(tmp))
         starts = []
@@ -58,7 +57,8 @@ def zipapp() -> None:
     print(f"zipapp {agent.filename} ({len(agent.members)} members):")
     print(f"  build (median of 20)           {statistics.median(times) * 1000:7.1f} ms")
     print(f"  size                           {len(agent.data):7,} bytes")
-    print(f"  gzip+base64 (in the request)   {len(carried):7,} bytes "
+    carried = base64.b64encode(bootstrap.pack(agent.data))
+    print(f"  xz+base64 (in the request)     {len(carried):7,} bytes "
           f"= {len(carried) / len(agent.data):.2f} of the zipapp")
     print(f"  start-up to exit 4 (median)    {statistics.median(starts) * 1000:7.0f} ms")
 

@@ -6,7 +6,7 @@ AnsiballZ does it), ``ssm_action/contract.py`` and ``ssm_action/agent/*.py``.
 Members are sorted, with a fixed time (1980-01-01) and fixed permissions, and
 stored uncompressed (ZIP_STORED): the same code gives the same bytes and the
 same sha256 on any machine, whatever its zlib (deflate output differs between
-zlib builds). The bootstrap gzips the whole archive for the trip, which also
+zlib builds). The bootstrap xz-compresses the whole archive for the trip, which also
 compresses across files (a third smaller than deflated members).
 An operator reads one with ``python -m zipfile -l <file>`` (list) or ``-e
 <file> <folder>`` (unpack); ``python <file> --params-file PATH`` runs it.

@@ -1,12 +1,13 @@
 """The bootstrap script: valid syntax, no input ever in its text, an exact round trip of what it
-carries (the agent zipapp, byte for byte), and (Linux, which runs here) a real run of the real agent
-through it."""
+carries (the agent zipapp, byte for byte), the unpack stub both scripts write, run with this Python
+(the real Windows CPython runs it in tests/windows/test_windows_unpack.py), and (Linux, which runs
+here) a real run of the real agent through it, and of its stub on a Python without lzma."""
 
 from __future__ import annotations
 
 import base64
-import gzip
 import json
+import lzma
 import random
 import re
 import shutil
@@ -21,12 +22,14 @@ import tree_sitter_powershell
 from ssm_action import payload as agent_zipapp
 from ssm_action.transports.ssm import bootstrap
 from tests.ssm.agent_runs import run_script
+from tests.doc_messages import TROUBLESHOOTING
 from tests.ssm.conftest import SHA
+from tests.ssm.unpack_stub import lay_out, written_files
 
 AGENT = agent_zipapp.build()
 HOSTILE = ["'", '"', "`", "$(rm -rf /)", "`reboot`", "a\nb", "x\r\ny", "; rm -rf / #", "${env:PATH}", "@(1)",
            "'; Remove-Item C:\\ -Recurse -Force; '", "\u2019\u201c", "%COMSPEC%", "&& calc", "| Out-Null",
-           "\\'", "$null", "#>", "<#", "\x00", "@AGENT_GZIP_B64@", "-EncodedCommand AAAA"]
+           "\\'", "$null", "#>", "<#", "\x00", "@AGENT_B64@", "@UNPACK_B64@", "-EncodedCommand AAAA"]
 DANGEROUS_CHARS = "'\"`$();|&<>#@{}[]\\\n\r\t %!^*?~=+,:"
 
 
@@ -99,7 +102,7 @@ def test_agent_params_and_python_round_trip_through_base64(platform):
     python = "C:\\Program Files\\Python 3.12\\python.exe"
     text = bootstrap.script(platform, bootstrap.payload(AGENT, sent, python))
     agent_b64, params_b64, python_b64 = slot_values(platform, text)
-    assert gzip.decompress(base64.b64decode(agent_b64)) == AGENT.data
+    assert lzma.decompress(base64.b64decode(agent_b64)) == AGENT.data
     assert json.loads(base64.b64decode(params_b64)) == sent
     assert base64.b64decode(python_b64).decode() == python
 
@@ -108,12 +111,14 @@ def test_the_same_input_gives_the_same_script():
     assert real_script("windows") == real_script("windows")  # a deterministic zipapp: reviewable diffs
 
 
-def test_the_review_shows_what_the_literals_hold():
+@pytest.mark.parametrize("platform", ["windows", "linux"])
+def test_the_review_shows_what_the_literals_hold(platform):
     data = bootstrap.payload(AGENT, params(), "python")
-    text = bootstrap.review("windows", data)
-    assert f"sha256 {data.agent_sha256}" in text and f'"sha": "{SHA}"' in text
+    text = bootstrap.review(platform, data)
+    assert f"sha256 {data.agent_sha256}, xz+base64>" in text and f'"sha": "{SHA}"' in text
     assert data.agent_sha256 == AGENT.sha256 and AGENT.filename in text
-    assert data.agent_gzip_b64 not in text
+    assert data.agent_b64 not in text and bootstrap.UNPACK_B64 not in text
+    assert "<unpack.py below, base64>" in text and bootstrap.UNPACK.rstrip() in text  # the stub, readable
 
 
 def test_linux_bootstrap_runs_the_real_agent_and_passes_its_exit_code_on(agent_runs):
@@ -135,3 +140,55 @@ def test_linux_bootstrap_with_a_missing_python_fails_clearly(tmp_path):
     data = bootstrap.payload(AGENT, params(), "/opt/no-such/python3")
     run = run_script(bootstrap.script("linux", data), tmp_path, {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)})
     assert run.code == 127 and "/opt/no-such/python3" in run.stderr and run.result is None
+
+
+NO_LZMA = ("has no lzma module, which unpacks the deploy agent: set server-python to a Python built with lzma "
+           "(python.org and Linux distribution builds are)")
+
+
+def test_linux_bootstrap_unpacks_with_the_stub_and_stops_if_this_python_has_no_lzma(tmp_path):
+    """The real script on a Python built without liblzma (stand-in: a _lzma that fails to import, as the
+    missing extension does): the stub's exit 9 and message are passed on, and the agent never runs."""
+    shadow = tmp_path / "no-lzma"
+    shadow.mkdir()
+    (shadow / "_lzma.py").write_text("raise ModuleNotFoundError(\"No module named '_lzma'\", name='_lzma')\n")
+    calls = tmp_path / "calls.log"
+    python = tmp_path / "python-without-lzma"  # logs each script it is asked to run
+    python.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{calls}'\n"
+                      f"PYTHONPATH='{shadow}' exec '{sys.executable}' \"$@\"\n")
+    python.chmod(0o700)
+    work = tmp_path / "tmp"
+    work.mkdir()
+    data = bootstrap.payload(AGENT, params(), str(python))
+    run = run_script(bootstrap.script("linux", data), work, {"PATH": "/usr/bin:/bin", "TMPDIR": str(work)})
+    assert (run.code, run.stdout, run.result) == (bootstrap.NO_LZMA_EXIT, "", None)
+    assert run.stderr == f"ssm-deploy bootstrap: {sys.executable} {NO_LZMA}\n"
+    assert [Path(line).name for line in calls.read_text().splitlines()] == ["unpack.py"]  # not agent.pyz
+    assert [p.name for p in work.iterdir()] == ["_script.sh"]  # its work folder is gone
+
+
+# -- the unpack stub both bootstraps write (their xz blob and stub taken from the real script)
+
+def test_both_bootstraps_write_the_same_stub_and_agent():
+    linux, windows = written_files(real_script("linux")), written_files(real_script("windows"))
+    assert linux["unpack.py"] == windows["unpack.py"] == bootstrap.UNPACK.encode()
+    assert linux["agent.pyz.xz"] == windows["agent.pyz.xz"] and set(linux) == set(windows)
+
+
+@pytest.mark.parametrize("platform", ["windows", "linux"])
+def test_the_stub_unpacks_the_agent_the_script_carries(tmp_path, platform):
+    laid = lay_out(real_script(platform), tmp_path / "a temp folder")  # spaces, as under C:\Users\
+    done = subprocess.run([sys.executable, *map(str, laid)], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert laid.agent.read_bytes() == AGENT.data
+
+
+def test_the_stub_without_lzma_says_so_and_exits_with_its_own_code(tmp_path):
+    laid = lay_out(real_script("windows"), tmp_path / "work")
+    # a Python built without lzma: the import fails as it would there (ImportError)
+    shim = "import runpy, sys; sys.modules['lzma'] = None; runpy.run_path(sys.argv.pop(1), run_name='__main__')"
+    done = subprocess.run([sys.executable, "-c", shim, *map(str, laid)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == bootstrap.NO_LZMA_EXIT == 9 and done.stdout == ""
+    assert done.stderr == f"ssm-deploy bootstrap: {sys.executable} {NO_LZMA}\n"
+    assert not laid.agent.exists()
+    assert NO_LZMA in TROUBLESHOOTING.read_text().replace("`", "")

@@ -3,28 +3,49 @@ from ssm_action/payload.py) and its parameters, runs the agent with the server's
 Python and passes its exit code on.
 
 Only base64 literals (charset ``[A-Za-z0-9+/=]``) are ever put into the script
-text, so no input value can change what the script does. The zipapp is gzipped
-first: it is most of the request, and SSM counts the request against a 64 KB
-quota (see ssm_request.py).
+text, so no input value can change what the script does. The zipapp is most of
+the request, and SSM counts the request against a 64 KB quota (see request.py),
+so it travels xz-compressed, a seventh smaller than gzip, which a service host
+from an artifact needs to fit. Neither PowerShell 5.1 nor every Linux image has
+an xz decoder, so both bootstraps write a fixed stub (UNPACK, one more base64
+literal, of fixed text) that unpacks the agent with the server's Python
+(``lzma``: in python.org's and every Linux distribution's build) before the
+agent runs: one scheme for both platforms.
 """
 
 from __future__ import annotations
 
 import base64
-import gzip
+import functools
 import json
+import lzma
 from dataclasses import dataclass
 from typing import Any
 
 from ssm_action import payload as agent_zipapp
 
 DOCUMENTS = {"windows": "AWS-RunPowerShellScript", "linux": "AWS-RunShellScript"}
-SLOTS = ("@AGENT_GZIP_B64@", "@PARAMS_B64@", "@PYTHON_B64@")
+SLOTS = ("@AGENT_B64@", "@PARAMS_B64@", "@PYTHON_B64@")
+NO_LZMA_EXIT = 9  # the stub's exit code without lzma: none of the agent's (0-4), nor Python's (1, 2)
 
-# Windows PowerShell 5.1. The agent's output goes to files, never to this
-# session's pipes: the app the agent starts (detached) then cannot keep SSM's
-# stdout/stderr open, so the command ends when the agent ends.
-POWERSHELL = r"""# ssm-deploy-action bootstrap: decode the deploy agent and parameters, run it, pass on its exit code.
+# Both bootstraps' unpacker: python unpack.py <agent.pyz.xz> <agent.pyz>. Python 3.8+, fixed text.
+UNPACK = f"""import sys
+try:
+    import lzma
+except ImportError:
+    sys.stderr.write("ssm-deploy bootstrap: %s has no lzma module, which unpacks the deploy agent: set "
+                     "server-python to a Python built with lzma (python.org and Linux distribution builds are)\\n"
+                     % sys.executable)
+    sys.exit({NO_LZMA_EXIT})
+with open(sys.argv[1], "rb") as packed, open(sys.argv[2], "wb") as agent:
+    agent.write(lzma.decompress(packed.read()))
+"""
+
+# Windows PowerShell 5.1. Python's output goes to files, never to this session's
+# pipes: the app the agent starts (detached) then cannot keep SSM's stdout/stderr
+# open, so the command ends when the agent ends. The stub's exit code, when not 0,
+# is passed on and the agent does not run.
+_POWERSHELL = r"""# ssm-deploy-action bootstrap: decode the deploy agent and parameters, run it, pass on its exit code.
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 function Copy-FileTo([string]$Path, [IO.Stream]$To) {
@@ -32,27 +53,32 @@ function Copy-FileTo([string]$Path, [IO.Stream]$To) {
     $To.Write($bytes, 0, $bytes.Length)
     $To.Flush()
 }
+function Invoke-Python([string]$Python, [string]$Arguments, [string]$Out, [string]$Err) {
+    $proc = Start-Process -FilePath $Python -ArgumentList $Arguments -NoNewWindow -PassThru `
+        -RedirectStandardOutput $Out -RedirectStandardError $Err
+    $null = $proc.Handle  # without a handle taken early, ExitCode is empty after exit
+    $proc.WaitForExit()
+    $proc.ExitCode
+}
 $work = Join-Path ([IO.Path]::GetTempPath()) ('ssm-deploy-' + [Guid]::NewGuid().ToString('N'))
 $null = New-Item -ItemType Directory -Path $work
 $code = 1
 try {
+    $packed = Join-Path $work 'agent.pyz.xz'
+    $unpack = Join-Path $work 'unpack.py'
     $agent = Join-Path $work 'agent.pyz'
     $params = Join-Path $work 'params.json'
     $out = Join-Path $work 'stdout.txt'
     $err = Join-Path $work 'stderr.txt'
-    $packed = New-Object IO.MemoryStream(, [Convert]::FromBase64String('@AGENT_GZIP_B64@'))
-    $gzip = New-Object IO.Compression.GZipStream($packed, [IO.Compression.CompressionMode]::Decompress)
-    $file = [IO.File]::Create($agent)
-    try { $gzip.CopyTo($file) } finally { $file.Dispose(); $gzip.Dispose() }
+    [IO.File]::WriteAllBytes($packed, [Convert]::FromBase64String('@AGENT_B64@'))
+    [IO.File]::WriteAllBytes($unpack, [Convert]::FromBase64String('@UNPACK_B64@'))
     [IO.File]::WriteAllBytes($params, [Convert]::FromBase64String('@PARAMS_B64@'))
     $python = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('@PYTHON_B64@'))
     $env:PYTHONIOENCODING = 'utf-8'
-    $arguments = '"{0}" --params-file "{1}"' -f $agent, $params
-    $proc = Start-Process -FilePath $python -ArgumentList $arguments -NoNewWindow -PassThru `
-        -RedirectStandardOutput $out -RedirectStandardError $err
-    $null = $proc.Handle  # without a handle taken early, ExitCode is empty after exit
-    $proc.WaitForExit()
-    $code = $proc.ExitCode
+    $code = Invoke-Python $python ('"{0}" "{1}" "{2}"' -f $unpack, $packed, $agent) $out $err
+    if ($code -eq 0) {
+        $code = Invoke-Python $python ('"{0}" --params-file "{1}"' -f $agent, $params) $out $err
+    }
     Copy-FileTo $out ([Console]::OpenStandardOutput())
     Copy-FileTo $err ([Console]::OpenStandardError())
 } finally {
@@ -62,21 +88,30 @@ exit $code
 """
 
 # POSIX sh: AWS-RunShellScript runs its script with `sh -c`, which is dash on Debian/Ubuntu.
-SHELL = r"""# ssm-deploy-action bootstrap: decode the deploy agent and parameters, run it, pass on its exit code.
+# The stub's exit code, when not 0, is passed on (`|| exit`) and the agent does not run. The stub
+# may write to SSM's pipes: it starts nothing that could keep them open, as the agent's app would.
+_SHELL = r"""# ssm-deploy-action bootstrap: decode the deploy agent and parameters, run it, pass on its exit code.
 set -eu
 work=$(mktemp -d "${TMPDIR:-/tmp}/ssm-deploy-XXXXXXXX")
 trap 'rm -rf -- "$work"' EXIT
-printf '%s' '@AGENT_GZIP_B64@' | base64 -d | gzip -dc > "$work/agent.pyz"
+printf '%s' '@AGENT_B64@' | base64 -d > "$work/agent.pyz.xz"
+printf '%s' '@UNPACK_B64@' | base64 -d > "$work/unpack.py"
 printf '%s' '@PARAMS_B64@' | base64 -d > "$work/params.json"
 python=$(printf '%s' '@PYTHON_B64@' | base64 -d)
+export PYTHONIOENCODING=utf-8
+"$python" "$work/unpack.py" "$work/agent.pyz.xz" "$work/agent.pyz" < /dev/null || exit
 code=0
-PYTHONIOENCODING=utf-8 "$python" "$work/agent.pyz" --params-file "$work/params.json" \
+"$python" "$work/agent.pyz" --params-file "$work/params.json" \
     < /dev/null > "$work/stdout" 2> "$work/stderr" || code=$?
 cat "$work/stdout"
 cat "$work/stderr" >&2
 exit "$code"
 """
 
+UNPACK_SLOT = "@UNPACK_B64@"
+UNPACK_B64 = base64.b64encode(UNPACK.encode("ascii")).decode("ascii")
+POWERSHELL = _POWERSHELL.replace(UNPACK_SLOT, UNPACK_B64)  # part of the fixed script, not a slot
+SHELL = _SHELL.replace(UNPACK_SLOT, UNPACK_B64)
 TEMPLATES = {"windows": POWERSHELL, "linux": SHELL}
 
 
@@ -88,7 +123,7 @@ def b64(data: bytes) -> str:
 class Payload:
     """What the script carries, already encoded; ``values`` fill SLOTS in order."""
 
-    agent_gzip_b64: str
+    agent_b64: str  # the zipapp, xz-compressed (pack)
     params_b64: str
     python_b64: str
     agent_sha256: str  # of the zipapp (payload.build().sha256)
@@ -99,14 +134,18 @@ class Payload:
 
     @property
     def values(self) -> tuple[str, str, str]:
-        return self.agent_gzip_b64, self.params_b64, self.python_b64
+        return self.agent_b64, self.params_b64, self.python_b64
+
+
+@functools.lru_cache(maxsize=4)  # xz takes about 0.1 s; a run packs the same agent for deploy and rollback
+def pack(data: bytes) -> bytes:
+    """Deterministic: a fixed preset, no timestamps (the same code gives the same script)."""
+    return lzma.compress(data, format=lzma.FORMAT_XZ, preset=9 | lzma.PRESET_EXTREME)
 
 
 def payload(agent: agent_zipapp.Payload, params: dict[str, Any], python: str) -> Payload:
-    # A deterministic zipapp, gzipped with mtime=0: the same code gives the same script
-    packed = gzip.compress(agent.data, compresslevel=9, mtime=0)
     return Payload(
-        agent_gzip_b64=b64(packed),
+        agent_b64=b64(pack(agent.data)),
         params_b64=b64(json.dumps(params, sort_keys=True).encode("utf-8")),
         python_b64=b64(python.encode("utf-8")),
         agent_sha256=agent.sha256,
@@ -136,8 +175,9 @@ def commands(platform: str, data: Payload) -> list[str]:
 def review(platform: str, data: Payload) -> str:
     """The script as a person should read it: each base64 literal replaced by what it decodes to."""
     text = _fill(platform, (
-        f"<{data.agent_filename}: the agent zipapp, {data.agent_bytes} bytes, sha256 {data.agent_sha256}, gzip+base64>",
+        f"<{data.agent_filename}: the agent zipapp, {data.agent_bytes} bytes, sha256 {data.agent_sha256}, xz+base64>",
         "<the parameters below, base64>",
         f"<{json.dumps(data.python)}, base64>",
     ))
+    text = text.replace(UNPACK_B64, "<unpack.py below, base64>") + "\n# unpack.py (decoded):\n" + UNPACK.rstrip("\n")
     return text + "\n# Parameters (decoded):\n" + json.dumps(data.params, indent=2, sort_keys=True)

@@ -63,7 +63,7 @@ def check_size(request: dict[str, Any], data: bootstrap.Payload) -> None:
         "SSM request too large",
         f"The command's parameters are {size:,} bytes; SSM allows 64 KB for a document and its runtime "
         f"parameters together, so this action keeps them under {PARAMETERS_LIMIT:,} bytes. The agent takes "
-        f"{len(data.agent_gzip_b64):,} bytes (gzip+base64) and the deploy parameters {len(data.params_b64):,} "
+        f"{len(data.agent_b64):,} bytes (xz+base64) and the deploy parameters {len(data.params_b64):,} "
         "bytes (base64): shorten the long inputs (app-directory, git-remote, health-check-url, paths).",
         anchor="sending-and-following-the-command",
     )
