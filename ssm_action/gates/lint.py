@@ -47,6 +47,9 @@ def _no_code(ctx: GateContext) -> Outcome | None:
 def flake8(ctx: GateContext) -> Outcome:
     if skipped := _no_code(ctx):
         return skipped
+    if ruff_stands_in_for_flake8(ctx):
+        return Outcome(SKIPPED, "the project configures ruff, not flake8: the ruff gate judges its style in "
+                                "flake8's place, blocking where flake8 would (flake8-args would run flake8 anyway)")
     # flake8-sarif loses the report with --output-file: it prints it instead.
     argv = [tools.path("flake8"), *ctx.cfg.flake8_args, "--format=sarif", *ctx.targets]
     done = ctx.log.run(argv, cwd=ctx.root, log_stdout=False)
@@ -55,6 +58,13 @@ def flake8(ctx: GateContext) -> Outcome:
         outcome.message += ("; the project configures ruff, not flake8: these are flake8's defaults. "
                             "To follow the project, put ruff in place of flake8 in gates and blocking-gates")
     return outcome
+
+
+def ruff_stands_in_for_flake8(ctx: GateContext) -> bool:
+    """A project that chose ruff (and says nothing of flake8) is judged by ruff, as its own CI does:
+    flake8's defaults (79 columns) would block it on rules it never adopted."""
+    return ("ruff" in ctx.cfg.gates and not ctx.cfg.flake8_args and uses_ruff(ctx)
+            and not _configures_flake8(ctx))
 
 
 def uses_ruff(ctx: GateContext) -> bool:

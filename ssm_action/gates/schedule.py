@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ssm_action import config
 from ssm_action.config import GatesConfig as Config  # the gates see only their section
-from ssm_action.gates import process, projectenv
+from ssm_action.gates import lint, process, projectenv
 from ssm_action.gates.base import GateContext, python_targets
 from ssm_action.gates.model import ERROR, GateResult, Outcome
 from ssm_action.gates.process import GateLog, GateTimeout, ToolMissing
@@ -244,5 +244,10 @@ def _run_gate(name: str, shared: _Shared, project: ProjectEnv | EnvError | None)
         outcome = Outcome(ERROR, f"the gate crashed: {type(exc).__name__}: {exc}")
     finally:
         shared.running.pop(name, None)
-    return GateResult(name, name in shared.cfg.blocking_gates, outcome, time.monotonic() - started,
-                      log.tool_seconds, log.text)
+    return GateResult(name, _blocking(name, ctx), outcome, time.monotonic() - started, log.tool_seconds, log.text)
+
+
+def _blocking(name: str, ctx: GateContext) -> bool:
+    if name == "ruff" and "flake8" in ctx.cfg.blocking_gates and lint.ruff_stands_in_for_flake8(ctx):
+        return True  # in flake8's place
+    return name in ctx.cfg.blocking_gates

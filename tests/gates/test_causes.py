@@ -62,16 +62,26 @@ def test_each_result_is_shown_as_its_gate_ends_with_heartbeats_between(copy_proj
     assert "1 tests done (50%)" in progress, beats
 
 
-def test_ruff_follows_the_projects_configuration_and_flake8_says_so(copy_project):
+def test_ruff_judges_a_ruff_project_in_flake8s_place_blocking_where_flake8_would(copy_project):
     project = copy_project(SHAPES / "ruff-project")
-    results = by_name(run_gates(project, gates="flake8, ruff"))
+    results = by_name(run_gates(project, gates="flake8, ruff", blocking_gates="flake8"))
     direct = subprocess.run([tools.path("ruff"), "check", "--no-cache", "--output-format", "json", "."],
                             cwd=project, capture_output=True, text=True)
     assert [(f["code"], f["location"]["row"]) for f in json.loads(direct.stdout)] == [("B006", 8)]
     assert [(f.path, f.code, f.line) for f in results["ruff"].outcome.findings] == [("rf_pkg/__init__.py", "B006", 8)]
-    assert results["ruff"].outcome.sarif is not None
-    assert "E501" in {f.code for f in results["flake8"].outcome.findings}  # flake8's 79, not the project's 120
-    assert "the project configures ruff, not flake8" in results["flake8"].outcome.message
+    assert results["ruff"].blocking and results["ruff"].outcome.sarif is not None
+    assert results["flake8"].state == "skipped" and not results["flake8"].outcome.findings
+    assert "the ruff gate judges its style in flake8's place" in results["flake8"].outcome.message
+
+
+def test_flake8_still_runs_its_defaults_on_a_ruff_project_when_asked_or_alone(copy_project):
+    project = copy_project(SHAPES / "ruff-project")
+    alone = by_name(run_gates(project, gates="flake8"))["flake8"]
+    asked = by_name(run_gates(project, gates="flake8, ruff", flake8_args="--max-line-length=79"))
+    for flake8 in (alone, asked["flake8"]):
+        assert "E501" in {f.code for f in flake8.outcome.findings}  # flake8's 79, not the project's 120
+    assert "the project configures ruff, not flake8: these are flake8's defaults" in alone.outcome.message
+    assert not asked["ruff"].blocking  # ruff is only in flake8's place when flake8 does not run
 
 
 def test_ruff_reports_but_never_fixes_even_where_the_project_sets_fix(copy_project):
