@@ -14,6 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from ssm_action import payload
 from tests.agent.agent_fixtures import Server, build_wheel, kill_processes_under, uv_folder
 from tests.conftest import ROOT
 from tests.deployments.stand_ins import TOKEN
@@ -108,6 +109,7 @@ def test_a_deploy_then_a_failed_one_rolled_back(step, server, github, runner_fil
     assert github.calls("status")[-1].body["description"] == "1/1 target(s) failed; rolled back"
     first, second = stored_records()
     assert (first["sha"], first["result"], first["deployment_id"]) == (v1, "success", 1)
+    assert first["agent_sha256"] == second["agent_sha256"] == payload.build().sha256  # what ran, by content
     assert (second["sha"], second["result"], second["rolled_back"]) == (v2, "failure", True)
     assert second == json.loads(runner_files.outputs()["audit-json"])
     assert second["instances"][0]["instance_id"] == "local"
