@@ -11,11 +11,22 @@ from ssm_action import runner
 
 SECRET_PREFIXES = ("INPUT_", "AWS_", "ACTIONS_")  # the inputs, AWS credentials, the runner's tokens
 SECRET_NAMES = frozenset({"GITHUB_TOKEN", "SAFETY_API_KEY"})
+# The runner's own masks are invisible to a container: a workflow secret passed under another
+# name (env: DB_PASSWORD: ${{ secrets.DB }}) is known by its name only. Words of the name
+# (split at "_"), so TOKENIZERS_PARALLELISM or PWD are not taken for secrets.
+SECRET_WORDS = frozenset({"TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIALS", "APIKEY"})
+SECRET_PAIRS = frozenset({("API", "KEY"), ("PRIVATE", "KEY"), ("ACCESS", "KEY")})
+
+
+def secret_name(name: str) -> bool:
+    upper = name.upper()
+    words = upper.replace("-", "_").split("_")
+    return (upper.startswith(SECRET_PREFIXES) or upper in SECRET_NAMES or bool(SECRET_WORDS & set(words))
+            or any(pair in SECRET_PAIRS for pair in zip(words, words[1:])))
 
 
 def is_secret(name: str, value: str, masked: Collection[str]) -> bool:
-    return (name.upper().startswith(SECRET_PREFIXES) or name.upper() in SECRET_NAMES
-            or any(secret in value for secret in masked))
+    return secret_name(name) or any(secret in value for secret in masked)
 
 
 def without_secrets(keep: Collection[str], base: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -16,6 +16,7 @@ SECRETS = {
     "AWS_ACCESS_KEY_ID": "AKIAPROBE3", "AWS_SECRET_ACCESS_KEY": "probe-aws-secret-4",
     "AWS_SESSION_TOKEN": "probe-session-5", "ACTIONS_RUNTIME_TOKEN": "probe-runtime-6",
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "probe-oidc-7", "GITHUB_TOKEN": "ghs_probe_token_8",
+    "DB_PASSWORD": "probe-workflow-secret-10",  # a workflow secret the action never saw masked
 }
 MASKED = "probe-masked-value-9"
 
@@ -51,6 +52,14 @@ def test_only_names_are_logged_and_keep_wins():
     kept = {"INPUT_MODE": "gates", "HOME": "/root", "GITHUB_SHA": "abc"}
     assert isolation.without_secrets(("INPUT_MODE",), base) == kept
     assert isolation.removed((), base) == ["ACTIONS_CACHE_URL", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "INPUT_MODE"]
+
+
+def test_names_that_say_secret_are_secrets_and_lookalikes_are_not():
+    secret = ["DB_PASSWORD", "npm_token", "STRIPE_API_KEY", "SSH_PRIVATE_KEY", "MY_SECRET", "SENTRY_APIKEY",
+              "GOOGLE_APPLICATION_CREDENTIALS", "DEPLOY-TOKEN", "SNOWFLAKE_ACCESS_KEY_ID"]
+    plain = ["PWD", "TOKENIZERS_PARALLELISM", "KEYBOARD", "DATABASE_URL", "SECRETARY_NAME", "PATH", "API_URL"]
+    assert [n for n in secret if not isolation.secret_name(n)] == []
+    assert [n for n in plain if isolation.secret_name(n)] == []
 
 
 def test_smoke_reports_an_undeclared_import_from_the_projects_environment(copy_project):
