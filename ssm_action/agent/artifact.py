@@ -163,7 +163,7 @@ def verify(partial: str, sha256: str, final: str) -> str:
     if digest != sha256:
         os.remove(partial)
         raise StepError("the artifact's sha256 is %s, not %s: it was changed after the upload "
-                        "or the URL is wrong; refused, nothing was changed" % (digest, sha256))
+                        "or the URL is wrong; refused" % (digest, sha256))
     os.replace(partial, final)
     return "sha256 %s ok" % sha256[:12]
 
@@ -192,7 +192,7 @@ def check_members(archive: zipfile.ZipFile) -> int:
         if why is None and key in seen:
             why = "a duplicate of %r" % seen[key]
         if why:
-            raise StepError("the artifact holds %r, %s: refused, nothing was changed" % (
+            raise StepError("the artifact holds %r, %s: refused" % (
                 info.filename, why))
         seen[key] = info.filename
     return sum(info.file_size for info in archive.infolist())

@@ -124,7 +124,7 @@ def zip_with(path: Path, *names: str, link: str = "") -> Path:
 def test_unsafe_members_are_refused_before_anything_is_written(tmp_path: Path, names, link, why):
     target = tmp_path / "releases" / "r1"
     target.parent.mkdir()
-    with pytest.raises(StepError, match="refused, nothing was changed") as caught:
+    with pytest.raises(StepError, match="refused$") as caught:
         artifact.unpack(str(zip_with(tmp_path / "a.zip", *names, link=link)), str(target))
     assert why in str(caught.value)
     assert os.listdir(target.parent) == [] and not (tmp_path / "outside.txt").exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -194,3 +195,24 @@ def test_the_presigned_url_is_a_secret_parameter(tmp_path: Path):
     assert shown.shown_params()["artifact_url"] == "(hidden)" and the_plan.params["source"] == "artifact"
     assert "artifact" in payload.extras_for(the_plan.params) and "delivery.py" not in "".join(
         payload.build().members)
+
+
+def test_a_same_size_object_planted_at_the_address_is_refused_and_the_old_version_keeps_serving(runner: Runner):
+    """The runner reuses what is stored under the content address (by size), so the server's sha256
+    check is what stands between a planted or damaged object and the app."""
+    runner.project.commit("v1")
+    assert runner.deploy("--wheelhouse", "true").returncode == 0
+    runner.project.commit("v2", {"app.py": APP_TEMPLATE.format(version="v2", status=200, prelude="")})
+    dry = runner.deploy("--wheelhouse", "true", "--dry-run", "true")
+    [where] = re.findall(r"would be stored at (\S+\.zip) \(not copied: dry run\)", dry.stdout)
+    size = int(re.search(r": (\d+) bytes, sha256 ", dry.stdout).group(1))
+    planted = Path(where)
+    planted.write_bytes(b"\0" * size)  # what a writer of the store could leave there
+
+    done = runner.deploy("--wheelhouse", "true")
+    assert done.returncode != 0
+    assert "nothing uploaded" in done.stdout  # reused by size: the runner cannot tell
+    assert "it was changed after the upload or the URL is wrong; refused" in done.stdout, done.stdout
+    assert "nothing was changed: the app kept running" in done.stdout and "  stop " not in done.stdout
+    assert runner.get() == (200, "v1 tinydep-1.0")
+    assert not any(p.name.startswith("v2") for p in runner.app_dir.parent.rglob("*") if p.is_dir())
