@@ -76,6 +76,8 @@ def extras_for(params: dict[str, Any]) -> frozenset[str]:
         wanted.add(f"service-{params.get('platform')}")
     if params.get("source") == "artifact":
         wanted.add("artifact")
+    if params.get("action") == "rollback":  # the version put back starts as it was started, maybe so
+        wanted.update(("secrets", f"service-{params.get('platform')}"))
     return frozenset(wanted)
 
 

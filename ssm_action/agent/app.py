@@ -61,6 +61,24 @@ class App:
         self.health_status: Optional[int] = None
         self.health = "not_checked"
         self.stop_request = records.path(STOP_REQUEST)
+        self.leftover: Optional[Service] = None  # a service this deploy installed that the version put back lacks
+
+    def as_started_with(self, params: Dict[str, Any]) -> "App":
+        """The app under another version's start parameters (a rollback's), keeping what this
+        deploy read and did: its secrets if the references are the same, the service it installed."""
+        if params == self.p:
+            return self
+        other = App(self.plat, self.shell, self.records, Layout.of(params), params, self.state)
+        other.started = self.started
+        if params["app_secrets"] == self.p["app_secrets"]:
+            other.secrets = self.secrets
+        else:
+            other.read_secrets()
+        if other.service:
+            other.installed = self.installed
+        elif self.installed:
+            other.leftover = self.service
+        return other
 
     def environment(self, sha: Optional[str]) -> Dict[str, str]:
         env = dict(os.environ)
@@ -176,9 +194,11 @@ class App:
                 note = self.start_service(sha, rollback)
                 pid = self.service.pid()
             else:
-                self.proc, note = self.plat.start(argv, self.where.app_dir, self.environment(sha),
-                                                  out)
-                pid, note = self.proc.pid, ": %s%s" % (" ".join(argv), note)
+                # the version put back ran as a process: the service this deploy installed goes
+                note = "; " + self.leftover.restore_previous() if rollback and self.leftover else ""
+                self.proc, started = self.plat.start(argv, self.where.app_dir, self.environment(sha),
+                                                     out)
+                pid, note = self.proc.pid, ": %s%s%s" % (" ".join(argv), started, note)
         self.started = True
         self.records.write(PID_FILE, {"pid": pid, "sha": sha, "argv": argv, "match": self.command.match,
                                       "deploy_id": self.p["deploy_id"], "started": utc_now()})
