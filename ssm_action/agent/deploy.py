@@ -229,14 +229,7 @@ class Deploy:
 
     def restart(self, previous: str) -> None:
         """Start the version put back as it was started (its recorded command, variables, host)."""
-        wanted = history.start_params(self.p, self.state.previous_start)
-        missing = history.unshipped(wanted)
-        if missing:
-            self.rep.say("the version put back was started with %s, which this agent does not carry (%s): "
-                         "starting it with this deploy's parameters" % (
-                             "app-host service" if wanted["app_host"] == "service" else "app-secrets",
-                             ", ".join(missing)))
-            wanted = self.p
+        wanted = history.put_back_params(self.p, self.state.previous_start, self.rep)
         app = self.app = self.app.as_started_with(wanted)
         self.step("rollback-start", lambda: app.start(previous, rollback=True))
         self.step("rollback-verify", app.verify_started)

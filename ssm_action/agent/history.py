@@ -19,7 +19,7 @@ import importlib.util
 from typing import Any, Dict, List, Optional
 
 from ssm_action.agent.files import StateDir
-from ssm_action.agent.output import utc_now
+from ssm_action.agent.output import Reporter, utc_now
 from ssm_action.contract import check_params
 
 LAST_GOOD = "last-good.json"
@@ -68,6 +68,18 @@ def unshipped(params: Dict[str, Any]) -> List[str]:
     if params["app_host"] == "service":
         needed += ["service", "scheduled_task" if params["platform"] == "windows" else "systemd"]
     return [name for name in needed if importlib.util.find_spec("ssm_action.agent." + name) is None]
+
+
+def put_back_params(params: Dict[str, Any], record: Any, rep: Reporter) -> Dict[str, Any]:
+    """The parameters that start a version put back: its record's, unless this agent cannot (said)."""
+    wanted = start_params(params, record)
+    missing = unshipped(wanted)
+    if not missing:
+        return wanted
+    feature = "app-host service" if wanted["app_host"] == "service" else "app-secrets"
+    rep.say("the version put back was started with %s, which this agent does not carry (%s): starting it "
+            "with this deploy's parameters" % (feature, ", ".join(missing)))
+    return params
 
 
 def record_good(records: StateDir, params: Dict[str, Any], backup_path: Optional[str],

@@ -128,3 +128,14 @@ def test_an_artifact_deploys_app_gets_its_secrets_and_no_value_is_kept(target: T
     assert "migrating ***" in Path(first.result["log_file"]).read_text()
     assert os.listdir(target.root / "srv") and (target.root / "srv" / "app.releases").is_dir()
     assert_nowhere([DB_URL, API_KEY, "s3cr3t-pw"], [first.out, first.err, bad.out, bad.err], target.root)
+    v3 = pack(project.commit("v3", {"serve.py": SERVE.format(version="v3", status=200, prelude=""),
+                                    "deploy/hooks/post-start.py": "pass\n"}))
+    assert agent(target, v3, env, app_command=command).code == ExitCode.OK  # without secrets
+    # v1 was started with secrets, but this agent (v3's parameters: no secrets) carries no secrets module: it
+    # says so and starts v1 without them, whose post-start hook then fails on the missing DB_URL: v3 comes back
+    back = agent(target, v3, env, app_command=command, action="rollback")
+    assert back.code == ExitCode.ROLLED_BACK, back.out + back.err
+    assert ("the version put back was started with app-secrets, which this agent does not carry (secrets): "
+            "starting it with this deploy's parameters") in back.out
+    assert "post-start: hook deploy/hooks/post-start.py failed" in back.result["error"]
+    assert json.loads(target.get()[1])["version"] == "v3"
