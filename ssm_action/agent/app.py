@@ -36,6 +36,7 @@ HOOK_TIMEOUT = 600
 APP_LOG_ROTATE_BYTES = 10 * 1024 * 1024
 PID_FILE = "app.json"
 STOP_REQUEST = "stop-request"
+SERVICE_SPEC = "launch.json"  # in the state folder while a service of this app is installed (service.py)
 
 
 class App:
@@ -62,6 +63,7 @@ class App:
         self.health = "not_checked"
         self.stop_request = records.path(STOP_REQUEST)
         self.leftover: Optional[Service] = None  # a service this deploy installed that the version put back lacks
+        self.retired: Optional[Service] = None  # the service of an earlier deploy, removed by this one
 
     def as_started_with(self, params: Dict[str, Any]) -> "App":
         """The app under another version's start parameters (a rollback's), keeping what this
@@ -75,7 +77,7 @@ class App:
         else:
             other.read_secrets()
         if other.service:
-            other.installed = self.installed
+            other.installed = self.installed or self.retired is not None
         elif self.installed:
             other.leftover = self.service
         return other
@@ -132,7 +134,7 @@ class App:
 
     def stop(self) -> str:
         """Stop the service, then every process of our app (the PID file's and any orphan)."""
-        first = self.service.stop() + "; " if self.service else ""
+        first = self.service.stop() + "; " if self.service else self.retire()
         pids = self.app_pids()
         recorded = self.running().get("pid")
         note = ""
@@ -157,6 +159,20 @@ class App:
         self.records.remove(STOP_REQUEST)
         return first + "stopped pid %s%s%s" % (", ".join(map(str, pids)),
                                                " (forced)" if left else "", note)
+
+    def retire(self) -> str:
+        """With ``app_host: process``, a service an earlier deploy installed is stopped and removed
+        (kept for a rollback), else it would start the old definition at the next boot."""
+        if not os.path.isfile(self.records.path(SERVICE_SPEC)):
+            return ""
+        from ssm_action.agent import history
+        if history.unshipped(dict(self.p, app_host="service")):
+            return ("an app-host service of an earlier deploy is still installed and this agent does not "
+                    "carry the service modules: remove it by hand (docs/troubleshooting.md); ")
+        from ssm_action.agent import service
+        self.retired = service.Service(self.plat, self.shell, self.records, self.where, self.p)
+        note = self.retired.retire()
+        return note + "; " if note else ""
 
     def wait_gone(self, pids: List[int], timeout: float) -> List[int]:
         """The pids still alive after ``timeout`` (polled, returns as soon as all are gone)."""
