@@ -165,11 +165,10 @@ class App:
         (kept for a rollback), else it would start the old definition at the next boot."""
         if not os.path.isfile(self.records.path(SERVICE_SPEC)):
             return ""
-        from ssm_action.agent import history
-        if history.unshipped(dict(self.p, app_host="service")):
-            return ("an app-host service of an earlier deploy is still installed and this agent does not "
-                    "carry the service modules: remove it by hand (docs/troubleshooting.md); ")
-        from ssm_action.agent import service
+        try:
+            from ssm_action.agent import service
+        except ImportError:  # a process host's agent carries no service modules (payload.EXTRAS)
+            return "an app-host service of an earlier deploy is still installed: remove it by hand; "
         self.retired = service.Service(self.plat, self.shell, self.records, self.where, self.p)
         note = self.retired.retire()
         return note + "; " if note else ""

@@ -71,8 +71,7 @@ class Delivery:
             raise StepError("no release of commit %s is kept on this server (removed by the backup "
                             "retention, or deployed from git): deploy that commit again" % short(self.p["sha"]))
         self.name = name
-        return "; ".join(n for n in ["putting back release %s (no download, no reinstall); now %s" % (
-            self.releases.describe(name), self.releases.describe(current)), note] if n)
+        return "putting back release %s (no download, no reinstall)%s" % (name, note and "; " + note)
 
     def download(self) -> str:
         if os.path.isfile(self.zip):
@@ -166,7 +165,7 @@ class ArtifactDeploy:
                 d.step(name, action)
         except StepError as exc:
             return self.fail(failed, exc)
-        history.record_good(d.records, d.p, None, release=self.delivery.name)
+        history.record_good(d.records, d.p, None)
         return d.finish("success", ExitCode.OK)
 
     def pre_stop(self) -> str:

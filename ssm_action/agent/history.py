@@ -26,11 +26,11 @@ LAST_GOOD = "last-good.json"
 LAST_DEPLOY = "last-deploy.json"
 HISTORY_KEPT = 10
 STARTED_WITH = ("app_command", "entry", "app_env", "app_secrets", "app_host", "app_user")
-ENTRY_KEYS = ("sha", "deploy_id", "time", "backup_path", "release", "started_with")
+ENTRY_KEYS = ("sha", "deploy_id", "time", "backup_path", "started_with")
 
 
 def good_versions(records: StateDir) -> List[Dict[str, Any]]:
-    """Newest first: {sha, deploy_id, time, backup_path, release, started_with}."""
+    """Newest first: {sha, deploy_id, time, backup_path, started_with}."""
     last = records.read(LAST_GOOD)
     if not last.get("sha"):
         return []
@@ -61,36 +61,27 @@ def start_params(params: Dict[str, Any], record: Any) -> Dict[str, Any]:
     return params if errors else checked
 
 
-def unshipped(params: Dict[str, Any]) -> List[str]:
-    """The agent modules starting the app under ``params`` needs that this zipapp lacks (its payload
-    carries only the features of the deploy that sent it: payload.EXTRAS)."""
-    needed = ["secrets"] if params["app_secrets"] else []
-    if params["app_host"] == "service":
-        needed += ["service", "scheduled_task" if params["platform"] == "windows" else "systemd"]
-    return [name for name in needed if importlib.util.find_spec("ssm_action.agent." + name) is None]
-
-
 def put_back_params(params: Dict[str, Any], record: Any, rep: Reporter) -> Dict[str, Any]:
-    """The parameters that start a version put back: its record's, unless this agent cannot (said)."""
+    """The parameters that start a version put back: its record's, unless this agent lacks a module they
+    need (said): its payload carries only the features of the deploy that sent it (payload.EXTRAS; the
+    service modules include the secrets ones)."""
     wanted = start_params(params, record)
-    missing = unshipped(wanted)
-    if not missing:
+    need = "service" if wanted["app_host"] == "service" else "secrets" if wanted["app_secrets"] else ""
+    if not need or importlib.util.find_spec("ssm_action.agent." + need):
         return wanted
-    feature = "app-host service" if wanted["app_host"] == "service" else "app-secrets"
-    rep.say("the version put back was started with %s, which this agent does not carry (%s): starting it "
-            "with this deploy's parameters" % (feature, ", ".join(missing)))
+    rep.say("the version put back was started with app-%s, which this agent does not carry: starting it "
+            "with this deploy's parameters" % ("host service" if need == "service" else need))
     return params
 
 
-def record_good(records: StateDir, params: Dict[str, Any], backup_path: Optional[str],
-                release: Optional[str] = None) -> None:
+def record_good(records: StateDir, params: Dict[str, Any], backup_path: Optional[str]) -> None:
     """After a verified deploy: push it; after a rollback: it becomes the newest again."""
     versions = good_versions(records)
     if params.get("action") == "rollback":
         shas = [e["sha"] for e in versions]
         versions = versions[shas.index(params["sha"]) + 1:] if params["sha"] in shas else versions
     entry = {"sha": params["sha"], "deploy_id": params["deploy_id"], "time": utc_now(), "backup_path": backup_path,
-             "release": release, "started_with": started_with(params)}
+             "started_with": started_with(params)}
     versions = [e for e in versions if e["sha"] != params["sha"]]
     records.write(LAST_GOOD, dict(entry, history=versions[:HISTORY_KEPT]))
 

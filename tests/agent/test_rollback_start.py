@@ -103,7 +103,7 @@ def test_secrets_follow_the_version_put_back_and_a_missing_feature_falls_back(se
     # v4 drops the secrets, so its agent carries no secrets module: v3 comes back without them, and it says so
     bad = deploy_(commit(server, "v4", status=500), health_timeout=ROLLBACK_WAIT)
     assert bad.code == ExitCode.ROLLED_BACK, bad.out
-    assert ("the version put back was started with app-secrets, which this agent does not carry (secrets): "
-            "starting it with this deploy's parameters") in bad.out
+    assert ("the version put back was started with app-secrets, which this agent does not carry: starting it "
+            "with this deploy's parameters") in bad.out
     assert answer(server)["version"] == "v3"
     assert DB_URL not in server.state("last-good.json").__repr__()

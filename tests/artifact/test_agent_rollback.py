@@ -59,14 +59,12 @@ def test_mode_rollback_switches_back_to_the_installed_release(target: Target, pr
     venv = target.app_dir / ".venv" / "pyvenv.cfg"
     installed = venv.stat().st_mtime_ns
     assert agent(target, v2).code == ExitCode.OK and target.get() == (200, "v2 tinydep-1.0")
-    second = releases.current()
 
     back = agent(target, v2, action="rollback")  # the workflow's own (newer) artifact: not used
     assert back.code == ExitCode.OK, back.out + back.err
     assert steps(back) == ["lock", "secrets", "record", "prepare", "pre-stop", "stop", "switch", "start",
                            "verify", "post-start", "keep"]
-    assert detail(back, "prepare").startswith(f"putting back release {first} (commit {v1.commit[:12]}) "
-                                              f"(no download, no reinstall); now {second}")
+    assert detail(back, "prepare") == f"putting back release {first} (no download, no reinstall)"
     assert (back.result["running_sha"], back.result["previous_sha"]) == (v1.commit, v2.commit)
     assert releases.current() == first and target.get() == (200, "v1 tinydep-1.0")
     assert venv.stat().st_mtime_ns == installed  # its venv, as installed by the first deploy
@@ -135,7 +133,7 @@ def test_an_artifact_deploys_app_gets_its_secrets_and_no_value_is_kept(target: T
     # says so and starts v1 without them, whose post-start hook then fails on the missing DB_URL: v3 comes back
     back = agent(target, v3, env, app_command=command, action="rollback")
     assert back.code == ExitCode.ROLLED_BACK, back.out + back.err
-    assert ("the version put back was started with app-secrets, which this agent does not carry (secrets): "
-            "starting it with this deploy's parameters") in back.out
+    assert ("the version put back was started with app-secrets, which this agent does not carry: starting it "
+            "with this deploy's parameters") in back.out
     assert "post-start: hook deploy/hooks/post-start.py failed" in back.result["error"]
     assert json.loads(target.get()[1])["version"] == "v3"
