@@ -63,15 +63,13 @@ class Delivery:
 
     def pick(self) -> str:
         """``mode: rollback``: the release of the version put back, installed already (no download)."""
-        note = self.releases.prepare()
-        current = self.releases.current()
-        self.previous = current if current and self.releases.ready(current) else self.releases.rollback_target()
+        note = self.prepare()  # what a failure puts back: the newest good release, the one running
         name = self.releases.release_of(self.p["sha"])
         if name is None:
-            raise StepError("no release of commit %s is kept on this server (removed by the backup "
-                            "retention, or deployed from git): deploy that commit again" % short(self.p["sha"]))
+            raise StepError("no release of commit %s is kept on this server: deploy that commit again" % short(
+                self.p["sha"]))
         self.name = name
-        return "putting back release %s (no download, no reinstall)%s" % (name, note and "; " + note)
+        return "putting back release %s (no download, no reinstall); %s" % (name, note)
 
     def download(self) -> str:
         if os.path.isfile(self.zip):

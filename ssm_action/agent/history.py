@@ -20,7 +20,6 @@ from typing import Any, Dict, List, Optional
 
 from ssm_action.agent.files import StateDir
 from ssm_action.agent.output import Reporter, utc_now
-from ssm_action.contract import check_params
 
 LAST_GOOD = "last-good.json"
 LAST_DEPLOY = "last-deploy.json"
@@ -53,12 +52,11 @@ def started_with(params: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def start_params(params: Dict[str, Any], record: Any) -> Dict[str, Any]:
-    """``params`` with a version's recorded ``started_with``; unchanged without a whole, valid record."""
+    """``params`` with a version's recorded ``started_with`` (written by this agent from checked
+    parameters); unchanged without a whole record."""
     if not isinstance(record, dict) or not all(k in record for k in STARTED_WITH):
         return params
-    merged = dict(params, **{k: record[k] for k in STARTED_WITH})
-    checked, errors = check_params(merged)
-    return params if errors else checked
+    return dict(params, **{k: record[k] for k in STARTED_WITH})
 
 
 def put_back_params(params: Dict[str, Any], record: Any, rep: Reporter) -> Dict[str, Any]:

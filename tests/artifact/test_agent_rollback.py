@@ -59,12 +59,14 @@ def test_mode_rollback_switches_back_to_the_installed_release(target: Target, pr
     venv = target.app_dir / ".venv" / "pyvenv.cfg"
     installed = venv.stat().st_mtime_ns
     assert agent(target, v2).code == ExitCode.OK and target.get() == (200, "v2 tinydep-1.0")
+    second = releases.current()
 
     back = agent(target, v2, action="rollback")  # the workflow's own (newer) artifact: not used
     assert back.code == ExitCode.OK, back.out + back.err
     assert steps(back) == ["lock", "secrets", "record", "prepare", "pre-stop", "stop", "switch", "start",
                            "verify", "post-start", "keep"]
-    assert detail(back, "prepare") == f"putting back release {first} (no download, no reinstall)"
+    assert detail(back, "prepare") == (f"putting back release {first} (no download, no reinstall); previous "
+                                       f"release {second} (commit {v2.commit[:12]})")
     assert (back.result["running_sha"], back.result["previous_sha"]) == (v1.commit, v2.commit)
     assert releases.current() == first and target.get() == (200, "v1 tinydep-1.0")
     assert venv.stat().st_mtime_ns == installed  # its venv, as installed by the first deploy
@@ -82,9 +84,8 @@ def test_mode_rollback_to_a_removed_release_changes_nothing_and_says_so(target: 
     shutil.rmtree(releases.path(first))
     back = agent(target, v2, action="rollback")
     assert back.code == ExitCode.FAILED, back.out
-    assert back.result["error"] == (f"prepare: no release of commit {v1.commit[:12]} is kept on this server "
-                                    "(removed by the backup retention, or deployed from git): deploy that commit "
-                                    "again (nothing was changed: the app kept running)")
+    assert back.result["error"] == (f"prepare: no release of commit {v1.commit[:12]} is kept on this server: "
+                                    "deploy that commit again (nothing was changed: the app kept running)")
     assert target.get() == (200, "v2 tinydep-1.0")
 
 
