@@ -36,6 +36,7 @@ HOOK_TIMEOUT = 600
 APP_LOG_ROTATE_BYTES = 10 * 1024 * 1024
 PID_FILE = "app.json"
 STOP_REQUEST = "stop-request"
+SERVICE_SPEC = "launch.json"  # in the state folder while a service of this app is installed (service.py)
 
 
 class App:
@@ -61,6 +62,22 @@ class App:
         self.health_status: Optional[int] = None
         self.health = "not_checked"
         self.stop_request = records.path(STOP_REQUEST)
+        self.leftover: Optional[Service] = None  # a service this deploy installed that the version put back lacks
+        self.retired: Optional[Service] = None  # the service of an earlier deploy, removed by this one
+
+    def as_started_with(self, params: Dict[str, Any]) -> "App":
+        """The app under another version's start parameters (a rollback's), keeping what this
+        deploy read and did: its secrets if the references are the same, the service it installed."""
+        other = App(self.plat, self.shell, self.records, Layout.of(params), params, self.state)
+        if params["app_secrets"] == self.p["app_secrets"]:
+            other.secrets = self.secrets
+        else:
+            other.read_secrets()
+        if other.service:
+            other.installed = self.installed or self.retired is not None
+        elif self.installed:
+            other.leftover = self.service
+        return other
 
     def environment(self, sha: Optional[str]) -> Dict[str, str]:
         env = dict(os.environ)
@@ -114,7 +131,7 @@ class App:
 
     def stop(self) -> str:
         """Stop the service, then every process of our app (the PID file's and any orphan)."""
-        first = self.service.stop() + "; " if self.service else ""
+        first = self.service.stop() + "; " if self.service else self.retire()
         pids = self.app_pids()
         recorded = self.running().get("pid")
         note = ""
@@ -139,6 +156,19 @@ class App:
         self.records.remove(STOP_REQUEST)
         return first + "stopped pid %s%s%s" % (", ".join(map(str, pids)),
                                                " (forced)" if left else "", note)
+
+    def retire(self) -> str:
+        """With ``app_host: process``, a service an earlier deploy installed is stopped and removed
+        (kept for a rollback), else it would start the old definition at the next boot."""
+        if not os.path.isfile(self.records.path(SERVICE_SPEC)):
+            return ""
+        try:
+            from ssm_action.agent import service
+        except ImportError:  # a process host's agent carries no service modules (payload.EXTRAS)
+            return "an app-host service of an earlier deploy is still installed: remove it by hand; "
+        self.retired = service.Service(self.plat, self.shell, self.records, self.where, self.p)
+        note = self.retired.retire()
+        return note + "; " if note else ""
 
     def wait_gone(self, pids: List[int], timeout: float) -> List[int]:
         """The pids still alive after ``timeout`` (polled, returns as soon as all are gone)."""
@@ -176,9 +206,11 @@ class App:
                 note = self.start_service(sha, rollback)
                 pid = self.service.pid()
             else:
-                self.proc, note = self.plat.start(argv, self.where.app_dir, self.environment(sha),
-                                                  out)
-                pid, note = self.proc.pid, ": %s%s" % (" ".join(argv), note)
+                # the version put back ran as a process: the service this deploy installed goes
+                note = "; " + self.leftover.restore_previous() if rollback and self.leftover else ""
+                self.proc, started = self.plat.start(argv, self.where.app_dir, self.environment(sha),
+                                                     out)
+                pid, note = self.proc.pid, ": %s%s%s" % (" ".join(argv), started, note)
         self.started = True
         self.records.write(PID_FILE, {"pid": pid, "sha": sha, "argv": argv, "match": self.command.match,
                                       "deploy_id": self.p["deploy_id"], "started": utc_now()})

@@ -4,6 +4,8 @@ In order: ``prepare`` (repair, note the rollback target), ``download``, ``verify
 ``unpack``, ``install`` (all before the app stops: a failure changes nothing), then,
 once the app is stopped, ``switch``; after the checks, ``keep`` (the release is good,
 old ones pruned); on a failure after the switch, ``switch_back`` (no reinstall).
+``mode: rollback`` replaces ``prepare`` to ``install`` with ``pick``: the release of the
+version put back is still installed, so it is only switched to.
 
 Each step can be killed and the next deploy still succeeds, while the old release
 keeps serving until the switch: the download resumes (content-addressed by sha256),
@@ -18,17 +20,17 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
-from ssm_action.agent import artifact, wheelhouse
+from ssm_action.agent import artifact, history, wheelhouse
 from ssm_action.agent.app import App
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir
 from ssm_action.agent.host import Platform
 from ssm_action.agent.layout import Layout
 from ssm_action.agent.links import Links, local_links
-from ssm_action.agent.output import short, utc_now
+from ssm_action.agent.output import short
 from ssm_action.agent.releases import READY, Releases
 from ssm_action.agent.shell import Shell
-from ssm_action.agent.deploy import LAST_GOOD, Deploy
+from ssm_action.agent.deploy import Deploy
 from ssm_action.contract import ExitCode
 
 
@@ -58,6 +60,16 @@ class Delivery:
         self.previous = self.releases.rollback_target()
         return "; ".join(n for n in ["previous release %s" % self.releases.describe(
             self.previous), note] if n)
+
+    def pick(self) -> str:
+        """``mode: rollback``: the release of the version put back, installed already (no download)."""
+        note = self.prepare()  # what a failure puts back: the newest good release, the one running
+        name = self.releases.release_of(self.p["sha"])
+        if name is None:
+            raise StepError("no release of commit %s is kept on this server: deploy that commit again" % short(
+                self.p["sha"]))
+        self.name = name
+        return "putting back release %s (no download, no reinstall); %s" % (name, note)
 
     def download(self) -> str:
         if os.path.isfile(self.zip):
@@ -133,11 +145,15 @@ class ArtifactDeploy:
 
     def steps(self) -> List[Tuple[str, Callable[[], str]]]:
         d, dl, sha = self.d, self.delivery, self.d.p["sha"]
-        return [("secrets", d.app.read_secrets), ("record", d.record), ("prepare", dl.prepare),
-                ("download", dl.download), ("checksum", dl.verify), ("unpack", dl.unpack), ("install", dl.install),
-                ("pre-stop", self.pre_stop), ("stop", self.stop), ("switch", dl.switch),
-                ("start", lambda: d.app.start(sha)), ("verify", d.app.verify_started),
-                ("post-start", lambda: d.app.hooks("post-start", sha)), ("keep", dl.keep)]
+        if d.p["action"] == "rollback":  # the release is still here, installed: switched to, as a rollback does
+            fetch = [("prepare", dl.pick)]
+        else:
+            fetch = [("prepare", dl.prepare), ("download", dl.download), ("checksum", dl.verify),
+                     ("unpack", dl.unpack), ("install", dl.install)]
+        return [("secrets", d.app.read_secrets), ("record", d.record)] + fetch + [
+            ("pre-stop", self.pre_stop), ("stop", self.stop), ("switch", dl.switch),
+            ("start", lambda: d.app.start(sha)), ("verify", d.app.verify_started),
+            ("post-start", lambda: d.app.hooks("post-start", sha)), ("keep", dl.keep)]
 
     def run(self) -> int:
         d, failed = self.d, ""
@@ -147,8 +163,7 @@ class ArtifactDeploy:
                 d.step(name, action)
         except StepError as exc:
             return self.fail(failed, exc)
-        d.records.write(LAST_GOOD, {"sha": d.p["sha"], "deploy_id": d.p["deploy_id"], "time": utc_now(),
-                                    "release": self.delivery.name, "backup_path": None})
+        history.record_good(d.records, d.p, None)
         return d.finish("success", ExitCode.OK)
 
     def pre_stop(self) -> str:
@@ -192,5 +207,4 @@ class ArtifactDeploy:
             return
         sha = StateDir(dl.releases.path(previous)).read(READY).get("commit") if previous else None
         sha = sha or d.state.previous_sha or ""
-        d.step("rollback-start", lambda: d.app.start(sha))
-        d.step("rollback-verify", d.app.verify_started)
+        d.restart(sha)

@@ -165,7 +165,7 @@ class Deploy:
         notes = []
         if prior is not None and state.recovering:
             # A killed deploy left the tree half-changed: its "previous" is still ours.
-            state.previous_sha = prior.previous_sha
+            state.previous_sha, state.previous_start = prior.previous_sha, prior.previous_start
             backup = prior.backup_path
             state.backup_path = backup if backup and os.path.isfile(backup) else None
             state.discarded = list(prior.discarded or [])
@@ -173,6 +173,8 @@ class Deploy:
                 prior.deploy_id, prior.phase))
         else:
             state.previous_sha = last_good.get("sha") or state.head
+            state.previous_start = last_good.get("started_with") if state.previous_sha == last_good.get(
+                "sha") else None
         state.dirty = state.recovering
         self.journal.save()
         running = ("running %s pid %d" % (short(app.get("sha")), state.old_pid)
@@ -223,8 +225,14 @@ class Deploy:
         if keep_old and old_pid is not None:
             self.step("rollback-verify", lambda: self.app.verify_kept(old_pid))
         else:
-            self.step("rollback-start", lambda: self.app.start(previous, rollback=True))
-            self.step("rollback-verify", self.app.verify_started)
+            self.restart(previous)
+
+    def restart(self, previous: str) -> None:
+        """Start the version put back as it was started (its recorded command, variables, host)."""
+        wanted = history.put_back_params(self.p, self.state.previous_start, self.rep)
+        app = self.app = self.app.as_started_with(wanted)
+        self.step("rollback-start", lambda: app.start(previous, rollback=True))
+        self.step("rollback-verify", app.verify_started)
 
     def restore_files(self, sha: str) -> str:
         backup, discarded = self.state.backup_path, self.state.discarded

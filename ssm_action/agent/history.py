@@ -5,26 +5,35 @@
 newest good version that is not the one running, and drops the newer entries, so
 two rollbacks go two versions back. ``last-deploy.json`` says how the last
 deploy (or rollback) ended. Both live in the state folder, written atomically.
+
+Each good version also keeps ``started_with``: how its app was started (the command,
+entry, plain variables, secret REFERENCES, host and account; never a secret's value,
+the references are resolved again at each start). Putting a version back starts it
+that way, not with the parameters of the deploy that failed; a record written before
+``started_with`` existed has none, and the current parameters are used.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any, Dict, List, Optional
 
 from ssm_action.agent.files import StateDir
-from ssm_action.agent.output import utc_now
+from ssm_action.agent.output import Reporter, utc_now
 
 LAST_GOOD = "last-good.json"
 LAST_DEPLOY = "last-deploy.json"
 HISTORY_KEPT = 10
+STARTED_WITH = ("app_command", "entry", "app_env", "app_secrets", "app_host", "app_user")
+ENTRY_KEYS = ("sha", "deploy_id", "time", "backup_path", "started_with")
 
 
 def good_versions(records: StateDir) -> List[Dict[str, Any]]:
-    """Newest first: {sha, deploy_id, time, backup_path}."""
+    """Newest first: {sha, deploy_id, time, backup_path, started_with}."""
     last = records.read(LAST_GOOD)
     if not last.get("sha"):
         return []
-    entry = {k: last.get(k) for k in ("sha", "deploy_id", "time", "backup_path")}
+    entry = {k: last.get(k) for k in ENTRY_KEYS}
     older = [e for e in last.get("history") or [] if isinstance(e, dict) and e.get("sha")]
     return [entry] + older
 
@@ -37,13 +46,40 @@ def rollback_target(records: StateDir, running_sha: Optional[str]) -> Optional[D
     return None
 
 
+def started_with(params: Dict[str, Any]) -> Dict[str, Any]:
+    """What the app is started with under ``params`` (secrets as references only)."""
+    return {k: params[k] for k in STARTED_WITH}
+
+
+def start_params(params: Dict[str, Any], record: Any) -> Dict[str, Any]:
+    """``params`` with a version's recorded ``started_with`` (written by this agent from checked
+    parameters); unchanged without a whole record."""
+    if not isinstance(record, dict) or not all(k in record for k in STARTED_WITH):
+        return params
+    return dict(params, **{k: record[k] for k in STARTED_WITH})
+
+
+def put_back_params(params: Dict[str, Any], record: Any, rep: Reporter) -> Dict[str, Any]:
+    """The parameters that start a version put back: its record's, unless this agent lacks a module they
+    need (said): its payload carries only the features of the deploy that sent it (payload.EXTRAS; the
+    service modules include the secrets ones)."""
+    wanted = start_params(params, record)
+    need = "service" if wanted["app_host"] == "service" else "secrets" if wanted["app_secrets"] else ""
+    if not need or importlib.util.find_spec("ssm_action.agent." + need):
+        return wanted
+    rep.say("the version put back was started with app-%s, which this agent does not carry: starting it "
+            "with this deploy's parameters" % ("host service" if need == "service" else need))
+    return params
+
+
 def record_good(records: StateDir, params: Dict[str, Any], backup_path: Optional[str]) -> None:
     """After a verified deploy: push it; after a rollback: it becomes the newest again."""
     versions = good_versions(records)
     if params.get("action") == "rollback":
         shas = [e["sha"] for e in versions]
         versions = versions[shas.index(params["sha"]) + 1:] if params["sha"] in shas else versions
-    entry = {"sha": params["sha"], "deploy_id": params["deploy_id"], "time": utc_now(), "backup_path": backup_path}
+    entry = {"sha": params["sha"], "deploy_id": params["deploy_id"], "time": utc_now(), "backup_path": backup_path,
+             "started_with": started_with(params)}
     versions = [e for e in versions if e["sha"] != params["sha"]]
     records.write(LAST_GOOD, dict(entry, history=versions[:HISTORY_KEPT]))
 

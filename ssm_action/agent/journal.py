@@ -30,6 +30,7 @@ class DeployState:
     started: str = field(default_factory=utc_now)
     phase: str = ""  # the step running
     previous_sha: Optional[str] = None  # the version a rollback puts back
+    previous_start: Optional[Dict[str, Any]] = None  # how it was started (history.started_with)
     head: Optional[str] = None  # HEAD before sync
     old_pid: Optional[int] = None  # the app process running before the deploy
     recovering: bool = False  # taking over from a killed deploy that changed the tree

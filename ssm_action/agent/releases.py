@@ -87,6 +87,13 @@ class Releases:
         current = self.current()
         return current if current and self.ready(current) else None
 
+    def release_of(self, commit: str) -> Optional[str]:
+        """The newest good release of ``commit`` that is still ready (``mode: rollback``)."""
+        for name in reversed(self.good()):
+            if self.ready(name) and StateDir(self.path(name)).read(READY).get("commit") == commit:
+                return name
+        return None
+
     def describe(self, name: Optional[str]) -> str:
         if not name:
             return "none"

@@ -142,14 +142,18 @@ class ScheduledTask:
     def install(self, xml: str, user: Optional[str] = None) -> str:
         """Register the task (the definition in place kept first)."""
         before = self.current()
+        self.keep(before)
+        self.register(xml, user)
+        return "task %s %s" % (self.name, "replaced" if before else "installed")
+
+    def keep(self, before: Optional[str]) -> None:
+        """What ``restore_previous`` registers again: ``before``, or no task at all."""
         os.makedirs(self.keep_dir, exist_ok=True)
         if before is None:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(self.kept)
         else:
             write_atomic(self.kept, before.encode("utf-16"))
-        self.register(xml, user)
-        return "task %s %s" % (self.name, "replaced" if before else "installed")
 
     def start(self) -> str:
         self.call("/Run", "/TN", self.name)

@@ -17,6 +17,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from ssm_action.agent import launcher
+from ssm_action.agent.app import SERVICE_SPEC
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir
 from ssm_action.agent.host import Platform
@@ -28,7 +29,7 @@ if TYPE_CHECKING:  # one of them is shipped: the server's (payload.EXTRAS)
     from ssm_action.agent.scheduled_task import ScheduledTask
     from ssm_action.agent.systemd import SystemdUnit
 
-SPEC = "launch.json"
+SPEC = SERVICE_SPEC
 PID = "service-app.json"  # the launcher writes the app's pid here
 
 
@@ -142,6 +143,19 @@ class Service:
         ran = self.unit.systemctl("show", "--property=ExecMainStatus", "--value", self.unit.name,
                                   check=False)
         return int(ran.out.strip()) if ran.out.strip().isdigit() else None
+
+    def retire(self) -> str:
+        """``app_host`` is process now: stop and remove the service, its definition and spec kept, so
+        that a rollback to the version it ran (``restore_previous``) puts them back. "" when none."""
+        before = self.host.current()
+        if before is None:
+            return ""
+        stopped = self.stop()
+        self.host.keep(before)
+        if os.path.isfile(self.spec):
+            os.makedirs(os.path.dirname(self.kept_spec), exist_ok=True)
+            os.replace(self.spec, self.kept_spec)
+        return "%s; %s (app host is process now)" % (stopped, self.host.remove())
 
     def restore_previous(self) -> str:
         """The definition and spec in place before ``install`` (none: the service removed)."""

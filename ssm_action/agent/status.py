@@ -83,4 +83,4 @@ def rollback_params(params: Dict[str, Any], plat: Platform, rep: Reporter) -> Op
         return None
     rep.say("rollback: running %s; putting back %s (deploy %s, %s)" % (
         short(running), short(target["sha"]), target.get("deploy_id"), target.get("time")))
-    return dict(params, sha=target["sha"])
+    return history.put_back_params(dict(params, sha=target["sha"]), target.get("started_with"), rep)

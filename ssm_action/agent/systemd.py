@@ -116,18 +116,22 @@ class SystemdUnit:
         """Write the unit (the one in place kept first), reload, enable at boot."""
         self.check()
         before = self.current()
-        os.makedirs(self.keep_dir, exist_ok=True)
-        if before is None:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(self.kept)  # nothing to go back to but "no unit"
-        else:
-            write_atomic(self.kept, before.encode("utf-8"))
+        self.keep(before)
         write_atomic(self.path, text.encode("utf-8"))
         os.chmod(self.path, 0o644)
         self.systemctl("daemon-reload")
         self.systemctl("enable", self.name)
         return "unit %s %s" % (self.name, "unchanged" if before == text else (
             "replaced" if before else "installed"))
+
+    def keep(self, before: Optional[str]) -> None:
+        """What ``restore_previous`` puts back: ``before``, or no unit at all."""
+        os.makedirs(self.keep_dir, exist_ok=True)
+        if before is None:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.kept)
+        else:
+            write_atomic(self.kept, before.encode("utf-8"))
 
     def start(self) -> str:
         self.systemctl("start", self.name)
@@ -164,6 +168,7 @@ class SystemdUnit:
         with open(self.kept, encoding="utf-8") as handle:
             write_atomic(self.path, handle.read().encode("utf-8"))
         self.systemctl("daemon-reload")
+        self.systemctl("enable", self.name)  # again at boot, also after a retire (service.py) disabled it
         return "unit %s restored" % self.name
 
     def remove(self) -> str:

@@ -29,7 +29,9 @@ def run(cfg: DeployConfig, ctx: RunContext, gates_ok: bool = True) -> bool:
             track.skip("a blocking gate failed")
             return False
         the_plan = plan.build(cfg, ctx, environment)
-        if cfg.delivery.artifact:  # packed and stored before anything is sent
+        if cfg.delivery.artifact and cfg.agent_action == "rollback":
+            runner.log("mode rollback: no artifact packed (each server switches back to a release it keeps)")
+        elif cfg.delivery.artifact:  # packed and stored before anything is sent
             the_plan = shipping.ship(the_plan, cfg)
         track.planned(the_plan)
         doing = ("Putting the last good version back on" if cfg.agent_action == "rollback"

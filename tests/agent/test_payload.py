@@ -161,6 +161,9 @@ def test_a_feature_ships_its_modules_and_only_a_deploy_that_uses_it_carries_them
     assert payload.extras_for({"platform": "linux"}) == frozenset()
     assert payload.extras_for({"platform": "windows", "app_host": "service",
                                "app_secrets": {"K": "ssm:/k"}}) == {"service-windows", "secrets"}
+    # a rollback starts the version put back as it was started: as a service, with secrets, maybe
+    assert payload.extras_for({"platform": "linux", "action": "rollback"}) == {"service-linux", "secrets"}
+    assert payload.extras_for({"platform": "windows", "action": "rollback", "source": "artifact"}) == {"artifact"}
     with pytest.raises(ValueError):
         payload.build(frozenset({"nope"}))
 

@@ -168,3 +168,90 @@ def test_the_agent_deploys_a_service_restarts_it_and_rolls_back_its_definition(b
         if path.is_file():
             assert DB_URL.encode() not in path.read_bytes() and API_KEY.encode() not in path.read_bytes(), path
     assert DB_URL not in first["out"] + second["out"]
+
+
+# --- a switch of app-host from service to process: the old host removed, kept for a rollback
+
+def test_a_retired_task_is_ended_deleted_and_kept_and_a_rollback_registers_it_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(service_module, "shipped_agent", lambda: __file__)
+    host, schtasks = windows_service(tmp_path)
+    argv = ["C:\\apps\\notes\\.venv\\Scripts\\waitress-serve.exe", "app:app"]
+    host.install(argv, {}, SECRETS, "c" * 40)
+    first, spec = schtasks.registered, Path(host.spec)
+    schtasks.calls.clear()
+    assert host.retire() == ("ended task \\ssm-deploy\\notes; task \\ssm-deploy\\notes removed "
+                             "(app host is process now)")
+    assert [call[1] for call in schtasks.calls] == ["/Query", "/Query", "/End", "/Query", "/End", "/Delete"]
+    assert schtasks.registered is None and not spec.exists()  # no task starts the old definition at boot
+    assert host.retire() == ""  # nothing left to retire
+    assert host.restore_previous() == "task \\ssm-deploy\\notes restored"
+    assert schtasks.registered == first and json.loads(spec.read_text())["argv"] == argv
+
+
+def process_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, SchtasksStandIn]:
+    """The App of a deploy with app_host process on a server whose earlier deploy installed the task."""
+    from ssm_action.agent.app import App
+    from ssm_action.agent.journal import DeployState
+    monkeypatch.setattr(service_module, "shipped_agent", lambda: __file__)
+    host, schtasks = windows_service(tmp_path)
+    host.install(["C:\\apps\\notes\\.venv\\Scripts\\waitress-serve.exe", "app:app"], {}, SECRETS, "c" * 40)
+    params = {**host_params(), "app_host": "process"}
+    app = App(WindowsPlatform(), host_shell(schtasks), host.records, host.where, params, DeployState("8-1", "d" * 40))
+    return app, schtasks
+
+
+def host_params() -> dict[str, Any]:
+    checked, _ = check_params({"deploy_id": "8-1", "app_dir": "C:\\apps\\notes", "sha": "d" * 40,
+                               "platform": "windows", "app_command": ["waitress-serve", "app:app"],
+                               "app_secrets": SECRETS})
+    return checked
+
+
+def host_shell(standin: SchtasksStandIn) -> Shell:
+    shell = Shell(Reporter(Redactor()))
+    shell.run = standin  # type: ignore[method-assign]
+    return shell
+
+
+def test_a_deploy_as_a_process_retires_the_earlier_service_and_its_rollback_brings_it_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    app, schtasks = process_app(tmp_path, monkeypatch)
+    assert app.retire().endswith("removed (app host is process now); ")
+    assert schtasks.registered is None and app.retired is not None
+    back = app.as_started_with({**app.p, "app_host": "service"})  # the version put back ran as the service
+    assert back.installed  # so its start restores the kept definition instead of leaving none
+    assert back.service.restore_previous() == "task \\ssm-deploy\\notes restored" and schtasks.registered
+
+
+def test_without_the_service_modules_the_retire_says_what_is_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import ssm_action.agent
+    app, schtasks = process_app(tmp_path, monkeypatch)
+    monkeypatch.delattr(ssm_action.agent, "service")  # as in a process host's zipapp: no service.py
+    monkeypatch.setitem(sys.modules, "ssm_action.agent.service", None)
+    assert app.retire() == "an app-host service of an earlier deploy is still installed: remove it by hand; "
+    assert schtasks.registered is not None and app.retired is None
+
+
+@pytest.mark.slow
+@pytest.mark.container
+def test_a_switch_to_a_process_removes_the_unit_and_a_rollback_to_the_service_restores_it(box: Box):
+    v1 = commit(box.srv / "origin", "v1")
+    assert box.deploy(v1)["status"] == "success"
+    assert wait_for(lambda: serving(box.port))["version"] == "v1"
+    # v2 runs as a process and cannot start: the rollback puts v1 back as it ran, the unit enabled again
+    v2 = commit(box.srv / "origin", "v2", prelude='raise SystemExit("v2 cannot start")')
+    bad = box.deploy(v2, app_host="process")
+    assert bad["status"] == "rolled_back", bad["out"]
+    assert "removed (app host is process now)" in bad["out"]
+    assert box.container.sh(f"systemctl is-enabled {UNIT}").stdout.strip() == "enabled"
+    assert box.unit("Description") == f"app {v1[:12]} (ssm-deploy-action)" and box.unit("ActiveState") == "active"
+    assert wait_for(lambda: serving(box.port))["version"] == "v1"
+    # v3 runs as a process: no unit is left to start the old definition at the next boot
+    v3 = commit(box.srv / "origin", "v3")
+    good = box.deploy(v3, app_host="process")
+    assert good["status"] == "success", good["out"]
+    gone = box.container.sh(f"systemctl is-enabled {UNIT}", check=False)
+    assert gone.stdout.strip() in ("", "not-found") and box.unit("LoadState") == "not-found", gone
+    assert wait_for(lambda: serving(box.port))["version"] == "v3"
+    assert box.unit("MainPID") == "0" and good["pid"] != 0

@@ -40,8 +40,9 @@ class Runner:
         self.app_dir = root / "server" / "app"
         self.cache = root / "cache"
 
-    def deploy(self, *flags: str, source: str = "artifact", **env: str) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "ssm_action", "--mode", "deploy", "--transport", "local", "--source", source,
+    def deploy(self, *flags: str, source: str = "artifact", mode: str = "deploy",
+               **env: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "ssm_action", "--mode", mode, "--transport", "local", "--source", source,
                 "--working-directory", str(self.project.repo), "--environment", "test", "--create-deployment", "false",
                 "--app-directory", str(self.app_dir), "--cache-directory", str(self.cache),
                 "--health-check-url", f"http://127.0.0.1:{self.port}/health",
@@ -90,6 +91,20 @@ def test_a_wheelhouse_deploys_through_s3_with_no_index_and_a_failure_switches_ba
     bad = runner.deploy("--wheelhouse", "true", "--s3-bucket", BUCKET, "--aws-region", "us-east-1")
     assert bad.returncode != 0 and "rollback-switch" in bad.stdout and "no reinstall" in bad.stdout
     assert "rollback-deps" not in bad.stdout and runner.get() == (200, "v1 tinydep-1.0")
+
+
+def test_mode_rollback_packs_nothing_and_switches_back_to_the_kept_release(runner: Runner, s3: Any):
+    store = ("--wheelhouse", "true", "--s3-bucket", BUCKET, "--aws-region", "us-east-1")
+    runner.project.commit("v1")
+    assert runner.deploy(*store).returncode == 0
+    runner.project.commit("v2")
+    assert runner.deploy(*store).returncode == 0 and runner.get() == (200, "v2 tinydep-1.0")
+    runner.project.commit("v3")  # the workflow's commit now: never packed by a rollback
+    back = runner.deploy(*store, mode="rollback")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "mode rollback: no artifact packed" in back.stdout and len(stored(s3)) == 2
+    assert "(no download, no reinstall)" in back.stdout and "  install " not in back.stdout
+    assert runner.get() == (200, "v1 tinydep-1.0")
 
 
 def test_without_a_wheelhouse_the_deploy_fails_before_the_app_stops(runner: Runner, s3: Any):
