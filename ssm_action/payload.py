@@ -76,9 +76,8 @@ def extras_for(params: dict[str, Any]) -> frozenset[str]:
         wanted.add(f"service-{params.get('platform')}")
     if params.get("source") == "artifact":
         wanted.add("artifact")
-    # A rollback starts the version put back as it was started: maybe as a service, with secrets. Not
-    # with an artifact: that agent with both is at the SSM size limit (the agent then says it cannot).
-    if params.get("action") == "rollback" and params.get("source") != "artifact":
+    # A rollback starts the version put back as it was started: maybe as a service, with secrets.
+    if params.get("action") == "rollback":
         wanted.update(("secrets", f"service-{params.get('platform')}"))
     return frozenset(wanted)
 

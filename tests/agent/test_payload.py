@@ -163,7 +163,8 @@ def test_a_feature_ships_its_modules_and_only_a_deploy_that_uses_it_carries_them
                                "app_secrets": {"K": "ssm:/k"}}) == {"service-windows", "secrets"}
     # a rollback starts the version put back as it was started: as a service, with secrets, maybe
     assert payload.extras_for({"platform": "linux", "action": "rollback"}) == {"service-linux", "secrets"}
-    assert payload.extras_for({"platform": "windows", "action": "rollback", "source": "artifact"}) == {"artifact"}
+    assert payload.extras_for({"platform": "windows", "action": "rollback", "source": "artifact"}) == {
+        "artifact", "service-windows", "secrets"}
     with pytest.raises(ValueError):
         payload.build(frozenset({"nope"}))
 
