@@ -92,8 +92,8 @@ class WindowsPlatform(Platform):
             k32.CloseHandle(handle)
 
     def find_app_pids(self, words: List[str]) -> List[int]:
-        """From the Windows API (winproc.py): the app's processes, a venv launcher and the
-        base interpreter it started counted once (the launcher's pid)."""
+        """From the Windows API (winproc.py): the app's processes, a launcher (the venv's
+        pythonw.exe, a console script's .exe) and what it started counted once (its pid)."""
         from ssm_action.agent import winproc
         me = os.getpid()
         try:
@@ -109,12 +109,16 @@ class WindowsPlatform(Platform):
 
     @staticmethod
     def _is_app_cmdline(cmdline: str, words: List[str]) -> bool:
+        """A python with the words among its arguments, or the console script (``words[0]``,
+        ``Scripts\\<name>.exe``) itself: pip's launcher, whose python is its child."""
         line = cmdline.strip()
         if line.startswith('"'):
             exe, _, rest = line[1:].partition('"')
         else:
             exe, _, rest = line.partition(" ")
         rest = rest.lower()
+        if words and ntpath.normcase(exe) == ntpath.normcase(words[0]):
+            return all(w.lower() in rest for w in words[1:])
         return "python" in ntpath.basename(exe).lower() and all(w.lower() in rest for w in words)
 
     def terminate(self, pid: int, force: bool) -> bool:

@@ -115,6 +115,20 @@ def test_windows_finds_the_app_by_command_line_the_launcher_pair_as_one(monkeypa
     assert WIN.find_app_pids([ENTRY]) == [10, 15]
 
 
+def test_windows_finds_a_console_script_app_by_its_launcher(monkeypatch):
+    """pip's Scripts\\waitress-serve.exe is a launcher: its python (and the base interpreter the
+    venv's python.exe starts) are its children; the three are one app, the launcher's pid."""
+    script = r"C:\apps\shop\.venv\Scripts\waitress-serve.exe"
+    fake_processes(monkeypatch, {
+        20: (1, script + " --listen=127.0.0.1:8000 app:app"),
+        21: (20, r'"C:\apps\shop\.venv\Scripts\python.exe" "%s" --listen=127.0.0.1:8000 app:app'
+             % script),
+        22: (21, r'"C:\Python313\python.exe" "%s" --listen=127.0.0.1:8000 app:app' % script),
+        23: (1, r"C:\apps\other\.venv\Scripts\waitress-serve.exe app:app"),
+    })
+    assert WIN.find_app_pids([script.upper()]) == [20]
+
+
 def test_windows_a_process_list_without_the_agent_is_an_error(monkeypatch):
     fake_processes(monkeypatch, {}, me=False)  # empty, as Wine's stub PowerShell answered
     with pytest.raises(StepError, match="lacks the agent's own pid"):

@@ -11,7 +11,10 @@ Skipped loudly when Wine is not installed (scripts/wine-setup.sh installs it); u
 
 from __future__ import annotations
 
+import fcntl
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -21,6 +24,9 @@ from tests.agent.agent_fixtures import build_wheel
 from tests.windows.host import NEWEST, WindowsHost
 from tests.windows.winapp import WinApp
 from tests.windows.wine import wine_missing
+from tests.windows.winpython import CACHE
+
+WAITRESS = "3.0.2"  # as examples/sample-app/requirements.txt; pure Python, any Windows Python
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +48,22 @@ def windows_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WindowsHo
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_wheel(tmp_path_factory.mktemp("wheels"))
+
+
+@pytest.fixture(scope="session")
+def waitress_wheels() -> Path:
+    """waitress's pure-Python wheel, downloaded once (PyPI) into the shared Wine cache: pip runs
+    offline under Wine (PIP_NO_INDEX), so requirements name this folder with --find-links."""
+    folder = CACHE / ("wheels-waitress-" + WAITRESS)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "wheels-waitress.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (folder / ".complete").exists():
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
+                            "--no-deps", "-d", str(folder), "waitress==" + WAITRESS],
+                           check=True, capture_output=True, timeout=600)
+            (folder / ".complete").touch()
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -17,11 +17,12 @@ NEWEST, OLDEST = "3.13.1", "3.8.1"
 AGENT_DIR = r"C:\ssm"
 
 
-def install_agent(wine: Wine) -> str:
-    """Put the agent zipapp in the prefix as the product ships it; return its Windows path."""
+def install_agent(wine: Wine, extras: frozenset[str] = frozenset()) -> str:
+    """Put the agent zipapp (with the modules of ``extras``) in the prefix as the product ships
+    it; return its Windows path."""
     folder = wine.linux(AGENT_DIR)
     folder.mkdir(parents=True, exist_ok=True)
-    return wine.windows(payload.write(folder))
+    return wine.windows(payload.write(folder, extras))
 
 
 class WindowsHost:
@@ -30,7 +31,7 @@ class WindowsHost:
     def __init__(self, root: Path) -> None:
         self.wine = Wine(root)
         self.bridge: standins.GitBridge | None = None
-        self._agent = ""
+        self._agents: dict[frozenset[str], str] = {}
 
     def start(self) -> None:
         self.wine.boot()
@@ -53,10 +54,12 @@ class WindowsHost:
         assert self.bridge is not None
         standins.check(self.wine, self.python(NEWEST), self.bridge)
 
-    def agent_command(self, python: str) -> list[str]:
-        """How the agent runs on Windows Python ``python`` (installed once per session)."""
-        self._agent = self._agent or install_agent(self.wine)
-        return [python, self._agent]
+    def agent_command(self, python: str, extras: frozenset[str] = frozenset()) -> list[str]:
+        """How the agent with ``extras`` runs on Windows Python ``python`` (each agent installed
+        once per session)."""
+        if extras not in self._agents:
+            self._agents[extras] = install_agent(self.wine, extras)
+        return [python, self._agents[extras]]
 
     def python(self, version: str) -> str:
         return PYTHONS[version] + r"\python.exe"

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import pytest
 
+from ssm_action import payload
 from tests.agent.agent_fixtures import APP_TEMPLATE, commit_all, free_port, git, http_get, parse_result
 from tests.windows.host import WindowsHost
 
@@ -132,15 +133,18 @@ class WinApp:
         }
 
     def deploy(self, sha: str, python: str | None = None,
-               on_line: Callable[[str, Any], None] | None = None, **overrides: Any) -> AgentRun:
-        """Run the agent on Windows Python to its end; ``on_line`` sees each stdout line."""
+               on_line: Callable[[str, Any], None] | None = None, env: dict[str, str] | None = None,
+               **overrides: Any) -> AgentRun:
+        """Run the agent on Windows Python to its end; ``on_line`` sees each stdout line;
+        ``env``: variables added to the agent's environment (as the SSM Agent's would be)."""
         params = self.params(sha, **overrides)
         params_file = self.path(r"C:\ssm") / ("params-%s.json" % params["deploy_id"])
         params_file.parent.mkdir(parents=True, exist_ok=True)
         params_file.write_text(json.dumps(params))
-        argv = self.host.agent_command(python or self.python) + [
+        # The agent as the action ships it for these parameters (payload.extras_for).
+        argv = self.host.agent_command(python or self.python, payload.extras_for(params)) + [
             "--params-file", self.wine.windows(params_file)]
-        ran = self.wine.run(argv, timeout=600, on_line=on_line)
+        ran = self.wine.run(argv, timeout=600, on_line=on_line, env=self.wine.env(**(env or {})))
         return AgentRun(ran.code, ran.out.replace("\r\n", "\n"), ran.err,
                         parse_result(ran.out) or {})
 
