@@ -132,13 +132,15 @@ class WinApp:
         }
 
     def deploy(self, sha: str, python: str | None = None,
-               on_line: Callable[[str, Any], None] | None = None, **overrides: Any) -> AgentRun:
-        """Run the agent on Windows Python to its end; ``on_line`` sees each stdout line."""
+               on_line: Callable[[str, Any], None] | None = None, wrap: tuple[str, ...] = (),
+               **overrides: Any) -> AgentRun:
+        """Run the agent on Windows Python to its end; ``on_line`` sees each stdout line;
+        ``wrap``: a Windows command that runs the agent's command line given after it."""
         params = self.params(sha, **overrides)
         params_file = self.path(r"C:\ssm") / ("params-%s.json" % params["deploy_id"])
         params_file.parent.mkdir(parents=True, exist_ok=True)
         params_file.write_text(json.dumps(params))
-        argv = self.host.agent_command(python or self.python) + [
+        argv = [*wrap] + self.host.agent_command(python or self.python) + [
             "--params-file", self.wine.windows(params_file)]
         ran = self.wine.run(argv, timeout=600, on_line=on_line)
         return AgentRun(ran.code, ran.out.replace("\r\n", "\n"), ran.err,
