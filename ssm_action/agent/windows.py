@@ -11,6 +11,10 @@ from typing import IO, Any, Dict, List, Optional, Tuple
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.host import Platform
 
+BREAKAWAY_REFUSED = ("; WARNING: the SSM Agent's job object refused breakaway: the app stays in that "
+                     "job and Windows will stop it when the SSM Agent stops or restarts (an agent "
+                     "update restarts it); use app-host: service to keep it running")
+
 
 class WindowsPlatform(Platform):
     """Windows: pythonw.exe detached and out of the SSM job, processes by the Windows API."""
@@ -65,9 +69,10 @@ class WindowsPlatform(Platform):
         except OSError as exc:
             if getattr(exc, "winerror", None) != self.ERROR_ACCESS_DENIED:
                 raise
-        proc = launch(self.START_FLAGS & ~self.CREATE_BREAKAWAY_FROM_JOB)  # inside the job
-        return proc, ("; the SSM job refused breakaway: the app may stop when the command "
-                      "ends (run it as a service or scheduled task if it does)")
+        # The SSM Agent's job has KILL_ON_JOB_CLOSE without BREAKAWAY_OK: the app is born in
+        # it and Windows ends it when the job closes (seen under Wine: tests/windows/test_windows_job.py).
+        proc = launch(self.START_FLAGS & ~self.CREATE_BREAKAWAY_FROM_JOB)
+        return proc, BREAKAWAY_REFUSED
 
     def _kernel32(self) -> Any:
         if self.kernel32 is None:

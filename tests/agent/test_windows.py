@@ -79,7 +79,8 @@ def test_windows_start_falls_back_when_breakaway_is_denied(fake_popen):
     proc, note = WIN.start(["pythonw.exe", ENTRY], "C:\\", {}, "LOG")
     # All four flags, then the same without CREATE_BREAKAWAY_FROM_JOB (0x01000000).
     assert [c[1]["creationflags"] for c in fake_popen.calls] == [0x09000208, 0x08000208]
-    assert "refused breakaway" in note and proc.pid == 4242
+    assert proc.pid == 4242 and note.startswith("; WARNING: the SSM Agent's job object refused breakaway")
+    assert "stop it when the SSM Agent stops or restarts" in note and "app-host: service" in note
 
 
 def test_windows_start_other_errors_propagate(fake_popen):

@@ -134,15 +134,16 @@ class WinApp:
 
     def deploy(self, sha: str, python: str | None = None,
                on_line: Callable[[str, Any], None] | None = None, env: dict[str, str] | None = None,
-               **overrides: Any) -> AgentRun:
+               wrap: tuple[str, ...] = (), **overrides: Any) -> AgentRun:
         """Run the agent on Windows Python to its end; ``on_line`` sees each stdout line;
-        ``env``: variables added to the agent's environment (as the SSM Agent's would be)."""
+        ``env``: variables added to the agent's environment (as the SSM Agent's would be);
+        ``wrap``: a Windows command that runs the agent's command line given after it."""
         params = self.params(sha, **overrides)
         params_file = self.path(r"C:\ssm") / ("params-%s.json" % params["deploy_id"])
         params_file.parent.mkdir(parents=True, exist_ok=True)
         params_file.write_text(json.dumps(params))
         # The agent as the action ships it for these parameters (payload.extras_for).
-        argv = self.host.agent_command(python or self.python, payload.extras_for(params)) + [
+        argv = [*wrap] + self.host.agent_command(python or self.python, payload.extras_for(params)) + [
             "--params-file", self.wine.windows(params_file)]
         ran = self.wine.run(argv, timeout=600, on_line=on_line, env=self.wine.env(**(env or {})))
         return AgentRun(ran.code, ran.out.replace("\r\n", "\n"), ran.err,

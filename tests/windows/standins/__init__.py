@@ -6,14 +6,18 @@
 |                          |                            | and wait: bridged to it over loopback     |
 | powershell_standin.py    | System32\\...\\powershell.exe | Wine's is a stub (no output, exit 0); this |
 |                          |                            | records .ps1 hook calls and fails loudly  |
+| ssm_job_standin.py       | the SSM Agent's job object | no SSM Agent under Wine: runs the agent   |
+|                          | (kill on close, no         | in such a job, then closes it as the SSM  |
+|                          | breakaway unless asked)    | Agent's exit does (test_windows_job.py)   |
 
 The agent lists and ends processes through the Windows API (ssm_action/agent/winproc.py),
 executed for real under Wine: no stand-in for a process query or taskkill.
 
-Each is a pip-style launcher (distlib's t64.exe + a shebang naming the Windows Python + a
-zip of the script), so it is a real .exe the agent starts with CreateProcess. Wine loads the
+The first two are pip-style launchers (distlib's t64.exe + a shebang naming the Windows Python + a
+zip of the script), so each is a real .exe the agent starts with CreateProcess. Wine loads the
 System32 replacement because WINEDLLOVERRIDES sets it to "native" (tests/windows/wine.py).
-``check`` runs each one as the agent does before any scenario.
+``check`` runs each one as the agent does before any scenario. ssm_job_standin.py is not
+installed: a test runs it as a script on the Windows Python, with the agent's command after it.
 """
 
 from __future__ import annotations
