@@ -25,6 +25,7 @@ CI_FILES = ("tox.ini", "noxfile.py", ".github/workflows/*.yml", ".github/workflo
 POINTED = re.compile(r"""(?:-r\s*|--requirement[=\s]+|["']-r["'],\s*)["']?((?:\{toxinidir\}/)?[\w./-]+\.txt)""")
 LOCKS = ("uv.lock", "poetry.lock")
 NOT_TESTS = ("doc", "mypy", "lint", "typing")  # requirement files of other CI jobs
+OTHER_TOX_ENVS = ("format", "style", "setuppy", "build", "release", "pre-commit", "flake8", "black")
 REGISTRY_SOURCES = ("registry", "pypi", "legacy")
 DECIDING_TABLES = ("build-system", "project", "dependency-groups")
 
@@ -106,12 +107,12 @@ def _guess(root: Path, data: dict[str, Any], requirements_file: str) -> Plan:
             result.args += specs
             result.reasons.append(f"group `{name}` ({len(specs)} requirements): a usual name for test dependencies")
             break
-    _tox_deps(root, result)
+    tox_declares = _tox_deps(root, result)
     pointed = [name for name in _pointed_files(root) if name not in result.files]
     for name in pointed:
         result.add_file("-r", name, "named by the project's tox, nox or CI configuration")
     usual = next((name for name in USUAL_FILES if (root / name).is_file()), "")
-    if not pointed and usual and usual not in result.files:
+    if not pointed and not tox_declares and usual and usual not in result.files:
         result.add_file("-r", usual, "a usual name for test requirements (set install to choose)")
     return result
 
@@ -175,16 +176,27 @@ def _pep735(groups: dict[str, Any], name: str, seen: set[str]) -> list[str]:
     return specs
 
 
-def _tox_deps(root: Path, result: Plan) -> None:
-    """Plain requirements in tox's [testenv] deps (the project's tests run with them)."""
+def _tox_deps(root: Path, result: Plan) -> bool:
+    """Plain requirements in tox's [testenv] deps (the project's tests run with them); True when
+    tox's test environment declares its dependencies (then no file is guessed by its name)."""
     tox = ini(root / "tox.ini")
     if not tox.has_option("testenv", "deps"):
-        return
+        return False
     specs = [line.strip() for line in tox["testenv"]["deps"].splitlines()
              if line.strip() and not line.strip().startswith(("-", "#", "{")) and not re.match(r"^[\w,-]+:\s", line)]
     if specs:
         result.args += specs
         result.reasons.append(f"{', '.join(f'`{spec}`' for spec in specs)}: tox.ini [testenv] deps")
+    return True
+
+
+def _tox_test_text(path: Path) -> str:
+    """The parts of tox.ini its test environments use: [testenv] and [testenv:<name>] whose name
+    is not another job's (docs, format, lint...): schedule's docs env installs requirements-dev.txt."""
+    tox = ini(path)
+    sections = [name for name in tox.sections() if name == "testenv" or (
+        name.startswith("testenv:") and not any(word in name for word in NOT_TESTS + OTHER_TOX_ENVS))]
+    return "\n".join(value for name in sections for value in tox[name].values())
 
 
 def _pointed_files(root: Path) -> list[str]:
@@ -193,7 +205,8 @@ def _pointed_files(root: Path) -> list[str]:
     found: list[str] = []
     for pattern in CI_FILES:
         for config in sorted(root.glob(pattern)):
-            text = config.read_text(encoding="utf-8", errors="replace")
+            text = (_tox_test_text(config) if config.name == "tox.ini"
+                    else config.read_text(encoding="utf-8", errors="replace"))
             for match in POINTED.finditer(text):
                 name = match.group(1).replace("{toxinidir}/", "")
                 if (root / name).is_file() and not any(word in name for word in NOT_TESTS) and name not in found:

@@ -53,6 +53,35 @@ def test_requirement_files_named_by_tox_or_ci_are_installed(tmp_path):
     assert "CI" in found.reasons[0]
 
 
+SCHEDULE_TOX = """[testenv]
+deps =
+    pytest
+    pytest-cov
+    pytz: pytz
+commands = py.test test_schedule.py schedule --cov schedule
+
+[testenv:docs]
+deps = -rrequirements-dev.txt
+
+[testenv:format]
+deps = -rrequirements-dev.txt
+
+[testenv:integration]
+deps = -r requirements/integration.txt
+"""
+
+
+def test_a_file_only_tox_s_other_environments_install_is_not_taken_for_test_requirements(tmp_path):
+    """dbader/schedule's shape: requirements-dev.txt (docs and formatting) brought pytest-flake8,
+    which stops current pytest; its [testenv] says what the tests need."""
+    (tmp_path / "tox.ini").write_text(SCHEDULE_TOX)
+    (tmp_path / "requirements-dev.txt").write_text("pytest-flake8\nsphinx\n")
+    (tmp_path / "requirements").mkdir()
+    (tmp_path / "requirements" / "integration.txt").write_text("requests\n")
+    found = _plan(tmp_path)
+    assert found.args == ["pytest", "pytest-cov", "-r", "requirements/integration.txt"], found.reasons
+
+
 @pytest.mark.parametrize("install, args", [
     (["none"], []),
     (["--group", "coverage"], ["pytest-cov"]),
