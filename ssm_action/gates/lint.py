@@ -9,7 +9,7 @@ from typing import Any
 
 from ssm_action.gates import sarif, tools
 from ssm_action.gates.base import GateContext, conclude
-from ssm_action.gates.projectfiles import pyproject
+from ssm_action.gates.projectfiles import pre_commit_args, pre_commit_hook, pyproject
 from ssm_action.gates.model import HIGH, INFO, LOW, MEDIUM, SKIPPED, Finding, Outcome
 
 FLAKE8_HIGH = ("E9", "F63", "F7", "F82")  # syntax errors, undefined names: code that cannot run
@@ -50,10 +50,14 @@ def flake8(ctx: GateContext) -> Outcome:
     if ruff_stands_in_for_flake8(ctx):
         return Outcome(SKIPPED, "the project configures ruff, not flake8: the ruff gate judges its style in "
                                 "flake8's place, blocking where flake8 would (flake8-args would run flake8 anyway)")
+    # The project's pre-commit hook arguments are how its CI runs flake8 (e.g. --max-line-length 100).
+    hook_args = pre_commit_args(ctx.root, "flake8")
     # flake8-sarif loses the report with --output-file: it prints it instead.
-    argv = [tools.path("flake8"), *ctx.cfg.flake8_args, "--format=sarif", *ctx.targets]
+    argv = [tools.path("flake8"), *hook_args, *ctx.cfg.flake8_args, "--format=sarif", *ctx.targets]
     done = ctx.log.run(argv, cwd=ctx.root, log_stdout=False)
     outcome = _sarif_outcome(ctx, "flake8", done, sarif.parse(done.stdout), _flake8_severity)
+    if hook_args:
+        outcome.message += f"; with the project's pre-commit arguments {' '.join(hook_args)}"
     if uses_ruff(ctx) and not _configures_flake8(ctx):
         outcome.message += ("; the project configures ruff, not flake8: these are flake8's defaults. "
                             "To follow the project, put ruff in place of flake8 in gates and blocking-gates")
@@ -76,7 +80,7 @@ def _configures_flake8(ctx: GateContext) -> bool:
         path = ctx.root / name
         if path.is_file() and section in path.read_text(encoding="utf-8", errors="replace"):
             return True
-    return "flake8" in _pyproject_tools(ctx)
+    return "flake8" in _pyproject_tools(ctx) or pre_commit_hook(ctx.root, "flake8") is not None
 
 
 def _pyproject_tools(ctx: GateContext) -> dict[str, Any]:

@@ -24,3 +24,24 @@ def pyproject(root: Path) -> dict[str, Any]:
         return tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError):
         return {}
+
+
+def pre_commit_hook(root: Path, hook: str) -> dict[str, Any] | None:
+    """The project's .pre-commit-config.yaml entry for ``hook`` (its CI's way of running it)."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((root / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    repos = config.get("repos", []) if isinstance(config, dict) else []
+    for repo in repos if isinstance(repos, list) else []:
+        for item in (repo.get("hooks") or []) if isinstance(repo, dict) else []:
+            if isinstance(item, dict) and item.get("id") == hook:
+                return item
+    return None
+
+
+def pre_commit_args(root: Path, hook: str) -> list[str]:
+    args = (pre_commit_hook(root, hook) or {}).get("args")
+    return [str(arg) for arg in args] if isinstance(args, list) else []

@@ -84,6 +84,25 @@ def test_flake8_still_runs_its_defaults_on_a_ruff_project_when_asked_or_alone(co
     assert not asked["ruff"].blocking  # ruff is only in flake8's place when flake8 does not run
 
 
+PRE_COMMIT = """repos:
+  - repo: https://github.com/pycqa/flake8
+    rev: 7.1.1
+    hooks:
+      - id: flake8
+        args: ['--max-line-length', '120']
+"""
+
+
+def test_flake8_runs_with_the_arguments_of_the_projects_pre_commit_hook(copy_project):
+    """getsentry/responses' shape: its flake8 settings live in .pre-commit-config.yaml (296 blocking
+    findings on flake8's defaults, 0 with its own arguments)."""
+    project = copy_project(SHAPES / "ruff-project")
+    (project / ".pre-commit-config.yaml").write_text(PRE_COMMIT)
+    flake8 = by_name(run_gates(project, gates="flake8, ruff"))["flake8"]  # the hook says the project runs flake8
+    assert flake8.state != "skipped" and "E501" not in {f.code for f in flake8.outcome.findings}
+    assert "with the project's pre-commit arguments --max-line-length 120" in flake8.outcome.message
+
+
 def test_ruff_reports_but_never_fixes_even_where_the_project_sets_fix(copy_project):
     project = copy_project(SHAPES / "ruff-project")
     config = project / "pyproject.toml"
