@@ -26,20 +26,32 @@ def pyproject(root: Path) -> dict[str, Any]:
         return {}
 
 
-def pre_commit_hook(root: Path, hook: str) -> dict[str, Any] | None:
-    """The project's .pre-commit-config.yaml entry for ``hook`` (its CI's way of running it)."""
+def _pre_commit_repos(root: Path) -> list[dict[str, Any]]:
     import yaml
 
     try:
         config = yaml.safe_load((root / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
-        return None
+        return []
     repos = config.get("repos", []) if isinstance(config, dict) else []
-    for repo in repos if isinstance(repos, list) else []:
-        for item in (repo.get("hooks") or []) if isinstance(repo, dict) else []:
+    return [repo for repo in repos if isinstance(repo, dict)] if isinstance(repos, list) else []
+
+
+def pre_commit_hook(root: Path, hook: str) -> dict[str, Any] | None:
+    """The project's .pre-commit-config.yaml entry for ``hook`` (its CI's way of running it)."""
+    for repo in _pre_commit_repos(root):
+        for item in repo.get("hooks") or []:
             if isinstance(item, dict) and item.get("id") == hook:
                 return item
     return None
+
+
+def pre_commit_rev(root: Path, repo_name: str) -> str:
+    """The rev the project pins for a hook repository ending in ``repo_name`` ("" if none)."""
+    for repo in _pre_commit_repos(root):
+        if str(repo.get("repo", "")).rstrip("/").endswith("/" + repo_name):
+            return str(repo.get("rev", ""))
+    return ""
 
 
 def pre_commit_args(root: Path, hook: str) -> list[str]:

@@ -103,6 +103,29 @@ def test_flake8_runs_with_the_arguments_of_the_projects_pre_commit_hook(copy_pro
     assert "with the project's pre-commit arguments --max-line-length 120" in flake8.outcome.message
 
 
+RUFF_PRE_COMMIT = """repos:
+  - repo: https://github.com/astral-sh/ruff-pre-commit
+    rev: {rev}
+    hooks:
+      - id: ruff-check
+"""
+
+
+def test_ruff_runs_at_the_version_the_projects_pre_commit_pins(copy_project):
+    """hynek/structlog pins ruff 0.15.16: 55 findings with the action's newer ruff, 0 with its own."""
+    project = copy_project(SHAPES / "ruff-project")
+    (project / ".pre-commit-config.yaml").write_text(RUFF_PRE_COMMIT.format(rev="v0.15.16"))
+    ruff = by_name(run_gates(project, gates="ruff"))["ruff"]
+    assert ruff.outcome.message.endswith("; ruff 0.15.16, as the project's pre-commit config pins it"), ruff.log
+    assert "\nruff 0.15.16\n" in ruff.log  # the version that ran says so
+    assert [(f.path, f.code) for f in ruff.outcome.findings] == [("rf_pkg/__init__.py", "B006")]
+
+    (project / ".pre-commit-config.yaml").write_text(RUFF_PRE_COMMIT.format(rev="v0.0.999999"))
+    ruff = by_name(run_gates(project, gates="ruff"))["ruff"]
+    assert "the project's ruff 0.0.999999 could not be fetched, so the action's ran" in ruff.outcome.message
+    assert [(f.path, f.code) for f in ruff.outcome.findings] == [("rf_pkg/__init__.py", "B006")]
+
+
 def test_ruff_reports_but_never_fixes_even_where_the_project_sets_fix(copy_project):
     project = copy_project(SHAPES / "ruff-project")
     config = project / "pyproject.toml"
