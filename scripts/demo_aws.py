@@ -10,6 +10,7 @@ answer, then serves until it is stopped. The values are demo values, made up for
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 import threading
@@ -34,6 +35,7 @@ def seed(endpoint: str) -> None:
 
 
 def main(env_file: str) -> None:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request lines would fill the demo's output
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     moto.start()
     host, port = moto.get_host_and_port()
