@@ -327,6 +327,7 @@ class AgentResult:
     since: Optional[str] = None  # when the running app started (UTC)
     last_deploy: Optional[Dict[str, Any]] = None  # {deploy_id, sha, status, action, time, error}
     lock: Optional[str] = None  # who holds the deploy lock; None: free
+    warnings: List[str] = field(default_factory=list)  # did not fail the deploy; shown as annotations
 
     @property
     def ok(self) -> bool:

@@ -22,7 +22,7 @@ from ssm_action.agent import command, last_words
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir
 from ssm_action.agent.health import http_answer, poll
-from ssm_action.agent.host import Platform
+from ssm_action.agent.host import START_WARNING, Platform
 from ssm_action.agent.journal import DeployState
 from ssm_action.agent.layout import Layout
 from ssm_action.agent.output import Reporter, short, utc_now
@@ -211,6 +211,8 @@ class App:
                 self.proc, started = self.plat.start(argv, self.where.app_dir, self.environment(sha),
                                                      out)
                 pid, note = self.proc.pid, ": %s%s%s" % (" ".join(argv), started, note)
+                if started.startswith(START_WARNING):  # e.g. the app stays in the SSM Agent's job
+                    self.rep.warn(started[len(START_WARNING):])
         self.started = True
         self.records.write(PID_FILE, {"pid": pid, "sha": sha, "argv": argv, "match": self.command.match,
                                       "deploy_id": self.p["deploy_id"], "started": utc_now()})

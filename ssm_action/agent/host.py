@@ -10,6 +10,8 @@ import os
 import subprocess  # nosec B404 # only for the type of a started process
 from typing import IO, Dict, List, Protocol, Tuple
 
+START_WARNING = "; WARNING: "  # a start note the user must hear of (AgentResult.warnings)
+
 
 class Platform(Protocol):
     name: str  # the ``platform`` parameter this OS answers to: linux or windows
@@ -34,7 +36,8 @@ class Platform(Protocol):
 
     def start(self, argv: List[str], cwd: str, env: Dict[str, str],
               out: IO[bytes]) -> Tuple[subprocess.Popen[bytes], str]:
-        """Start the app detached from the agent, output to ``out``; a note for the step line."""
+        """Start the app detached from the agent, output to ``out``; a note for the step line
+        (one starting with START_WARNING also reaches the runner as a warning)."""
         ...
 
     def alive(self, pid: int) -> bool:

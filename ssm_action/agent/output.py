@@ -75,6 +75,7 @@ class Reporter:
         self._log: Optional[IO[str]] = None
         self._printed = 0
         self.steps: List[Dict[str, Any]] = []
+        self.warnings: List[str] = []  # for the runner's annotations (AgentResult.warnings)
 
     def open_log(self, path: str) -> None:
         self._log = open(path, "a", encoding="utf-8")
@@ -110,6 +111,10 @@ class Reporter:
             self.say(prefix + line)
         return kept
 
+    def warn(self, text: str) -> None:
+        """A problem that did not fail the deploy but that the user must hear of."""
+        self.warnings.append(self.redact(text))
+
     def step_line(self, name: str, ok: bool, seconds: float, detail: str) -> None:
         self.steps.append({"name": name, "seconds": round(seconds, 3), "ok": ok})
         self.say("%-16s %-6s %6.2fs  %s" % (name, "ok" if ok else "FAILED", seconds,
@@ -127,6 +132,8 @@ class Reporter:
 
     def result(self, result: Dict[str, Any]) -> None:
         """The last line: ``AgentResult(...).to_dict()`` as the contract writes it, redacted."""
+        if self.warnings:
+            result = dict(result, warnings=result.get("warnings") or self.warnings)
         line = result_line(self.scrub(result))
         self.log(line)
         print(line, flush=True)

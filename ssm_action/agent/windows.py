@@ -9,9 +9,9 @@ import subprocess  # nosec B404 # starting and stopping the app is this module's
 from typing import IO, Any, Dict, List, Optional, Tuple
 
 from ssm_action.agent.errors import StepError
-from ssm_action.agent.host import Platform
+from ssm_action.agent.host import START_WARNING, Platform
 
-BREAKAWAY_REFUSED = ("; WARNING: the SSM Agent's job object refused breakaway: the app stays in that "
+BREAKAWAY_REFUSED = (START_WARNING + "the SSM Agent's job object refused breakaway: the app stays in that "
                      "job and Windows will stop it when the SSM Agent stops or restarts (an agent "
                      "update restarts it); use app-host: service to keep it running")
 

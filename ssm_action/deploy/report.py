@@ -38,6 +38,8 @@ def report(outcome: DeployOutcome, ctx: RunContext, environment: str) -> None:
         why = r.reason or f"the command ended {r.status}"
         back = " The previous version was put back." if r.rolled_back else ""
         runner.error(f"{r.instance_id}: {why}{back}", title=f"Deploy failed on {r.instance_id}")
+    for r, warning in _warnings(results):
+        runner.warning(f"{r.instance_id}: {warning}", title=f"Deploy warning on {r.instance_id}")
     for r in outcome.fleet_rollback:
         if not r.ok:
             runner.error(f"{r.instance_id}: the fleet rollback failed ({r.reason or r.status}); it may still run "
@@ -89,7 +91,20 @@ def summary_markdown(outcome: DeployOutcome, ctx: RunContext, environment: str) 
         line += (f" Fleet rollback: {len(outcome.fleet_rolled_back)} of {len(outcome.fleet_rollback)} updated "
                  "target(s) put back.")
     return (f"{head}\n{line}\n\n" + timeline.markdown(outcome)
-            + summary.table(COLUMNS, [_row(r) for r in outcome.results]) + _reasons(outcome.failed))
+            + summary.table(COLUMNS, [_row(r) for r in outcome.results]) + _reasons(outcome.failed)
+            + _warning_list(outcome.results))
+
+
+def _warnings(results: list[InstanceResult]) -> list[tuple[InstanceResult, str]]:
+    return [(r, warning) for r in results for warning in (r.agent.warnings if r.agent else [])]
+
+
+def _warning_list(results: list[InstanceResult]) -> str:
+    found = _warnings(results)
+    if not found:
+        return ""
+    lines = [f"- {summary.code(r.instance_id)}: {summary.escape(w)}" for r, w in found]
+    return "\n**Warnings:**\n\n" + "\n".join(lines) + "\n"
 
 
 def _reasons(failed: list[InstanceResult]) -> str:

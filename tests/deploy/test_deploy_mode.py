@@ -74,3 +74,20 @@ def test_report_of_a_partial_failure(repo, capsys):
     assert out["backup-path"] == "i-1=/b/i-1.zip, i-2=/b/i-2.zip"
     assert "i-2: health check failed: 500 The previous version was put back." in capsys.readouterr().out
     runner.reset()
+
+
+def test_an_agents_warning_is_a_warning_annotation_and_in_the_summary(repo, capsys):
+    runner.reset()
+    _, ctx = make(repo)
+    warned = result("i-1", True)
+    warned = InstanceResult("i-1", "Success", 3.0, AgentResult(**{**warned.agent.to_dict(), "warnings": [
+        "the SSM Agent's job object refused breakaway: use app-host: service | to keep it"]}))
+    outcome = DeployOutcome("ssm", [warned, result("i-2", True)], command_id="c-1")
+    report.report(outcome, ctx, "production")
+    out = capsys.readouterr().out
+    assert "Deploy warning on i-1" in out and "i-1: the SSM Agent's job object refused breakaway" in out
+    markdown = report.summary_markdown(outcome, ctx, "production")
+    assert "**Warnings:**\n\n- `i-1`: the SSM Agent's job object refused breakaway: use app-host: service" in markdown
+    assert "&#124; to keep it" in markdown or "\\| to keep it" in markdown  # escaped: the table is not broken
+    assert "i-2" not in markdown.split("**Warnings:**")[1]
+    runner.reset()

@@ -19,6 +19,7 @@ import json
 import time
 from typing import Any
 
+from ssm_action.agent.host import START_WARNING
 from ssm_action.agent.windows import BREAKAWAY_REFUSED
 from ssm_action.contract import ExitCode
 from tests.windows.standins import HERE
@@ -66,6 +67,7 @@ def silent_within(app: WinApp, seconds: float) -> bool:
 def test_with_breakaway_ok_the_app_leaves_the_job_and_outlives_it(running: WinApp):
     run, report = deploy_in_job(running, "lenient-job", breakaway_ok=True)
     assert "WARNING" not in start_line(run.out)  # the first start, with breakaway, was allowed
+    assert not run.result.get("warnings")
     assert report["in_job"] == [report["me"]]  # neither the launcher nor its child
     assert answers_throughout(running, 3) and running.serving() == "lenient-job"
     assert len(running.app_processes()) == 2
@@ -74,6 +76,7 @@ def test_with_breakaway_ok_the_app_leaves_the_job_and_outlives_it(running: WinAp
 def test_as_ssm_sets_the_job_the_app_stays_in_it_and_dies_when_it_closes(running: WinApp):
     run, report = deploy_in_job(running, "ssm-job", breakaway_ok=False)
     assert start_line(run.out).endswith(BREAKAWAY_REFUSED.strip())
+    assert run.result["warnings"] == [BREAKAWAY_REFUSED[len(START_WARNING):]]  # the runner annotates it
     assert run.result["health_status"] == 200  # healthy while the job was open
     # The stand-in, the venv launcher (the recorded pid) and the interpreter it started.
     in_job = set(report["in_job"])
