@@ -1,4 +1,5 @@
-"""The service host's launcher on Windows CPython under Wine, run as its scheduled task runs it.
+"""The service host's launcher on Windows CPython (3.13 and 3.8) under Wine, run as its
+scheduled task runs it.
 
 Task Scheduler does not run under Wine; its task's command does: ``python.exe -I agent.pyz
 --launch launch.json``, the spec written by the agent's own ``launcher.make_spec``/``write_spec``
@@ -31,7 +32,7 @@ from ssm_action import payload
 from ssm_action.agent import launcher, service
 from tests.agent.agent_fixtures import free_port, http_get
 from tests.agent.aws_world import API_KEY, DB_URL, World, world_fixture  # noqa: F401 # fixture "world"
-from tests.windows.host import NEWEST, WindowsHost
+from tests.windows.host import NEWEST, OLDEST, WindowsHost
 from tests.windows.wine import Wine
 from tests.windows.winapp import WINDOWS, wine_processes
 
@@ -100,9 +101,9 @@ def wait_for(check: Callable[[], T | None], seconds: float, what: str) -> T:
 class Box:
     """The app folder, its state folder and the Windows helper script in the prefix."""
 
-    def __init__(self, host: WindowsHost, world: World) -> None:
+    def __init__(self, host: WindowsHost, world: World, version: str) -> None:
         self.wine: Wine = host.wine
-        self.python = host.python(NEWEST)
+        self.python = host.python(version)
         self.port = free_port()
         extras = payload.extras_for({"app_host": "service", "platform": "windows",
                                      "app_secrets": SECRETS})
@@ -162,9 +163,10 @@ class Box:
             shutil.rmtree(self.linux(folder), ignore_errors=True)
 
 
-@pytest.fixture
-def box(windows_host: WindowsHost, world: World) -> Iterator[Box]:
-    made = Box(windows_host, world)
+@pytest.fixture(params=[NEWEST, OLDEST])
+def box(request: pytest.FixtureRequest, windows_host: WindowsHost, world: World) -> Iterator[Box]:
+    """On the newest and the oldest Windows CPython the agent supports."""
+    made = Box(windows_host, world, request.param)
     made.clean()
     try:
         yield made
