@@ -10,7 +10,8 @@ no definition, file or backup ever holds one. The app's output goes to ``log``.
   the app itself.
 - Windows has no exec: the launcher stays the task's process and supervises the
   app, restarting it after a non-zero exit (Task Scheduler's RestartOnFailure only
-  covers a task that fails to start). It exits when the app exits with 0.
+  covers a task that fails to start). It exits when the app exits with 0. Secrets that
+  cannot be read at a start are tried again with backoff: an exit would leave the app down.
 """
 
 from __future__ import annotations
@@ -80,6 +81,21 @@ def app_environment(spec: Dict[str, Any], base: Mapping[str, str]) -> Dict[str, 
     return {**base, **spec.get("env", {}), **values}
 
 
+def readable_environment(spec: Dict[str, Any], base: Mapping[str, str], log: IO[bytes],
+                         sleep: Callable[[float], None]) -> Dict[str, str]:
+    """Windows: ``app_environment``, tried again with backoff while the secrets cannot be read.
+    Exiting would leave the app down for good: Task Scheduler restarts only a task that fails
+    to start, and at boot the network may come up after the task (systemd retries on POSIX)."""
+    delay = 1.0
+    while True:
+        try:
+            return app_environment(spec, base)
+        except StepError as exc:  # names the secret and the IAM to allow, no value
+            note(log, "cannot read the app's secrets, trying again in %ds: %s" % (delay, exc))
+        sleep(delay)
+        delay = min(delay * 2, BACKOFF_CAP)
+
+
 def note(log: IO[bytes], text: str) -> None:
     log.write(("=== %s launcher: %s\n" % (utc_now(), text)).encode("utf-8"))
     log.flush()
@@ -110,13 +126,14 @@ def exec_app(spec: Dict[str, Any], env: Dict[str, str], log: IO[bytes]) -> int:
 
 def supervise(spec: Dict[str, Any], log: IO[bytes], base: Mapping[str, str],
               sleep: Callable[[float], None] = time.sleep, restarts: int = -1) -> int:
-    """Windows (and tests): run the app, again after each failure, until it exits with 0.
+    """Windows (and tests): run the app, again after each failure, until it exits with 0;
+    a start waits until the secrets can be read.
 
     ``restarts`` bounds the restarts (-1: no bound); the last exit code is returned.
     """
     delay, code = 1.0, 0
     while True:
-        env = app_environment(spec, base)  # secrets read again at each start
+        env = readable_environment(spec, base, log, sleep)  # secrets read again at each start
         note(log, "starting %s" % " ".join(spec["argv"]))
         flags = CREATE_NO_WINDOW if os.name == "nt" else 0
         try:

@@ -106,6 +106,26 @@ def test_supervision_restarts_a_crashing_app_reading_the_secrets_again(tmp_path:
     assert json.loads((tmp_path / "app.json").read_text())["pid"] == runs[-1]["pid"]
 
 
+def test_supervision_waits_for_secrets_that_cannot_be_read_yet(tmp_path: Path, world: World):
+    spec_path, spec = prepared(tmp_path, world, SECRETS)
+    world.client("ssm-only")  # the API key is denied until the second pause
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 2:
+            world.client()
+
+    with open(tmp_path / "app.log", "ab") as log:
+        assert launcher.supervise(spec, log, {}, sleep=pause) == 0
+    assert pauses == [1.0, 2.0]
+    text = (tmp_path / "app.log").read_text()
+    assert text.count("launcher: cannot read the app's secrets, trying again in ") == 2
+    assert "API_KEY (secretsmanager:app/keys): access denied" in text
+    [run] = records(tmp_path / "app.log")
+    assert run["API_KEY"] == sha(API_KEY)
+
+
 def test_supervision_gives_up_after_its_bound(tmp_path: Path, world: World):
     spec_path, spec = prepared(tmp_path, world, {}, code=1, failing_runs=99)
     with open(tmp_path / "app.log", "ab") as log:
