@@ -87,9 +87,11 @@ def test_compact_code_is_the_same_code_without_comments_and_docstrings():
         tokens = tokenize.generate_tokens(io.StringIO(small.decode()).readline)
         assert not [t for t in tokens if t.type == tokenize.COMMENT], path
         assert len(small) < len(source), path
-    # strings keep their blank lines and their '#'; a docstring-only body gets a pass
-    sample = b'"""Module."""\nX = """a\n\n# not a comment\n"""  # a comment\n\n\ndef f():\n    """Only."""\n'
-    assert payload.compact(sample) == b'X = """a\n\n# not a comment\n"""\ndef f():\n    pass\n'
+    # strings keep their blank lines, '#' and indentation; a docstring-only body gets a pass; a level is a space
+    sample = (b'"""Module."""\nX = """a\n\n    # not a comment\n"""  # a comment\n\n\ndef f():\n    """Only."""\n'
+              b'def g(a,\n      b):\n    if a:\n        return b\n')
+    assert payload.compact(sample) == (b'X = """a\n\n    # not a comment\n"""\ndef f():\n pass\n'
+                                       b'def g(a,\n   b):\n if a:\n  return b\n')
 
 
 def test_the_agent_imports_only_the_standard_library_and_its_own_members():
