@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import re
-from typing import IO, Any, Dict, Iterable, Iterator, List
+from typing import IO, Any, Dict, Iterable, Iterator, List, Optional
 
 
 @contextlib.contextmanager
@@ -23,6 +23,16 @@ def atomic_file(path: str, tmp: str) -> Iterator[IO[bytes]]:
 def write_atomic(path: str, data: bytes) -> None:
     with atomic_file(path, "%s.%d.tmp" % (path, os.getpid())) as handle:
         handle.write(data)
+
+
+def keep_copy(path: str, data: Optional[bytes]) -> None:
+    """``data`` kept at ``path`` for a later restore, or ``path`` removed: there was nothing."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if data is None:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+    else:
+        write_atomic(path, data)
 
 
 class StateDir:

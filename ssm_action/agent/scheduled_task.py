@@ -13,7 +13,6 @@ registered; ``restore_previous`` registers it again in a rollback.
 
 from __future__ import annotations
 
-import contextlib
 import ntpath
 import os
 import re
@@ -22,7 +21,7 @@ import xml.etree.ElementTree as ET  # nosec B405 # we build XML, and parse only 
 from typing import Callable, List, Optional, Tuple
 
 from ssm_action.agent.errors import StepError
-from ssm_action.agent.files import write_atomic
+from ssm_action.agent.files import keep_copy, write_atomic
 from ssm_action.agent.shell import Ran
 
 TASK_NS = "http://schemas.microsoft.com/windows/2004/02/mit/task"
@@ -148,12 +147,7 @@ class ScheduledTask:
 
     def keep(self, before: Optional[str]) -> None:
         """What ``restore_previous`` registers again: ``before``, or no task at all."""
-        os.makedirs(self.keep_dir, exist_ok=True)
-        if before is None:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(self.kept)
-        else:
-            write_atomic(self.kept, before.encode("utf-16"))
+        keep_copy(self.kept, None if before is None else before.encode("utf-16"))
 
     def start(self) -> str:
         self.call("/Run", "/TN", self.name)

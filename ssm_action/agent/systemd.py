@@ -14,7 +14,7 @@ import re
 from typing import Callable, List, Optional
 
 from ssm_action.agent.errors import StepError
-from ssm_action.agent.files import write_atomic
+from ssm_action.agent.files import keep_copy, write_atomic
 from ssm_action.agent.shell import Ran
 
 UNIT_DIR = "/etc/systemd/system"
@@ -89,7 +89,6 @@ class SystemdUnit:
         self.run = run
         self.path = os.path.join(unit_dir, name)
         self.kept = os.path.join(keep_dir, name + ".previous")
-        self.keep_dir = keep_dir
 
     def check(self) -> None:
         pid1 = systemd_is_pid1()
@@ -126,12 +125,7 @@ class SystemdUnit:
 
     def keep(self, before: Optional[str]) -> None:
         """What ``restore_previous`` puts back: ``before``, or no unit at all."""
-        os.makedirs(self.keep_dir, exist_ok=True)
-        if before is None:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(self.kept)
-        else:
-            write_atomic(self.kept, before.encode("utf-8"))
+        keep_copy(self.kept, None if before is None else before.encode("utf-8"))
 
     def start(self) -> str:
         self.systemctl("start", self.name)
