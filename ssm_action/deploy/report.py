@@ -100,17 +100,17 @@ def _warnings(results: list[InstanceResult]) -> list[tuple[InstanceResult, str]]
 
 
 def _warning_list(results: list[InstanceResult]) -> str:
-    found = _warnings(results)
-    if not found:
-        return ""
-    lines = [f"- {summary.code(r.instance_id)}: {summary.escape(w)}" for r, w in found]
-    return "\n**Warnings:**\n\n" + "\n".join(lines) + "\n"
+    return _bullets("Warnings", _warnings(results))
 
 
 def _reasons(failed: list[InstanceResult]) -> str:
     """Why each target failed, under the table: the line a reader needs first, as in the annotations."""
-    if not failed:
+    return _bullets("Why", [(r, (r.reason or f"the command ended {r.status}")
+                             + (" The previous version was put back." if r.rolled_back else "")) for r in failed])
+
+
+def _bullets(title: str, items: list[tuple[InstanceResult, str]]) -> str:
+    if not items:
         return ""
-    lines = [f"- {summary.code(r.instance_id)}: {summary.escape(r.reason or f'the command ended {r.status}')}"
-             + (" The previous version was put back." if r.rolled_back else "") for r in failed]
-    return "\n**Why:**\n\n" + "\n".join(lines) + "\n"
+    lines = [f"- {summary.code(r.instance_id)}: {summary.escape(text)}" for r, text in items]
+    return f"\n**{title}:**\n\n" + "\n".join(lines) + "\n"
