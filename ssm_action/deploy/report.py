@@ -49,7 +49,9 @@ def report(outcome: DeployOutcome, ctx: RunContext, environment: str) -> None:
 
 def by_state(outcome: DeployOutcome) -> None:
     """The ids per state, and the waves: what a later step (or a re-run on the failed ones) needs."""
-    ids = {"succeeded-ids": [r for r in outcome.results if r.ok], "failed-ids": outcome.failed,
+    put_back = set(outcome.fleet_rolled_back)  # they run the previous version again
+    ids = {"succeeded-ids": [r for r in outcome.results if r.ok and r.instance_id not in put_back],
+           "failed-ids": outcome.failed,
            "not-started-ids": outcome.not_started}
     for name, results in ids.items():
         runner.set_output(name, ",".join(r.instance_id for r in results))
