@@ -23,7 +23,7 @@ PY38 = next((p for p in ("/root/.pyenv/versions/3.8.18/bin/python", shutil.which
 RESULT_KEYS = {
     "status", "deploy_id", "target_sha", "previous_sha", "running_sha", "backup_path",
     "health_status", "health", "rolled_back", "pid", "steps", "log_file", "error",
-    "discarded_changes", "python", "action", "since", "last_deploy", "lock",
+    "discarded_changes", "python", "action", "since", "last_deploy", "lock", "warnings",
 }
 
 
