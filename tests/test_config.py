@@ -69,6 +69,16 @@ def test_gate_names_are_checked(tmp_path):
     assert cfg.gates.gates == ("tests", "flake8") and cfg.gates.blocking_gates == ()
 
 
+@pytest.mark.parametrize("value", ["3", "3.12.1", "python3.12", "py312", "3.123"])
+def test_python_version_is_major_minor(tmp_path, value):
+    assert "must be a Python as major.minor, e.g. 3.12" in errors_for(tmp_path, python_version=value)["python-version"]
+
+
+def test_python_version_reaches_the_gates(tmp_path):
+    assert parse(tmp_path)[0].gates.python_version == ""
+    assert parse(tmp_path, python_version=" 3.12 ")[0].gates.python_version == "3.12"
+
+
 @pytest.mark.parametrize("value", ["100", "25%", "1"])
 def test_max_concurrency_forms(tmp_path, value):
     cfg, errors = parse(tmp_path, max_concurrency=value)

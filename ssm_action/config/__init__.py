@@ -270,6 +270,8 @@ def _gates(r: Reader, working_directory: Path, requirements_file: str, env: Mapp
         ruff_args=r.args("ruff-args"),
         gate_timeout=r.integer("gate-timeout", 10, 21600),
         cache_directory=_resolve_dir(r.text("cache-directory") or ".ssm-action-cache", env),
+        python_version=r.matching("python-version", PYTHON_VERSION,
+                                  "must be a Python as major.minor, e.g. 3.12 (or empty for the action's Python)."),
     )
 
 

@@ -34,6 +34,7 @@ class GatesConfig:
     ruff_args: tuple[str, ...]
     gate_timeout: int
     cache_directory: Path
+    python_version: str  # major.minor the project environment is built with; empty: the action's Python
 
     def __repr__(self) -> str:  # never show the safety key, even in a traceback
         return f"GatesConfig(working_directory={str(self.working_directory)!r}, gates={self.gates!r}, ...)"

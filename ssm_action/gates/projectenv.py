@@ -1,5 +1,6 @@
-"""The project's own virtual environment: built with uv (venv + pip without it),
-cached under cache-directory and keyed by the requirements and the Python.
+"""The project's own virtual environment: built with uv (venv + pip without it) from the
+action's Python or python-version's, cached under cache-directory and keyed by the
+requirements and that Python.
 
 Layout of the cache (persist the whole folder with actions/cache):
   envs/<key>/                  the virtual environment
@@ -16,14 +17,13 @@ import json
 import os
 import platform
 import shutil
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from ssm_action.config import GatesConfig as Config  # the gates see only their section
-from ssm_action.gates import causes, declared, isolation, tools
+from ssm_action.gates import causes, declared, interpreter, isolation, tools
 from ssm_action.gates.process import GateLog
 
 LAYOUT = "2"  # bump when the layout or the way environments are built changes
@@ -93,28 +93,30 @@ def find_requirements(cfg: Config) -> Requirements:
     return Requirements(tuple(found.args), tuple(found.pins), tuple(found.reasons), tuple(hashed))
 
 
-def cache_key(reqs: Requirements) -> str:
-    """Changes with the requirements or the Python, and with nothing else."""
+def cache_key(reqs: Requirements, python: interpreter.Interpreter | None = None) -> str:
+    """Changes with the requirements or the Python (the action's by default), and with nothing else."""
+    python = python or interpreter.current()
     digest = hashlib.sha256()
-    python = (LAYOUT, sys.implementation.name, sys.version, getattr(sys, "_base_executable", sys.executable),
-              *RUNNERS)
-    digest.update(json.dumps(python).encode())
+    digest.update(json.dumps((LAYOUT, python.implementation, python.version, python.base, *RUNNERS)).encode())
     for name, content in reqs.hashed:
         digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
     system = f"{platform.system()}-{platform.machine()}".lower()
-    return f"ssm-gates-{system}-py{sys.version_info[0]}.{sys.version_info[1]}-{digest.hexdigest()[:20]}"
+    return f"ssm-gates-{system}-py{python.minor}-{digest.hexdigest()[:20]}"
 
 
 def prepare(cfg: Config, log: GateLog, installer: str | None = None) -> ProjectEnv:
     """Reuse the cached environment when it is intact, else build it; prune the others."""
     reqs = find_requirements(cfg)
-    key = cache_key(reqs)
     uv = tools.uv() if installer in (None, "uv") else None
     if installer == "uv" and not uv:
         raise EnvError("uv is not installed.")
     envs = cfg.cache_directory / "envs"
     envs.mkdir(parents=True, exist_ok=True)
     ignore_all(cfg.cache_directory)
+    python = interpreter.choose(cfg.python_version, uv, log, cfg.cache_directory)
+    if isinstance(python, str):
+        raise EnvError(python)
+    key = cache_key(reqs, python)
     env = ProjectEnv(envs / key, key, "uv" if uv else "pip", False, keep_names(cfg), reqs.reasons)
     with _locked(envs / f"{key}.lock"):
         found = _reusable(env, log)
@@ -123,9 +125,10 @@ def prepare(cfg: Config, log: GateLog, installer: str | None = None) -> ProjectE
             env = found
         else:
             problem = found
-            log.note(f"Building the project environment with {env.installer}: {problem}.")
+            log.note(f"Building the project environment with {env.installer} and Python {python.minor} "
+                     f"({python.path}): {problem}.")
             shutil.rmtree(env.path, ignore_errors=True)
-            _build(env, reqs, cfg, log, uv)
+            _build(env, reqs, cfg, log, uv, python)
     _prune(envs, keep=key)
     return env
 
@@ -182,7 +185,8 @@ def _missing_files(site: Path) -> str:
     return ""
 
 
-def _build(env: ProjectEnv, reqs: Requirements, cfg: Config, log: GateLog, uv: str | None) -> None:
+def _build(env: ProjectEnv, reqs: Requirements, cfg: Config, log: GateLog, uv: str | None,
+           python: interpreter.Interpreter) -> None:
     cwd = cfg.working_directory
     variables = {k: v for k, v in isolation.without_secrets(env.keep).items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
     wanted = [*reqs.args, *RUNNERS]
@@ -193,12 +197,12 @@ def _build(env: ProjectEnv, reqs: Requirements, cfg: Config, log: GateLog, uv: s
     if uv:
         variables.setdefault("UV_CACHE_DIR", str(cfg.cache_directory / "uv"))
         variables.update(UV_PYTHON_DOWNLOADS="never", UV_NO_PROGRESS="1")
-        steps = [[uv, "venv", "--quiet", "--python", sys.executable, str(env.path)],
+        steps = [[uv, "venv", "--quiet", "--python", python.path, str(env.path)],
                  [uv, "pip", "install", "--python", str(env.python), *wanted]]
     else:
         variables.setdefault("PIP_CACHE_DIR", str(cfg.cache_directory / "pip"))
         variables.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
-        steps = [[sys.executable, "-m", "venv", str(env.path)],
+        steps = [[python.path, "-m", "venv", str(env.path)],
                  [str(env.python), "-m", "pip", "install", "--progress-bar", "off", "--no-compile", *wanted]]
     log.note("Installing: " + "; ".join(reqs.reasons or ("only pytest and pytest-cov",)))
     hidden = ", ".join(isolation.removed(env.keep)) or "nothing"
@@ -210,8 +214,9 @@ def _build(env: ProjectEnv, reqs: Requirements, cfg: Config, log: GateLog, uv: s
             output = f"{done.stderr}\n{done.stdout}".strip()
             conflict = any(word in output for word in CONFLICT_WORDS)
             cause = causes.install_cause(output)
+            refused = "" if cfg.python_version else interpreter.requires_python_note(cwd)
             raise EnvError(f"{env.installer} could not install the project's requirements: {cause}\n"
-                           f"{causes.INSTALL_HINT}\n{_tail(output)}", conflict)
+                           f"{refused or causes.INSTALL_HINT}\n{_tail(output)}", conflict)
     marker = {"key": env.key, "installer": env.installer, "distributions": _distributions(env.site_packages)}
     (env.path / MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
 
