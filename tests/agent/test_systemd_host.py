@@ -204,6 +204,26 @@ def test_a_secret_that_cannot_be_read_keeps_the_app_down_with_the_reason_in_its_
 
 @pytest.mark.slow
 @pytest.mark.container
+def test_a_unit_whose_secrets_come_late_keeps_trying_and_starts_once_they_can_be_read(box, world: World):
+    """At boot the role or the network may come after the unit: the launcher fails (78), systemd starts
+    it again every 2 s (RestartSec=2 keeps it under the default start limit of 5 in 10 s, which would
+    give up for good), and the app comes up once AWS answers."""
+    container, srv = box
+    name = "ssm-app-late.service"
+    port = free_port()
+    write_spec(srv, world, port, {"API_KEY": "secretsmanager:app/keys#api_key"})
+    world.client("ssm-only")  # GetSecretValue denied for now
+    container.drive("install", name=name, text=systemd.unit_text("notes", LAUNCH, "/srv/app"))
+    container.drive("start", name=name)
+    log = srv / "app.deploy" / "logs" / "app.log"
+    wait_for(lambda: log.exists() and log.read_text().count("cannot start") >= 7, timeout=40)  # > 10 s of tries
+    world.client("app-role")
+    assert wait_for(lambda: serving(port), timeout=30)
+    container.drive("remove", name=name)
+
+
+@pytest.mark.slow
+@pytest.mark.container
 def test_without_systemd_as_pid1_the_host_says_so(systemd_image: str, tmp_path: Path):
     agent = agent_folder(tmp_path / "agent")
     done = podman("run", "--rm", "-v", f"{agent}:/opt/agent:ro", systemd_image, "python3",
