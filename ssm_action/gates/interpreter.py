@@ -11,12 +11,12 @@ import os
 import re
 import shutil
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ssm_action.gates import isolation
 from ssm_action.gates.process import GateLog
+from ssm_action.gates.projectfiles import pyproject
 
 PROBE = ("import json, sys; print(json.dumps([sys.implementation.name, sys.version, "
          "getattr(sys, '_base_executable', sys.executable), '%d.%d' % sys.version_info[:2]]))")
@@ -83,11 +83,7 @@ def _with_uv(wanted: str, uv: str, log: GateLog, cache: Path) -> tuple[str, str]
 
 def requires_python_note(root: Path) -> str:
     """Why the action's Python may be refused: the project's requires-python excludes it, or ''."""
-    try:
-        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return ""
-    spec = data.get("project", {}).get("requires-python")
+    spec = pyproject(root).get("project", {}).get("requires-python")
     if not isinstance(spec, str) or allows(spec, sys.version_info[:3]):
         return ""
     return (f"The project's requires-python ({spec}) excludes the action's Python {current().minor}: "
