@@ -11,10 +11,11 @@ compresses across files (a third smaller than deflated members).
 An operator reads one with ``python -m zipfile -l <file>`` (list) or ``-e
 <file> <folder>`` (unpack); ``python <file> --params-file PATH`` runs it.
 
-The code is shipped without comments and docstrings (``compact``): the whole
-command must fit SSM's parameter limit. The agent's ``__init__.py``, its guide
-for operators, is shipped as written; the source with its comments is this
-repository at the action's version.
+Inline in the SSM command, the code is shipped without comments and docstrings
+(``compact``): the whole command must fit SSM's parameter limit. The agent's
+``__init__.py``, its guide for operators, is shipped as written; the source with its
+comments is this repository at the action's version. Fetched from S3 (``build_full``:
+the command carries only its address and sha256), every module is shipped as written.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def extras_for(params: dict[str, Any]) -> frozenset[str]:
     return frozenset(wanted)
 
 
-def sources(root: Path, extras: frozenset[str] = frozenset()) -> dict[str, bytes]:
+def sources(root: Path, extras: frozenset[str] = frozenset(), as_written: bool = False) -> dict[str, bytes]:
     """Each member's name and bytes, from the tree under ``root``."""
     package = root / "ssm_action"
     files = {"ssm_action/contract.py": (package / "contract.py").read_bytes()}
@@ -90,7 +91,7 @@ def sources(root: Path, extras: frozenset[str] = frozenset()) -> dict[str, bytes
     for path in (package / "agent").glob("*.py"):
         if path.name not in OPTIONAL or path.name in shipped:
             files[f"ssm_action/agent/{path.name}"] = path.read_bytes()
-    files = {name: text if name in KEPT_AS_WRITTEN else compact(text) for name, text in files.items()}
+    files = {name: text if as_written or name in KEPT_AS_WRITTEN else compact(text) for name, text in files.items()}
     return {"__main__.py": MAIN, "ssm_action/__init__.py": STUB, **files}
 
 
@@ -141,9 +142,9 @@ def _one_space_per_level(row: str) -> str:
     return " " * (spaces // 4 + spaces % 4) + code
 
 
-def build_from(root: Path, extras: frozenset[str] = frozenset()) -> Payload:
+def build_from(root: Path, extras: frozenset[str] = frozenset(), as_written: bool = False) -> Payload:
     buffer = io.BytesIO()
-    files = sources(root, extras)
+    files = sources(root, extras, as_written)
     with zipfile.ZipFile(buffer, "w") as archive:
         for name in sorted(files):
             info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
@@ -156,17 +157,22 @@ def build_from(root: Path, extras: frozenset[str] = frozenset()) -> Payload:
 
 
 @functools.lru_cache(maxsize=None)
-def build(extras: frozenset[str] = frozenset()) -> Payload:
+def build(extras: frozenset[str] = frozenset(), as_written: bool = False) -> Payload:
     """The agent of this installation with the modules of ``extras`` (built once per process)."""
     unknown = extras - set(EXTRAS)
     if unknown:
         raise ValueError(f"unknown agent extras: {sorted(unknown)}")
-    return build_from(PACKAGE_ROOT, extras)
+    return build_from(PACKAGE_ROOT, extras, as_written)
 
 
 def build_all() -> Payload:
     """Every module: the largest command, and what tests of every feature run."""
     return build(frozenset(EXTRAS))
+
+
+def build_full() -> Payload:
+    """Every module as written, comments and docstrings kept: the agent servers fetch from S3."""
+    return build(frozenset(EXTRAS), as_written=True)
 
 
 def write(directory: str | Path, extras: frozenset[str] = frozenset()) -> Path:

@@ -54,8 +54,9 @@ def _code(exc: Exception) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
-def _refused(action: str, where: str, exc: Exception, bucket: str, prefix: str) -> ActionError:
-    allowed = "/".join(p for p in (bucket, prefix.strip("/"), "artifacts/*") if p)
+def refused(action: str, where: str, exc: Exception, bucket: str, prefix: str,
+            folder: str = "artifacts") -> ActionError:
+    allowed = "/".join(p for p in (bucket, prefix.strip("/"), f"{folder}/*") if p)
     return ActionError(f"{action} failed", f"AWS refused {action} on {where}: {exc}. Give the workflow's "
                        f"AWS role s3:PutObject and s3:GetObject on arn:aws:s3:::{allowed}, and check that "
                        "s3-bucket exists in aws-region.", anchor="artifact-delivery")
@@ -70,9 +71,9 @@ def stored_size(s3: Any, bucket: str, key: str, prefix: str) -> int | None:
     except ClientError as exc:
         if _code(exc) in MISSING | DENIED:
             return None
-        raise _refused("HeadObject", f"s3://{bucket}/{key}", exc, bucket, prefix) from exc
+        raise refused("HeadObject", f"s3://{bucket}/{key}", exc, bucket, prefix) from exc
     except BotoCoreError as exc:
-        raise _refused("HeadObject", f"s3://{bucket}/{key}", exc, bucket, prefix) from exc
+        raise refused("HeadObject", f"s3://{bucket}/{key}", exc, bucket, prefix) from exc
 
 
 def publish(s3: Any, bucket: str, prefix: str, artifact: Artifact,
@@ -92,7 +93,7 @@ def publish(s3: Any, bucket: str, prefix: str, artifact: Artifact,
                               ChecksumSHA256=checksum,
                               Metadata={"sha256": artifact.sha256, "commit": artifact.commit})
         except (BotoCoreError, ClientError) as exc:
-            raise _refused("PutObject", f"s3://{bucket}/{key}", exc, bucket, prefix) from exc
+            raise refused("PutObject", f"s3://{bucket}/{key}", exc, bucket, prefix) from exc
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key},
                                     ExpiresIn=expires)
     return Published(bucket, key, uploaded, artifact.size if uploaded else 0, url)

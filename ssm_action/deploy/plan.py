@@ -20,7 +20,7 @@ from ssm_action.contract import BY_NAME, check_params, secret_values
 from ssm_action.errors import ActionError
 from ssm_action.payload import Payload
 from ssm_action.payload import build as build_payload
-from ssm_action.payload import extras_for
+from ssm_action.payload import build_full, extras_for
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
 STAND_IN_SHA = "0" * 40  # config time: the commit is known only from the run's context
@@ -133,6 +133,9 @@ def build(cfg: DeployConfig, ctx: RunContext, environment: str) -> Plan:
                           anchor="routing-and-the-commit")
     for value in secret_values(params):  # never in a log, even a dry run's
         runner.mask(value)
+    # Through SSM with a bucket the agent travels by S3 (transports/ssm/agent_store.py): size is no concern.
+    by_s3 = cfg.transport == "ssm" and bool(cfg.targets.s3_bucket)
+    agent = build_full() if by_s3 else build_payload(extras_for(params))
     return Plan(environment=environment, ctx=ctx, transport=cfg.transport, dry_run=cfg.dry_run, params=params,
-                payload=build_payload(extras_for(params)), targets=cfg.targets, server=cfg.server,
+                payload=agent, targets=cfg.targets, server=cfg.server,
                 python_on_server=cfg.python_on_server)

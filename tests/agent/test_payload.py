@@ -179,3 +179,12 @@ def test_every_module_runs_from_the_full_zipapp(tmp_path: Path):
         names = ", ".join(f"ssm_action.agent.{m[:-3]}" for m in modules)
         code = f"import sys; sys.path.insert(0, {str(path)!r}); import {names}"
         subprocess.run([sys.executable, "-I", "-c", code], check=True)
+
+
+def test_the_agent_fetched_from_s3_ships_every_module_as_written():
+    full, inline = payload.build_full(), payload.build_all()
+    assert full.members == inline.members and full.sha256 != inline.sha256
+    with zipfile.ZipFile(io.BytesIO(full.data)) as archive:
+        for name in full.members:
+            if name.startswith("ssm_action/agent/"):
+                assert archive.read(name) == (payload.PACKAGE_ROOT / name).read_bytes(), name

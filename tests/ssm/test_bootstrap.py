@@ -172,7 +172,7 @@ def test_linux_bootstrap_unpacks_with_the_stub_and_stops_if_this_python_has_no_l
 def test_both_bootstraps_write_the_same_stub_and_agent():
     linux, windows = written_files(real_script("linux")), written_files(real_script("windows"))
     assert linux["unpack.py"] == windows["unpack.py"] == bootstrap.UNPACK.encode()
-    assert linux["agent.pyz.xz"] == windows["agent.pyz.xz"] and set(linux) == set(windows)
+    assert linux["agent.in"] == windows["agent.in"] and set(linux) == set(windows)
 
 
 @pytest.mark.parametrize("platform", ["windows", "linux"])

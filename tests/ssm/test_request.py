@@ -118,7 +118,8 @@ def artifact_request(cfg, url: str, extras: frozenset[str] = frozenset()):
     return request
 
 
-def test_an_artifact_deploy_with_its_presigned_url_keeps_room_for_long_inputs(make_cfg):
+def test_an_artifact_deploy_fetches_the_agent_from_s3_and_keeps_room(make_cfg):
+    """source: artifact needs s3-bucket, so its agent always comes from S3 (transports/ssm/agent_store.py)."""
     cfg = make_cfg(instance_ids="i-0123456789abcdef0", source="artifact", wheelhouse="true",
                    server_python_version="3.11", s3_bucket="my-deploy-artifacts")
     url = presigned_url(1_200)
@@ -126,33 +127,33 @@ def test_an_artifact_deploy_with_its_presigned_url_keeps_room_for_long_inputs(ma
     size = ssm_request.parameters_size(artifact_request(cfg, url))
     default = ssm_request.parameters_size(requests_for(make_cfg(instance_ids="i-0123456789abcdef0"))[0])
     print(f"SendCommand parameters: default {default:,} bytes, source artifact {size:,} bytes")
-    # the artifact modules (about 13 KB in the command) ship only with source: artifact: less room than the default's
-    assert default < size < ssm_request.PARAMETERS_LIMIT - 10_000
+    assert size < 12_000 < default
 
 
 APP_DIRS = {"linux": "/srv/app", "windows": "C:\\app"}
 SERVICE_MODULES = {"linux": "ssm_action/agent/systemd.py", "windows": "ssm_action/agent/scheduled_task.py"}
+SECRETS = "API_KEY=ssm:/octo/api-key\nDB_URL=secretsmanager:octo/db"
 
 
 @pytest.mark.parametrize("platform", ["windows", "linux"])
-def test_every_agent_module_at_once_still_fits(make_cfg, platform):
-    """Every optional agent module (more than any command: a rollback of an artifact deploy carries all
-    but the other platform's service host), with a role session's presigned URL. While the agent
-    travelled gzipped this was refused on Linux (63,292 bytes) and on Windows a service host from an
-    artifact alone was (62,665)."""
-    cfg = make_cfg(instance_ids="i-0123456789abcdef0", platform=platform, source="artifact",
-                   s3_bucket="my-deploy-artifacts", app_directory=APP_DIRS[platform])
-    size = ssm_request.parameters_size(artifact_request(cfg, presigned_url(1_200), frozenset(payload.EXTRAS)))
-    print(f"SendCommand parameters: {platform}, every agent module: {size:,} bytes")
+def test_every_agent_module_inline_still_fits(make_cfg, platform):
+    """Without s3-bucket the agent travels in the command: every optional module at once (more than any
+    command carries) must still fit. While the agent travelled gzipped this was refused on Linux (63,292
+    bytes) and on Windows a service host from an artifact alone was (62,665)."""
+    cfg = make_cfg(instance_ids="i-0123456789abcdef0", platform=platform, app_host="service", app_secrets=SECRETS,
+                   app_directory=APP_DIRS[platform])
+    the_plan = dataclasses.replace(plan.build(cfg, CTX, "production"), payload=payload.build(frozenset(payload.EXTRAS)))
+    [request] = ssm_request.build(cfg.targets, CTX, "production", command.script_payload(the_plan))
+    size = ssm_request.parameters_size(request)
+    print(f"SendCommand parameters: {platform}, every agent module inline: {size:,} bytes")
     assert size < ssm_request.PARAMETERS_LIMIT - 3_000
 
 
 @pytest.mark.parametrize("platform", ["windows", "linux"])
-def test_a_service_host_from_an_artifact_fits_with_room_to_spare(make_cfg, platform):
-    cfg = make_cfg(instance_ids="i-0123456789abcdef0", platform=platform, app_host="service", source="artifact",
-                   s3_bucket="my-deploy-artifacts", app_directory=APP_DIRS[platform])
-    request = artifact_request(cfg, presigned_url(1_200))  # the plan's own agent, as a deploy sends it
+def test_a_service_host_with_secrets_inline_fits_with_room_to_spare(make_cfg, platform):
+    cfg = make_cfg(instance_ids="i-0123456789abcdef0", platform=platform, app_host="service", app_secrets=SECRETS,
+                   app_directory=APP_DIRS[platform])
     assert SERVICE_MODULES[platform] in plan.build(cfg, CTX, "production").payload.members
-    size = ssm_request.parameters_size(request)
-    print(f"SendCommand parameters: {platform}, app-host service, source artifact: {size:,} bytes")
-    assert size < ssm_request.PARAMETERS_LIMIT - 5_000  # room for long paths, a longer presigned URL
+    size = ssm_request.parameters_size(requests_for(cfg)[0])  # the plan's own agent, as a deploy sends it
+    print(f"SendCommand parameters: {platform}, app-host service with secrets, inline: {size:,} bytes")
+    assert size < ssm_request.PARAMETERS_LIMIT - 5_000  # room for long paths and values

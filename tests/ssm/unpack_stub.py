@@ -19,12 +19,12 @@ SH_WRITTEN = re.compile(r"printf '%s' '" + B64 + r"' \| base64 -d > \"\$work/([\
 
 class StubFiles(NamedTuple):
     unpack: Path  # unpack.py, the fixed stub
-    packed: Path  # agent.pyz.xz
+    packed: Path  # agent.in: the agent xz-compressed, or its S3 ticket
     agent: Path  # where the stub is to write agent.pyz
 
 
 def written_files(script: str) -> dict[str, bytes]:
-    """What the script writes into its work folder, by file name (agent.pyz.xz, unpack.py, params.json)."""
+    """What the script writes into its work folder, by file name (agent.in, unpack.py, params.json)."""
     names = dict(PS_NAMED.findall(script))
     found = {names[var]: value for var, value in PS_WRITTEN.findall(script)}
     found.update({name: value for value, name in SH_WRITTEN.findall(script)})
@@ -35,7 +35,7 @@ def lay_out(script: str, folder: Path) -> StubFiles:
     """Write the stub and the packed agent of ``script`` into ``folder``, as the bootstrap does."""
     files = written_files(script)
     folder.mkdir(parents=True, exist_ok=True)
-    laid = StubFiles(folder / "unpack.py", folder / "agent.pyz.xz", folder / "agent.pyz")
+    laid = StubFiles(folder / "unpack.py", folder / "agent.in", folder / "agent.pyz")
     laid.unpack.write_bytes(files[laid.unpack.name])
     laid.packed.write_bytes(files[laid.packed.name])
     return laid

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 
 from ssm_action import payload
 from ssm_action.contract import RESULT_PREFIX, ExitCode
-from ssm_action.transports.ssm import bootstrap
+from ssm_action.transports.ssm import agent_store, bootstrap
 from tests.ssm.unpack_stub import lay_out
 from tests.windows.host import NEWEST, OLDEST, WindowsHost
 from tests.windows.winapp import WINDOWS
@@ -33,3 +34,27 @@ def test_the_windows_python_unpacks_the_agent_the_bootstrap_carries(windows_host
     params.write_text(json.dumps({"deploy_id": "1-1"}))
     agent = wine.run([python, wine.windows(laid.agent), "--params-file", wine.windows(params)], timeout=120)
     assert agent.code == ExitCode.BAD_PARAMS and RESULT_PREFIX in agent.out, agent.out + agent.err
+
+
+@pytest.fixture
+def agent_in_s3(aws):
+    """The full agent in moto's S3 (real HTTP on 127.0.0.1, which Wine's Windows Python reaches) and its URL."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="deploy-logs")
+    agent = payload.build_full()
+    return s3, agent, agent_store.publish(s3, "deploy-logs", "web", agent)
+
+
+def test_the_windows_python_fetches_the_agent_from_s3_and_refuses_another(windows_host: WindowsHost, agent_in_s3):
+    s3, agent, url = agent_in_s3
+    wine, python = windows_host.wine, windows_host.python(NEWEST)
+    script = bootstrap.script("windows", bootstrap.payload(agent, {"deploy_id": "1-1"}, "python", agent_url=url))
+    laid = lay_out(script, wine.linux(r"C:\ssm\fetch"))
+    ran = wine.run([python, *(wine.windows(path) for path in laid)], timeout=120)
+    assert (ran.code, ran.err) == (0, "") and laid.agent.read_bytes() == agent.data
+
+    laid.agent.unlink()
+    s3.put_object(Bucket="deploy-logs", Key=agent_store.key("web", agent), Body=agent.data + b"tampered")
+    ran = wine.run([python, *(wine.windows(path) for path in laid)], timeout=120)
+    assert ran.code == bootstrap.NO_AGENT_EXIT and "it was not run" in ran.err
+    assert not laid.agent.exists()

@@ -11,6 +11,12 @@ an xz decoder, so both bootstraps write a fixed stub (UNPACK, one more base64
 literal, of fixed text) that unpacks the agent with the server's Python
 (``lzma``: in python.org's and every Linux distribution's build) before the
 agent runs: one scheme for both platforms.
+
+With ``s3-bucket`` set the agent does not travel in the command at all: the runner
+stores it once under its sha256 (agent_store.py) and the same literal carries a
+ticket instead, ``{"url": <presigned GET>, "sha256": ...}``. The stub downloads the
+agent with the server's Python and refuses to write it unless its sha256 is the
+ticket's, so the command stays a few KB whatever the agent's size.
 """
 
 from __future__ import annotations
@@ -27,18 +33,44 @@ from ssm_action import payload as agent_zipapp
 DOCUMENTS = {"windows": "AWS-RunPowerShellScript", "linux": "AWS-RunShellScript"}
 SLOTS = ("@AGENT_B64@", "@PARAMS_B64@", "@PYTHON_B64@")
 NO_LZMA_EXIT = 9  # the stub's exit code without lzma: none of the agent's (0-4), nor Python's (1, 2)
+NO_AGENT_EXIT = 10  # the stub's exit code when the agent could not be fetched from S3, or was not the one sent
+XZ_MAGIC = b"\xfd7zXZ\x00"
 
-# Both bootstraps' unpacker: python unpack.py <agent.pyz.xz> <agent.pyz>. Python 3.8+, fixed text.
-UNPACK = f"""import sys
-try:
-    import lzma
-except ImportError:
-    sys.stderr.write("ssm-deploy bootstrap: %s has no lzma module, which unpacks the deploy agent: set "
-                     "server-python to a Python built with lzma (python.org and Linux distribution builds are)\\n"
-                     % sys.executable)
-    sys.exit({NO_LZMA_EXIT})
-with open(sys.argv[1], "rb") as packed, open(sys.argv[2], "wb") as agent:
-    agent.write(lzma.decompress(packed.read()))
+# Both bootstraps' stub: python unpack.py <agent.in> <agent.pyz>, where agent.in is the agent
+# xz-compressed or a ticket to fetch it. Python 3.8+, fixed text.
+UNPACK = f"""import hashlib, json, sys, time
+def fail(message, code):
+    sys.stderr.write("ssm-deploy bootstrap: " + message + "\\n")
+    sys.exit(code)
+def fetch(ticket):
+    from urllib.request import urlopen
+    for attempt in range(4):
+        try:
+            with urlopen(ticket["url"], timeout=60) as answer:
+                return answer.read()
+        except Exception as exc:
+            if attempt == 3 or 400 <= getattr(exc, "code", 500) < 500:
+                fail("could not download the deploy agent from S3 (%s): the server must reach S3 over HTTPS, "
+                     "as it does to write the command's output there" % exc, {NO_AGENT_EXIT})
+            time.sleep(2 ** attempt)
+with open(sys.argv[1], "rb") as source:
+    data = source.read()
+if data.startswith({XZ_MAGIC!r}):
+    try:
+        import lzma
+    except ImportError:
+        fail("%s has no lzma module, which unpacks the deploy agent: set server-python to a Python built "
+             "with lzma (python.org and Linux distribution builds are)" % sys.executable, {NO_LZMA_EXIT})
+    data = lzma.decompress(data)
+else:
+    ticket = json.loads(data.decode("utf-8"))
+    data = fetch(ticket)
+    got = hashlib.sha256(data).hexdigest()
+    if got != ticket["sha256"]:
+        fail("the deploy agent downloaded from S3 has sha256 %s, not %s as the command says: "
+             "it was not run" % (got, ticket["sha256"]), {NO_AGENT_EXIT})
+with open(sys.argv[2], "wb") as agent:
+    agent.write(data)
 """
 
 # Windows PowerShell 5.1. Python's output goes to files, never to this session's
@@ -64,7 +96,7 @@ $work = Join-Path ([IO.Path]::GetTempPath()) ('ssm-deploy-' + [Guid]::NewGuid().
 $null = New-Item -ItemType Directory -Path $work
 $code = 1
 try {
-    $packed = Join-Path $work 'agent.pyz.xz'
+    $packed = Join-Path $work 'agent.in'
     $unpack = Join-Path $work 'unpack.py'
     $agent = Join-Path $work 'agent.pyz'
     $params = Join-Path $work 'params.json'
@@ -94,12 +126,12 @@ _SHELL = r"""# ssm-deploy-action bootstrap: decode the deploy agent and paramete
 set -eu
 work=$(mktemp -d "${TMPDIR:-/tmp}/ssm-deploy-XXXXXXXX")
 trap 'rm -rf -- "$work"' EXIT
-printf '%s' '@AGENT_B64@' | base64 -d > "$work/agent.pyz.xz"
+printf '%s' '@AGENT_B64@' | base64 -d > "$work/agent.in"
 printf '%s' '@UNPACK_B64@' | base64 -d > "$work/unpack.py"
 printf '%s' '@PARAMS_B64@' | base64 -d > "$work/params.json"
 python=$(printf '%s' '@PYTHON_B64@' | base64 -d)
 export PYTHONIOENCODING=utf-8
-"$python" "$work/unpack.py" "$work/agent.pyz.xz" "$work/agent.pyz" < /dev/null || exit
+"$python" "$work/unpack.py" "$work/agent.in" "$work/agent.pyz" < /dev/null || exit
 code=0
 "$python" "$work/agent.pyz" --params-file "$work/params.json" \
     < /dev/null > "$work/stdout" 2> "$work/stderr" || code=$?
@@ -123,7 +155,7 @@ def b64(data: bytes) -> str:
 class Payload:
     """What the script carries, already encoded; ``values`` fill SLOTS in order."""
 
-    agent_b64: str  # the zipapp, xz-compressed (pack)
+    agent_b64: str  # the zipapp, xz-compressed (pack), or the ticket to fetch it from S3
     params_b64: str
     python_b64: str
     agent_sha256: str  # of the zipapp (payload.build().sha256)
@@ -131,10 +163,14 @@ class Payload:
     agent_filename: str
     params: dict[str, Any]
     python: str
+    agent_url: str = ""  # presigned GET of the agent in S3; empty: the agent travels inline
 
     @property
     def values(self) -> tuple[str, str, str]:
         return self.agent_b64, self.params_b64, self.python_b64
+
+    def __repr__(self) -> str:  # the URL is a credential for its lifetime
+        return f"Payload(agent_sha256={self.agent_sha256!r}, from_s3={bool(self.agent_url)})"
 
 
 @functools.lru_cache(maxsize=4)  # xz takes about 0.1 s; a run packs the same agent for deploy and rollback
@@ -143,9 +179,15 @@ def pack(data: bytes) -> bytes:
     return lzma.compress(data, format=lzma.FORMAT_XZ, preset=9 | lzma.PRESET_EXTREME)
 
 
-def payload(agent: agent_zipapp.Payload, params: dict[str, Any], python: str) -> Payload:
+def ticket(url: str, sha256: str) -> bytes:
+    return json.dumps({"url": url, "sha256": sha256}, sort_keys=True).encode("utf-8")
+
+
+def payload(agent: agent_zipapp.Payload, params: dict[str, Any], python: str, agent_url: str = "") -> Payload:
+    """The script's literals: the agent inline, or with ``agent_url`` a ticket to fetch it from S3."""
+    carried = ticket(agent_url, agent.sha256) if agent_url else pack(agent.data)
     return Payload(
-        agent_b64=b64(pack(agent.data)),
+        agent_b64=b64(carried),
         params_b64=b64(json.dumps(params, sort_keys=True).encode("utf-8")),
         python_b64=b64(python.encode("utf-8")),
         agent_sha256=agent.sha256,
@@ -153,6 +195,7 @@ def payload(agent: agent_zipapp.Payload, params: dict[str, Any], python: str) ->
         agent_filename=agent.filename,
         params=params,
         python=python,
+        agent_url=agent_url,
     )
 
 
@@ -175,7 +218,8 @@ def commands(platform: str, data: Payload) -> list[str]:
 def review(platform: str, data: Payload) -> str:
     """The script as a person should read it: each base64 literal replaced by what it decodes to."""
     text = _fill(platform, (
-        f"<{data.agent_filename}: the agent zipapp, {data.agent_bytes} bytes, sha256 {data.agent_sha256}, xz+base64>",
+        f"<{data.agent_filename}: the agent zipapp, {data.agent_bytes} bytes, sha256 {data.agent_sha256}, "
+        + ("a ticket to fetch it from S3 by a presigned URL, base64>" if data.agent_url else "xz+base64>"),
         "<the parameters below, base64>",
         f"<{json.dumps(data.python)}, base64>",
     ))

@@ -17,10 +17,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ssm_action import __version__, runner, summary
 from ssm_action.config.sections import TargetsConfig
+from ssm_action.deploy import artifact_store
 from ssm_action.deploy.model import DeployOutcome, InstanceResult
 from ssm_action.deploy.plan import Plan
 from ssm_action.errors import ActionError, Cancelled
-from ssm_action.transports.ssm import bootstrap
+from ssm_action.transports.ssm import agent_store, bootstrap
 from ssm_action.transports.ssm import preflight
 from ssm_action.transports.ssm import request as ssm_request
 from ssm_action.transports.ssm.output import Collector
@@ -84,10 +85,15 @@ def show_outputs(results: list[InstanceResult]) -> None:
             runner.log(result.output.rstrip() or result.error or "(no output)")
 
 
-def script_payload(plan: Plan, action: str = "") -> bootstrap.Payload:
-    """What the bootstrap script carries: the agent and the plan's parameters (another action's, if given)."""
+def script_payload(plan: Plan, action: str = "", agent_url: str = "") -> bootstrap.Payload:
+    """What the bootstrap script carries: the agent and the plan's parameters (another action's, if given).
+    With s3-bucket set, the agent's ticket: ``agent_url``, or before the upload (to measure and review the
+    command without any call) a stand-in URL of a real one's size."""
     params = {**plan.params, "action": action} if action else plan.params
-    return bootstrap.payload(plan.payload, params, plan.python_on_server)
+    cfg = plan.targets
+    if cfg.s3_bucket and not agent_url:
+        agent_url = agent_store.stand_in_url(cfg.s3_bucket, cfg.s3_key_prefix, plan.payload)
+    return bootstrap.payload(plan.payload, params, plan.python_on_server, agent_url)
 
 
 def deploy(plan: Plan, *, pacing: Pacing | None = None, retries: dict[str, Any] | None = None) -> DeployOutcome:
@@ -96,7 +102,8 @@ def deploy(plan: Plan, *, pacing: Pacing | None = None, retries: dict[str, Any] 
     base = ssm_request.base(cfg, plan.ctx, plan.environment, data)
     requests = ssm_request.build(cfg, plan.ctx, plan.environment, data)
     runner.log(f"SSM: {bootstrap.DOCUMENTS[cfg.platform]}; parameters {ssm_request.parameters_size(base):,} "
-               f"of {ssm_request.PARAMETERS_LIMIT:,} bytes allowed.")
+               f"of {ssm_request.PARAMETERS_LIMIT:,} bytes allowed"
+               + (f"; the agent ({plan.payload.sha256[:12]}) is fetched from S3." if data.agent_url else "."))
     if plan.dry_run:
         show_dry_run(plan, requests, data)
         return DeployOutcome("ssm", dry_run=True, action=plan.params["action"])
@@ -105,9 +112,21 @@ def deploy(plan: Plan, *, pacing: Pacing | None = None, retries: dict[str, Any] 
         ids = preflight.check(ssm, cfg)
     except (ClientError, BotoCoreError) as exc:
         raise aws_error("DescribeInstanceInformation", exc) from exc
-    undo = ssm_request.base(cfg, plan.ctx, plan.environment, script_payload(plan, "rollback"))
+    url = publish_agent(plan) if cfg.s3_bucket else ""
+    if url:
+        base = ssm_request.base(cfg, plan.ctx, plan.environment, script_payload(plan, agent_url=url))
+    undo = ssm_request.base(cfg, plan.ctx, plan.environment, script_payload(plan, "rollback", url))
     run = Run(ssm, s3, cfg, pacing or Pacing())
     return run.guarded(lambda: Rollout(run, cfg, base, undo, plan.params["action"]).execute(ids))
+
+
+def publish_agent(plan: Plan) -> str:
+    """The agent stored in S3 (once per version); the presigned URL the servers fetch it with."""
+    cfg = plan.targets
+    url = agent_store.publish(artifact_store.client(cfg.aws_region), cfg.s3_bucket, cfg.s3_key_prefix,
+                              plan.payload)
+    runner.log(f"Deploy agent: s3://{cfg.s3_bucket}/{agent_store.key(cfg.s3_key_prefix, plan.payload)}.")
+    return url
 
 
 class Run:
