@@ -191,6 +191,10 @@ def _environment_map(reader: Reader) -> tuple[tuple[str, str], ...]:
         if not sep or not branch or not ENVIRONMENT.match(environment):
             reader.fail("environment-map", "is not a branch=environment pair, e.g. dev=development.", item)
             continue
+        if branch.startswith("tag:") and not branch[4:].strip():
+            reader.fail("environment-map", "has a tag: entry without a pattern; write tag:PATTERN=environment, "
+                        "e.g. tag:v*=production.", item)
+            continue
         pairs.append((branch, environment))
     return tuple(pairs)
 
