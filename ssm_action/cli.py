@@ -92,8 +92,8 @@ def _main(argv: Sequence[str] | None) -> int:
     _mask_secrets(overrides)
     raw.update(overrides)
     runner.save_state("started", "true")  # tells the post step that this runner passes state
-    cfg, errors = config.parse(raw)
     try:
+        cfg, errors = config.parse(raw)  # inside: a value the checks missed is still one ::error, no traceback
         if cfg is None:
             report_config_errors(errors)
             return 1

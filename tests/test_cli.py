@@ -137,6 +137,14 @@ def test_unknown_branch_stops_before_any_call(runner_files, recorder, tmp_path):
     assert seen == []
 
 
+def test_a_working_directory_name_over_255_bytes_is_one_error_naming_the_input(runner_files):
+    done = runner_files.run({"working-directory": "w" * 300})
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr, done.stderr
+    assert [e for e in annotations(done.stdout) if e.startswith("working-directory: got 'www")
+            and "is not a folder (File name too long)" in e]
+    assert runner_files.outputs() == {"result": "failure"}
+
+
 def test_an_untrusted_event_runs_none_of_the_projects_code_in_mode_all(runner_files, recorder, tmp_path):
     """pull_request_target from a fork checks out the fork's code: the trust check comes before the
     gates, so its tests (here a conftest that leaves a mark) never run."""
