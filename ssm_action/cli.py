@@ -58,16 +58,22 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 
 def run_modes(cfg: config.Config) -> bool:
     """Gates, deploy, or both (the deploy only when every blocking gate passed)."""
+    ctx = None
+    if cfg.deploys:
+        from ssm_action.deploy import trust
+
+        ctx = context.from_env(cfg.deploy.working_directory)
+        if cfg.deploy.agent_action != "status":  # before the gates: an untrusted event's code never runs here
+            trust.check(cfg.deploy, ctx)
     gates_ok = True
     if cfg.runs_gates:
         from ssm_action import gates
 
         gates_ok = gates.run(cfg.gates)
     deploy_ok = True
-    if cfg.deploys:
+    if ctx is not None:
         from ssm_action.deploy import run
 
-        ctx = context.from_env(cfg.deploy.working_directory)
         deploy_ok = run.run(cfg.deploy, ctx, gates_ok=gates_ok)
     ok = gates_ok and deploy_ok
     runner.set_output("result", "success" if ok else "failure")
@@ -86,8 +92,8 @@ def _main(argv: Sequence[str] | None) -> int:
     _mask_secrets(overrides)
     raw.update(overrides)
     runner.save_state("started", "true")  # tells the post step that this runner passes state
-    cfg, errors = config.parse(raw)
     try:
+        cfg, errors = config.parse(raw)  # inside: a value the checks missed is still one ::error, no traceback
         if cfg is None:
             report_config_errors(errors)
             return 1

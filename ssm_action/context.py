@@ -26,6 +26,12 @@ class RunContext:
     server_url: str
     api_url: str
     repo_prefix: str = ""  # working-directory inside the repository, e.g. "services/api/"
+    tag: str = ""  # the tag the run is for (then branch is "")
+
+    @property
+    def ref_label(self) -> str:
+        """The branch, or the tag, for people to read."""
+        return self.branch or (f"tag {self.tag}" if self.tag else "no branch")
 
     @property
     def run_url(self) -> str:
@@ -66,15 +72,30 @@ def _pull_request_head(env: Mapping[str, str]) -> str:
     return str((event.get("pull_request") or {}).get("head", {}).get("ref", ""))
 
 
-def from_env(repo: Path, env: Mapping[str, str] = os.environ) -> RunContext:
-    branch = env.get("GITHUB_REF_NAME", "")
+def branch_and_tag(repo: Path, env: Mapping[str, str] = os.environ) -> tuple[str, str]:
+    """The branch the run is for, or the tag: never both. A tag is no branch, even one named
+    main (tags bypass branch protection); a ref of another kind is neither."""
+    ref, name = env.get("GITHUB_REF", ""), env.get("GITHUB_REF_NAME", "")
+    if env.get("GITHUB_REF_TYPE") == "tag" or ref.startswith("refs/tags/"):
+        return "", name or ref.removeprefix("refs/tags/")
     if env.get("GITHUB_EVENT_NAME", "").startswith("pull_request"):
-        branch = _pull_request_head(env) or branch
+        return _pull_request_head(env) or name, ""
+    if ref:
+        return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else "", ""
+    if name:
+        return name, ""
+    head = _git(repo, "rev-parse", "--abbrev-ref", "HEAD")  # outside GitHub: the checked-out branch
+    return ("" if head == "HEAD" else head), ""
+
+
+def from_env(repo: Path, env: Mapping[str, str] = os.environ) -> RunContext:
+    branch, tag = branch_and_tag(repo, env)
     return RunContext(
         actor=env.get("GITHUB_ACTOR") or getpass.getuser(),
         repository=env.get("GITHUB_REPOSITORY", ""),
         sha=env.get("GITHUB_SHA") or _git(repo, "rev-parse", "HEAD"),
-        branch=branch or _git(repo, "rev-parse", "--abbrev-ref", "HEAD"),
+        branch=branch,
+        tag=tag,
         event=env.get("GITHUB_EVENT_NAME", "cli"),
         run_id=env.get("GITHUB_RUN_ID", ""),
         run_attempt=env.get("GITHUB_RUN_ATTEMPT", ""),

@@ -10,6 +10,7 @@ it) and makes the step fail: see file_errors().
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,6 +64,31 @@ def masked() -> frozenset[str]:
 
 def log(message: str = "") -> None:
     print(redact(message), flush=True)
+
+
+@contextmanager
+def commands_stopped() -> Iterator[None]:
+    """Text from elsewhere printed inside (the servers' output, the app's last lines, the project's
+    tools) is never read as a workflow command: GitHub's runner reads `::name::` after leading
+    spaces and `##[name]` anywhere in a line, act both at a line's start, and either would take
+    a mask, an output or an annotation from it. Both stop reading commands after
+    `::stop-commands::TOKEN` until `::TOKEN::`; the token is random, so the text cannot end the
+    block early."""
+    if not in_github():
+        yield
+        return
+    token = secrets.token_hex(16)
+    wc.issue("stop-commands", token)
+    try:
+        yield
+    finally:
+        print(f"::{token}::", flush=True)
+
+
+def log_verbatim(text: str) -> None:
+    """log() for text the action did not write; see commands_stopped()."""
+    with commands_stopped():
+        log(text)
 
 
 def annotate(

@@ -17,6 +17,10 @@ from tests import containers
 from tests.runner_files import read_file_commands
 
 ROOT = Path(__file__).resolve().parent.parent
+# The suite runs as root on our machines, where the gates would run the project's code as
+# another user, who cannot reach pytest's private temporary folders or a Python under /root.
+# The sandbox has tests of its own (tests/gates/test_sandbox.py, the container tests).
+os.environ.setdefault("SSM_ACTION_RUN_AS", "self")
 
 # Markers (registered in setup.cfg), applied here by what a test uses, so that
 # `scripts/test.sh --fast` (-m "not slow and not container") is the edit-run loop.

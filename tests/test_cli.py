@@ -1,9 +1,11 @@
 """The entrypoint as the runner runs it: INPUT_* variables, file commands, exit codes."""
 
 import http.server
+import json
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -132,6 +134,35 @@ def test_unknown_branch_stops_before_any_call(runner_files, recorder, tmp_path):
     done = runner_files.run(DEPLOY)
     assert done.returncode == 1
     assert any("feature/x" in e and "environment-map" in e for e in annotations(done.stdout))
+    assert seen == []
+
+
+def test_a_working_directory_name_over_255_bytes_is_one_error_naming_the_input(runner_files):
+    done = runner_files.run({"working-directory": "w" * 300})
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr, done.stderr
+    assert [e for e in annotations(done.stdout) if e.startswith("working-directory: got 'www")
+            and "is not a folder (File name too long)" in e]
+    assert runner_files.outputs() == {"result": "failure"}
+
+
+def test_an_untrusted_event_runs_none_of_the_projects_code_in_mode_all(runner_files, recorder, tmp_path):
+    """pull_request_target from a fork checks out the fork's code: the trust check comes before the
+    gates, so its tests (here a conftest that leaves a mark) never run."""
+    url, seen = recorder
+    workspace = Path(runner_files.env["GITHUB_WORKSPACE"])
+    mark = tmp_path / "the-forks-code-ran"
+    (workspace / "conftest.py").write_text(f"open({str(mark)!r}, 'w').close()\n")
+    (workspace / "app.py").write_text("")
+    (workspace / "test_app.py").write_text("def test_x():\n    pass\n")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"head": {"ref": "main", "repo": {"full_name": "mallory/octo-app"}}}}))
+    runner_files.env.update({"AWS_ENDPOINT_URL": url, "GITHUB_API_URL": url, "GITHUB_EVENT_NAME": "pull_request_target",
+                             "GITHUB_EVENT_PATH": str(event), "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"})
+    done = runner_files.run(dict(DEPLOY, mode="all", gates="tests", **{"environment-map": "main=production"}))
+    assert done.returncode == 1, done.stdout
+    assert any(e.startswith("This run was triggered by a pull_request_target event from the fork mallory/octo-app")
+               for e in annotations(done.stdout)), done.stdout
+    assert not mark.exists() and "Quality gates on" not in done.stdout
     assert seen == []
 
 

@@ -166,3 +166,34 @@ def test_the_agents_own_checks_run_at_config_time(tmp_path, name, value, problem
 def test_an_input_with_its_own_error_is_not_reported_twice(tmp_path):
     found = errors_for(tmp_path, **dict(DEPLOY, app_entry="../x"))
     assert found == {"app-entry": "must be a path relative to the repository, without '..'."}
+
+
+@pytest.mark.parametrize("value", ["audit\nX-Injected: 1", "pre fix", "a\tb", "x/../y", "a//b", "préfixe", "a?b",
+                                   "x" * 513])
+def test_s3_key_prefix_takes_safe_key_characters_only(tmp_path, value):
+    assert "s3-key-prefix" in errors_for(tmp_path, s3_key_prefix=value)
+
+
+def test_a_good_s3_key_prefix_loses_only_its_outer_slashes(tmp_path):
+    cfg, errors = parse(tmp_path, s3_key_prefix="/ssm-deploy/web_1.(prod)/")
+    assert errors == [] and cfg.deploy.audit.s3_key_prefix == "ssm-deploy/web_1.(prod)"
+
+
+def test_an_invalid_platform_is_the_only_error_about_the_platform(tmp_path):
+    assert errors_for(tmp_path, **dict(DEPLOY, platform="bsd", app_directory="/srv/web")) == {
+        "platform": "must be one of: windows, linux."}
+
+
+@pytest.mark.parametrize(("name", "value"), [("stop-timeout", "101%"), ("stop-timeout", "10%"), ("start-grace", "5%")])
+def test_only_a_percentage_input_takes_a_percent_sign(tmp_path, name, value):
+    assert name in errors_for(tmp_path, **{name.replace("-", "_"): value})
+
+
+def test_coverage_threshold_still_takes_a_percent_sign(tmp_path):
+    cfg, errors = parse(tmp_path, coverage_threshold="80%")
+    assert errors == [] and cfg.gates.coverage_threshold == 80
+
+
+def test_a_working_directory_name_over_255_bytes_is_an_input_error(tmp_path):
+    message = errors_for(tmp_path, working_directory="a" * 300)["working-directory"]
+    assert message.startswith("is not a folder (File name too long); give a path relative to the workspace")

@@ -42,6 +42,7 @@ MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ENVIRONMENT = re.compile(r"^[\w .-]{1,255}$")
 LOG_GROUP = re.compile(r"^[\w./#-]{1,512}$")
+S3_KEY_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]{0,512}$")  # S3's safe key characters: nothing to encode
 MAX_TARGET_KEYS = 5  # SSM accepts at most 5 Targets entries
 
 
@@ -100,8 +101,9 @@ class Reader:
             self.fail(name, f"must be from {low} to {high}.")
         return number
 
-    def number(self, name: str, low: float, high: float) -> float:
-        value = self.text(name).rstrip("%")
+    def number(self, name: str, low: float, high: float, percent: bool = False) -> float:
+        """A number; with percent, also written with a % sign (only a percentage may carry one)."""
+        value = self.text(name).removesuffix("%") if percent else self.text(name)
         try:
             number = float(value)
         except ValueError:
@@ -191,6 +193,10 @@ def _environment_map(reader: Reader) -> tuple[tuple[str, str], ...]:
         if not sep or not branch or not ENVIRONMENT.match(environment):
             reader.fail("environment-map", "is not a branch=environment pair, e.g. dev=development.", item)
             continue
+        if branch.startswith("tag:") and not branch[4:].strip():
+            reader.fail("environment-map", "has a tag: entry without a pattern; write tag:PATTERN=environment, "
+                        "e.g. tag:v*=production.", item)
+            continue
         pairs.append((branch, environment))
     return tuple(pairs)
 
@@ -222,7 +228,7 @@ def parse(raw: Mapping[str, str], env: Mapping[str, str] = os.environ) -> tuple[
     working_directory = _resolve_dir(r.text("working-directory") or ".", env)
     requirements_file = r.relative_path("requirements-file")
     # read once, used by two sections: SSM writes its output to the bucket the audit record goes to
-    audit = AuditConfig(s3_bucket=_bucket(r), s3_key_prefix=r.text("s3-key-prefix").strip("/"),
+    audit = AuditConfig(s3_bucket=_bucket(r), s3_key_prefix=_key_prefix(r),
                         aws_region=_region(r, env))
     mode = r.choice("mode", MODES)
     config = Config(
@@ -256,7 +262,7 @@ def _gates(r: Reader, working_directory: Path, requirements_file: str, env: Mapp
         gates=_gate_list(r, "gates"),
         blocking_gates=_gate_list(r, "blocking-gates"),
         requirements_file=requirements_file,
-        coverage_threshold=r.number("coverage-threshold", 0, 100),
+        coverage_threshold=r.number("coverage-threshold", 0, 100, percent=True),
         smoke_imports=r.items("smoke-imports", MODULE.match, "use dotted module names, e.g. app or app.main."),
         required_env=r.items("required-env", ENV_NAME.match, "use variable names like DATABASE_URL."),
         safety_api_key=r.text("safety-api-key"),
@@ -278,6 +284,16 @@ def _gates(r: Reader, working_directory: Path, requirements_file: str, env: Mapp
 def _region(r: Reader, env: Mapping[str, str]) -> str:
     given = r.matching("aws-region", REGION, "must be an AWS region code, e.g. us-east-1.")
     return given or env.get("AWS_REGION", "") or env.get("AWS_DEFAULT_REGION", "")
+
+
+def _key_prefix(r: Reader) -> str:
+    """Goes into the SSM request and every S3 key (output, audit, artifacts): no control character, no
+    character S3 or a console link would need encoded, no empty or relative part."""
+    value = r.matching("s3-key-prefix", S3_KEY_PREFIX, "must be an S3 key prefix of letters, digits and ! - _ . * ' "
+                       "( ) / (at most 512), e.g. ssm-deploy/web.").strip("/")
+    if any(part in ("", ".", "..") for part in value.split("/")) and value:
+        r.fail("s3-key-prefix", "must not have empty, '.' or '..' parts (// or /../), e.g. ssm-deploy/web.")
+    return value
 
 
 def _bucket(r: Reader) -> str:
@@ -329,8 +345,13 @@ def _server(r: Reader, requirements_file: str) -> ServerConfig:
 def _check_together(config: Config, r: Reader) -> None:
     """Rules that involve more than one input."""
     deploy, server, targets = config.deploy, config.deploy.server, config.deploy.targets
-    if not deploy.working_directory.is_dir():
-        r.fail("working-directory", "is not a folder; give a path relative to the workspace, e.g. . or services/api.")
+    try:
+        is_folder, why = deploy.working_directory.is_dir(), ""
+    except OSError as exc:  # e.g. a name over 255 bytes: ENAMETOOLONG, not False
+        is_folder, why = False, f" ({exc.strerror or exc})"
+    if not is_folder:
+        r.fail("working-directory", f"is not a folder{why}; give a path relative to the workspace, e.g. . or "
+               "services/api.")
     if not server.app_entry and not server.app.app_command:
         r.fail("app-entry", "is empty; name the app's entry script, e.g. app.py (or give app-command).")
     if not config.deploys:
@@ -343,7 +364,8 @@ def _check_together(config: Config, r: Reader) -> None:
     if bool(targets.instance_ids) == bool(targets.targets):
         which = "both are set" if targets.instance_ids else "neither is set"
         r.fail("instance-ids", f"give exactly one of instance-ids or targets to deploy through SSM ({which}).")
-    if server.app_directory and not _absolute_for(targets.platform, server.app_directory):
+    platform_known = "platform" not in {error.input for error in r.errors}  # else the check would guess
+    if server.app_directory and platform_known and not _absolute_for(targets.platform, server.app_directory):
         example = "C:\\apps\\myapp" if targets.platform == "windows" else "/srv/myapp"
         r.fail("app-directory", f"must be an absolute {targets.platform} path on the server, e.g. {example}.")
     if not targets.aws_region and not deploy.dry_run:

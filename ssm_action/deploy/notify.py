@@ -26,7 +26,7 @@ def _slack(text: str) -> str:
 def message(ctx: RunContext, what: str, environment: str, result: str, line: str, log_url: str = "") -> str:
     """e.g. ':x: Deploy of 0123456789ab (main) to production by octocat: failure. 1/3 target(s) failed'."""
     text = (f"{ICONS.get(result, ':grey_question:')} {_slack(what)} of {ctx.sha[:12]} "
-            f"({_slack(ctx.branch or 'no branch')}) of {_slack(ctx.repository or '-')} to {_slack(environment)} "
+            f"({_slack(ctx.ref_label)}) of {_slack(ctx.repository or '-')} to {_slack(environment)} "
             f"by {_slack(ctx.actor)}: *{_slack(result)}*. {_slack(line)}")
     links = [f"<{url}|{name}>" for name, url in (("run", ctx.run_url), ("output", log_url)) if url]
     return runner.redact(text + (" " + " · ".join(links) if links else ""))

@@ -85,7 +85,7 @@ def summary_markdown(outcome: DeployOutcome, ctx: RunContext, environment: str) 
     head = (summary.headline(":rocket:", f"{done} {where}") if outcome.ok
             else summary.headline(":x:", f"{what} to {where} failed on {failed} of {total} target(s)"))
     command = f", command {summary.code(outcome.command_id)}" if outcome.command_id else ""
-    line = (f"Commit {summary.code(ctx.sha)} ({summary.escape(ctx.branch or 'no branch')}), "
+    line = (f"Commit {summary.code(ctx.sha)} ({summary.escape(ctx.ref_label)}), "
             f"transport {summary.escape(outcome.transport)}{command}.")
     if outcome.not_started:
         line += f" {len(outcome.not_started)} target(s) not started: the error budget was exceeded."

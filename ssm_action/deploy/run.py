@@ -35,7 +35,7 @@ def run(cfg: DeployConfig, ctx: RunContext, gates_ok: bool = True) -> bool:
             the_plan = shipping.ship(the_plan, cfg)
         track.planned(the_plan)
         doing = ("Putting the last good version back on" if cfg.agent_action == "rollback"
-                 else f"Deploying {ctx.sha[:12]} ({ctx.branch or 'no branch'}) to")
+                 else f"Deploying {ctx.sha[:12]} ({ctx.ref_label}) to")
         runner.log(f"{doing} {environment} via {cfg.transport}; agent zipapp sha256 {the_plan.payload.sha256}")
         outcome = track.done(transports.get(cfg.transport).run(the_plan))
         report.report(outcome, ctx, environment)

@@ -100,7 +100,7 @@ def ruff(ctx: GateContext) -> Outcome:
     argv = [*command, "check", "--no-cache", *ctx.cfg.ruff_args, "--no-fix", "--output-format", "sarif",
             "--output-file", str(report), *ctx.targets]
     done = ctx.log.run(argv, cwd=ctx.root)
-    doc = sarif.read(report)
+    doc = sarif.read(report, ctx.log.read_report)
     outcome = _sarif_outcome(ctx, "ruff", done, doc and sarif.relative_to(doc, ctx.root), _ruff_severity)
     outcome.message += which
     return outcome
@@ -138,7 +138,7 @@ def bandit(ctx: GateContext) -> Outcome:
     argv = [tools.path("bandit"), *_bandit_config(ctx), *ctx.cfg.bandit_args,
             "--quiet", "--format", "sarif", "--output", str(report), "--recursive", *ctx.targets]
     done = ctx.log.run(argv, cwd=ctx.root)
-    return _sarif_outcome(ctx, "bandit", done, sarif.read(report), _bandit_severity)
+    return _sarif_outcome(ctx, "bandit", done, sarif.read(report, ctx.log.read_report), _bandit_severity)
 
 
 def _bandit_config(ctx: GateContext) -> list[str]:
@@ -171,7 +171,7 @@ def pylint(ctx: GateContext) -> Outcome:
             f"--output-format=json2:{report}", "--persistent=n", *ctx.targets]
     done = ctx.log.run(argv, cwd=ctx.root)
     try:
-        messages = json.loads(report.read_text(encoding="utf-8"))["messages"]
+        messages = json.loads(ctx.log.read_report(report))["messages"]
     except (OSError, ValueError, KeyError, TypeError):
         return conclude(done, None, "pylint")
     found = [_pylint_finding(m) for m in messages]

@@ -1,4 +1,5 @@
-"""Running a gate's tools: captured output, a deadline per gate, kill on timeout."""
+"""Running a gate's tools: captured output, a deadline per gate, kill on timeout; as the
+sandbox's user, without the action's secrets (sandbox.py says why and when)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from ssm_action.gates import isolation, sandbox
+from ssm_action.gates.sandbox import Sandbox
 
 
 class GateTimeout(Exception):
@@ -58,7 +62,8 @@ def _drain(stream: object, into: list[str]) -> None:
 class GateLog:
     """One gate's log, deadline and time spent in tools; the running tool's output so far."""
 
-    def __init__(self, timeout: float):
+    def __init__(self, timeout: float, sandbox: Sandbox | None = None):
+        self.sandbox = sandbox  # the user the tools run as; None: the action's own
         self.deadline = time.monotonic() + timeout
         self.timeout = timeout
         self.parts: list[str] = []
@@ -83,10 +88,16 @@ class GateLog:
     def text(self) -> str:
         return "\n".join(self.parts)
 
+    def read_report(self, path: Path) -> str:
+        """A report this gate's tool wrote (raises OSError when it is missing or not the tool's)."""
+        return sandbox.read_report(path, self.sandbox)
+
     def run(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None,
-            log_stdout: bool = True) -> subprocess.CompletedProcess[str]:
+            log_stdout: bool = True, holds_secret: bool = False) -> subprocess.CompletedProcess[str]:
         """Run a tool to completion (or to the deadline); its output goes to the log
-        (not stdout when it is a machine-readable report)."""
+        (not stdout when it is a machine-readable report). Without env, it gets the action's
+        environment without secrets. A tool given a secret (holds_secret) runs as the action's
+        user, so the project's code, running as the sandbox's, cannot read it from /proc."""
         remaining = self.deadline - time.monotonic()
         if _stopped.is_set():
             raise GateTimeout("stopped: the run was cancelled")
@@ -94,12 +105,17 @@ class GateLog:
             raise GateTimeout(f"gate-timeout of {self.timeout:g} s reached")
         self.note("$ " + shlex.join(argv))
         started = time.monotonic()
+        variables = dict(env) if env is not None else isolation.without_secrets(())
+        as_user: dict[str, object] = {}
+        if self.sandbox and not holds_secret:
+            variables.update(self.sandbox.variables())
+            as_user = self.sandbox.popen()
         try:
             # Argv list, no shell
             proc = subprocess.Popen(  # nosec B603
-                list(argv), cwd=cwd, env=dict(env) if env is not None else None, text=True,
+                list(argv), cwd=cwd, env=variables, text=True,
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                start_new_session=True, errors="replace",
+                start_new_session=True, errors="replace", **as_user,  # type: ignore[call-overload]
             )
         except FileNotFoundError as exc:
             raise ToolMissing(f"{Path(argv[0]).name} is not installed (looked for {argv[0]})") from exc

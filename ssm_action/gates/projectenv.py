@@ -2,11 +2,14 @@
 action's Python or python-version's, cached under cache-directory and keyed by the
 requirements and that Python.
 
-Layout of the cache (persist the whole folder with actions/cache):
-  envs/<key>/                  the virtual environment
-  envs/<key>/ssm-action-env.json  written last: what was installed
-  envs/<key>.lock              held while an environment is checked or built
-  uv/ or pip/                  the installer's download cache
+Layout of the cache (persist the whole folder with actions/cache). The folders the project's
+code writes in belong to the user it runs as (sandbox.py); the action's own files sit apart,
+where that user cannot put a link for the action to follow:
+  envs/<key>/                  the virtual environment              (the project's user)
+  uv/, pip/, python/           the installers' caches, uv's Pythons  (the project's user)
+  state/<key>.json             written last: what was installed      (the action's)
+  state/<key>.lock             held while an environment is checked or built
+  state/<key>.pins.txt         the lock file's pins, as constraints
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ssm_action.config import GatesConfig as Config  # the gates see only their section
-from ssm_action.gates import causes, declared, interpreter, isolation, tools
+from ssm_action.gates import causes, declared, interpreter, isolation, sandbox, tools
 from ssm_action.gates.process import GateLog
 
-LAYOUT = "2"  # bump when the layout or the way environments are built changes
-MARKER = "ssm-action-env.json"
+LAYOUT = "3"  # bump when the layout or the way environments are built changes
+USER_FOLDERS = ("envs", "uv", "pip", "python")  # where the project's user writes
 RUNNERS = ("pytest", "pytest-cov")  # the tests gate runs them inside the project
 # The installer's words for requirements that cannot be satisfied (uv; pip), as opposed to
 # a failure to download or build. pip says the second also when its index is unreachable.
@@ -66,6 +69,10 @@ class ProjectEnv:
     @property
     def site_packages(self) -> Path:
         return next((self.path / "lib").glob("python*/site-packages"))
+
+    @property
+    def marker(self) -> Path:
+        return self.path.parent.parent / "state" / f"{self.key}.json"
 
     def variables(self) -> dict[str, str]:
         """The environment, without secrets, as a shell with this environment activated
@@ -110,15 +117,16 @@ def prepare(cfg: Config, log: GateLog, installer: str | None = None) -> ProjectE
     uv = tools.uv() if installer in (None, "uv") else None
     if installer == "uv" and not uv:
         raise EnvError("uv is not installed.")
-    envs = cfg.cache_directory / "envs"
+    envs, state = cfg.cache_directory / "envs", cfg.cache_directory / "state"
     envs.mkdir(parents=True, exist_ok=True)
+    state.mkdir(parents=True, exist_ok=True)
     ignore_all(cfg.cache_directory)
     python = interpreter.choose(cfg.python_version, uv, log, cfg.cache_directory)
     if isinstance(python, str):
         raise EnvError(python)
     key = cache_key(reqs, python)
     env = ProjectEnv(envs / key, key, "uv" if uv else "pip", False, keep_names(cfg), reqs.reasons)
-    with _locked(envs / f"{key}.lock"):
+    with _locked(state / f"{key}.lock"):
         found = _reusable(env, log)
         if isinstance(found, ProjectEnv):
             log.note(f"Reusing the cached environment {env.path} (key {key}).")
@@ -128,9 +136,28 @@ def prepare(cfg: Config, log: GateLog, installer: str | None = None) -> ProjectE
             log.note(f"Building the project environment with {env.installer} and Python {python.minor} "
                      f"({python.path}): {problem}.")
             shutil.rmtree(env.path, ignore_errors=True)
+            env.marker.unlink(missing_ok=True)
             _build(env, reqs, cfg, log, uv, python)
-    _prune(envs, keep=key)
+    _prune(cfg.cache_directory, keep=key)
     return env
+
+
+def hand_over(cache: Path, box: sandbox.Sandbox | None) -> None:
+    """The cache's folders for the project's code to the user it runs as; the action's files in
+    folders of the action's own (a link left there by an earlier run is removed, not followed)."""
+    if box is None:
+        return
+    for folder in (cache, cache / "state"):
+        if folder.is_symlink():
+            folder.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        os.lchown(folder, os.geteuid(), os.getegid())
+        os.chmod(folder, 0o755)  # nosec B103 # a folder: its user may read, not write, the action's files
+        for entry in folder.iterdir():
+            if entry.is_symlink():
+                entry.unlink()
+    for name in USER_FOLDERS:
+        box.give(cache / name)
 
 
 @contextmanager
@@ -145,7 +172,7 @@ def _locked(path: Path, wait: bool = True) -> Iterator[bool]:
 
 
 def _marker(env: ProjectEnv) -> dict:
-    return json.loads((env.path / MARKER).read_text(encoding="utf-8"))
+    return json.loads(env.marker.read_text(encoding="utf-8"))
 
 
 def _reusable(env: ProjectEnv, log: GateLog) -> ProjectEnv | str:
@@ -161,7 +188,7 @@ def _reusable(env: ProjectEnv, log: GateLog) -> ProjectEnv | str:
         return "the cached environment belongs to another key"
     if _distributions(site) != marker.get("distributions"):
         return "the cached environment's packages changed"
-    missing = _missing_files(site)
+    missing = _missing_files(site, log)
     if missing:
         return f"the cached environment lost files (e.g. {missing})"
     if not env.python.exists():  # also a link to a Python that is gone (another runner image)
@@ -175,10 +202,15 @@ def _distributions(site: Path) -> list[str]:
     return sorted(p.name for p in site.glob("*.dist-info"))
 
 
-def _missing_files(site: Path) -> str:
-    """The first file that an installed package recorded and that is gone, or ''."""
+def _missing_files(site: Path, log: GateLog) -> str:
+    """The first file that an installed package recorded and that is gone, or ''
+    (a RECORD the project's user did not write counts as missing)."""
     for record in site.glob("*.dist-info/RECORD"):
-        for line in record.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            text = log.read_report(record)
+        except OSError:
+            return str(record.relative_to(site))
+        for line in text.splitlines():
             name = line.rsplit(",", 2)[0]
             if name and not (site / name).exists():
                 return name
@@ -191,7 +223,7 @@ def _build(env: ProjectEnv, reqs: Requirements, cfg: Config, log: GateLog, uv: s
     variables = {k: v for k, v in isolation.without_secrets(env.keep).items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
     wanted = [*reqs.args, *RUNNERS]
     if reqs.pins:  # beside the environment: the build starts from an empty folder
-        pins = env.path.with_name(f"{env.key}.pins.txt")
+        pins = env.marker.with_name(f"{env.key}.pins.txt")
         pins.write_text("\n".join(reqs.pins) + "\n", encoding="utf-8")
         wanted += ["-c", str(pins)]
     if uv:
@@ -218,7 +250,7 @@ def _build(env: ProjectEnv, reqs: Requirements, cfg: Config, log: GateLog, uv: s
             raise EnvError(f"{env.installer} could not install the project's requirements: {cause}\n"
                            f"{refused or causes.INSTALL_HINT}\n{_tail(output)}", conflict)
     marker = {"key": env.key, "installer": env.installer, "distributions": _distributions(env.site_packages)}
-    (env.path / MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
+    env.marker.write_text(json.dumps(marker, indent=1), encoding="utf-8")
 
 
 def ignore_all(folder: Path) -> None:
@@ -233,15 +265,16 @@ def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _prune(envs: Path, keep: str) -> None:
-    """Drop environments of older keys, and their lock and pins files, so a persisted cache
-    does not grow (skip any in use)."""
-    for path in envs.iterdir():
-        key = path.name.removesuffix(".lock").removesuffix(".pins.txt")
-        if key == keep or (path.is_file() and (envs / key).is_dir()):
-            continue  # the current one; or a file of an environment pruned with it below
-        with _locked(envs / f"{key}.lock", wait=False) as mine:
+def _prune(cache: Path, keep: str) -> None:
+    """Drop environments of older keys, and their files, so a persisted cache does not grow
+    (skip any in use)."""
+    envs, state = cache / "envs", cache / "state"
+    suffixes = (".json", ".pins.txt", ".lock")
+    keys = {path.name for path in envs.iterdir()}
+    keys |= {path.name.removesuffix(s) for path in state.iterdir() for s in suffixes if path.name.endswith(s)}
+    for key in keys - {keep}:
+        with _locked(state / f"{key}.lock", wait=False) as mine:
             if mine:
-                shutil.rmtree(envs / key, ignore_errors=True)
-                (envs / f"{key}.pins.txt").unlink(missing_ok=True)
-                (envs / f"{key}.lock").unlink(missing_ok=True)
+                shutil.rmtree(envs / key, ignore_errors=True)  # rmtree follows no link
+                for suffix in suffixes:
+                    (state / f"{key}{suffix}").unlink(missing_ok=True)

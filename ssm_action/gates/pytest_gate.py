@@ -8,6 +8,7 @@ import os
 import re
 # Parses the JUnit file pytest just wrote
 import xml.etree.ElementTree as ET  # nosec B405
+from collections.abc import Callable
 from pathlib import Path
 
 from ssm_action.gates import causes, covscope
@@ -30,8 +31,8 @@ def tests(ctx: GateContext) -> Outcome:
     variables["COVERAGE_FILE"] = str(ctx.scratch / ".coverage")  # keep the checkout clean
     done = ctx.log.run(argv, cwd=ctx.root, env=variables)
     done.stdout, done.stderr = COLOURS.sub("", done.stdout), COLOURS.sub("", done.stderr)
-    coverage = _coverage(coverage_json)
-    failures = _failures(junit)
+    coverage = _coverage(ctx.log.read_report, coverage_json)
+    failures = _failures(ctx.log.read_report, junit)
     if done.returncode == NO_TESTS:
         return Outcome(FAILED, f"pytest collected no tests: {causes.HINTS[NO_TESTS]}", coverage=coverage)
     if done.returncode not in (0, TESTS_FAILED):
@@ -65,19 +66,19 @@ def judge_coverage(threshold: float, coverage: float | None, line: str) -> Outco
     return Outcome(PASSED, f"{line.strip('= ')}; {shown}", coverage=coverage)
 
 
-def _coverage(path: Path) -> float | None:
+def _coverage(read: Callable[[Path], str], path: Path) -> float | None:
     try:
-        return round(float(json.loads(path.read_text(encoding="utf-8"))["totals"]["percent_covered"]), 1)
+        return round(float(json.loads(read(path))["totals"]["percent_covered"]), 1)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _failures(path: Path) -> list[Finding]:
+def _failures(read: Callable[[Path], str], path: Path) -> list[Finding]:
     """Failed tests and collection errors with their file, line and first cause (the
     xunit1 JUnit flavour carries file and line; the element's text, the traceback)."""
     try:
         # Our own pytest run wrote it
-        root = ET.parse(path).getroot()  # nosec B314
+        root = ET.fromstring(read(path))  # nosec B314
     except (OSError, ET.ParseError):
         return []
     found = []

@@ -32,7 +32,7 @@ def show_env(report: EnvReport) -> None:
     with runner.group(title):
         if not isinstance(project, EnvError):
             runner.log("Installed: " + "; ".join(project.reasons or ("only pytest and pytest-cov",)))
-        runner.log(report.log)
+        runner.log_verbatim(report.log)  # the installers' output, setup.py's included
 
 
 def show_heartbeat(running: list[Running]) -> None:
@@ -43,7 +43,7 @@ def show_heartbeat(running: list[Running]) -> None:
 
 def show_result(result: GateResult) -> None:
     """The gate's log group; its title is the result line."""
-    with runner.group(result_line(result)):
+    with runner.group(result_line(result)), runner.commands_stopped():  # the tools print the project's text
         runner.log(result.log)
         for finding in result.outcome.findings:
             runner.log(_finding_line(finding))

@@ -14,10 +14,10 @@ from ssm_action.gates.model import Finding
 Severity = Callable[[dict[str, Any]], int]
 
 
-def read(path: Path) -> dict[str, Any] | None:
-    """The SARIF document in a file, or None when the tool did not write a valid one."""
+def read(path: Path, reader: Callable[[Path], str]) -> dict[str, Any] | None:
+    """The SARIF document in a file (read by reader), or None when the tool did not write a valid one."""
     try:
-        return parse(path.read_text(encoding="utf-8"))
+        return parse(reader(path))
     except OSError:
         return None
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ssm_action import config
 from ssm_action.config import GatesConfig as Config  # the gates see only their section
-from ssm_action.gates import lint, process, projectenv
+from ssm_action.gates import lint, process, projectenv, sandbox
 from ssm_action.gates.base import GateContext, python_targets
 from ssm_action.gates.model import ERROR, GateResult, Outcome
 from ssm_action.gates.process import GateLog, GateTimeout, ToolMissing
@@ -79,8 +79,15 @@ def run_gates(cfg: Config, *, workers: int | None = None, installer: str | None 
     shutil.rmtree(sarif_dir, ignore_errors=True)  # no stale reports from an earlier run
     projectenv.ignore_all(sarif_dir)
     prefix = cfg.working_directory.relative_to(root).as_posix() if cfg.working_directory != root else ""
-    shared = _Shared(cfg, Path(tempfile.mkdtemp(prefix="ssm-gates-")), sarif_dir, prefix,
-                     python_targets(cfg.working_directory, cfg.cache_directory), installer)
+    scratch = Path(tempfile.mkdtemp(prefix="ssm-gates-")).resolve()  # give() refuses a path through a link
+    try:  # before any of the project's code runs: nothing it does can redirect the hand-over
+        box = sandbox.start(cfg.working_directory, scratch)
+        projectenv.hand_over(cfg.cache_directory, box)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    shared = _Shared(cfg, scratch, sarif_dir, prefix, python_targets(cfg.working_directory, cfg.cache_directory),
+                     installer, box)
     jobs = _Jobs(cfg.gates, _last_seconds(cfg))
     futures: dict[str, Future] = {job: Future() for job in jobs.waiting}
     threads = [threading.Thread(target=_work, args=(jobs, shared, futures), name=f"gate-{n}", daemon=True)
@@ -204,11 +211,12 @@ class _Shared:
     repo_prefix: str
     targets: tuple[str, ...]
     installer: str | None
+    box: sandbox.Sandbox | None = None  # the user the project's code runs as
     running: dict[str, GateLog] = field(default_factory=dict)  # the gates running now
 
 
 def _prepare_env(shared: _Shared) -> EnvReport:
-    log = GateLog(shared.cfg.gate_timeout)
+    log = GateLog(shared.cfg.gate_timeout, shared.box)
     shared.running[ENV_JOB] = log
     started = time.monotonic()
     try:
@@ -227,10 +235,9 @@ def _prepare_env(shared: _Shared) -> EnvReport:
 
 
 def _run_gate(name: str, shared: _Shared, project: ProjectEnv | EnvError | None) -> GateResult:
-    log = GateLog(shared.cfg.gate_timeout)
+    log = GateLog(shared.cfg.gate_timeout, shared.box)
     shared.running[name] = log
-    scratch = shared.scratch / name
-    scratch.mkdir()
+    scratch = sandbox.scratch_folder(shared.scratch, name, shared.box)
     ctx = GateContext(shared.cfg, log, scratch, shared.sarif_dir, shared.repo_prefix, shared.targets, project)
     started = time.monotonic()
     try:

@@ -8,9 +8,8 @@ any package it could not audit makes the gate an error, never a pass.
 from __future__ import annotations
 
 import json
-import os
 
-from ssm_action.gates import tools
+from ssm_action.gates import isolation, tools
 from ssm_action.gates.base import GateContext, conclude, last_line
 from ssm_action.gates.model import ERROR, FAILED, HIGH, PASSED, SKIPPED, Finding, Outcome
 
@@ -55,10 +54,12 @@ def _vulnerability(dep: dict, vuln: dict) -> Finding:
 def safety(ctx: GateContext) -> Outcome:
     if not ctx.cfg.safety_api_key:
         return Outcome(SKIPPED, "no safety-api-key: Safety CLI 3 needs an account (pip-audit covers the same ground)")
-    env = dict(os.environ, SAFETY_API_KEY=ctx.cfg.safety_api_key)  # in the environment, not on the command line
+    # In the environment, not on the command line; safety reads the project's files and runs none of
+    # its code, so it runs as the action's user, where the project's code cannot read the key.
+    env = dict(isolation.without_secrets(()), SAFETY_API_KEY=ctx.cfg.safety_api_key)
     argv = [tools.path("safety"), "--stage", "cicd", "--disable-optional-telemetry",
             "scan", "--target", ".", "--output", "json"]
-    done = ctx.log.run(argv, cwd=ctx.root, env=env)
+    done = ctx.log.run(argv, cwd=ctx.root, env=env, holds_secret=True)
     if done.returncode == 0:
         return Outcome(PASSED, "no known vulnerabilities")
     if done.returncode == SAFETY_VULNERABLE:

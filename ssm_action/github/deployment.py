@@ -96,7 +96,7 @@ class Deployment:
             "required_contexts": [],  # our gates are the checks; the default demands every context green (409)
             "environment": self.environment,
             "production_environment": self.environment == "production",
-            "description": truncate(f"{ctx.sha[:12]} ({ctx.branch or 'no branch'}) by {ctx.actor} "
+            "description": truncate(f"{ctx.sha[:12]} ({ctx.ref_label}) by {ctx.actor} "
                                     f"via {self.transport}"),
             "payload": {"tool": "ssm-deploy-action", "deploy_id": ctx.deploy_id, "run_url": ctx.run_url,
                         "transport": self.transport, "targets": targets},

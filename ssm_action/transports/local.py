@@ -115,7 +115,7 @@ def agent_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def _follow(proc: subprocess.Popen[str], timeout: float) -> tuple[str, int, bool]:
-    """(stdout, exit code, timed out): each line echoed, indented (never a workflow command)."""
+    """(stdout, exit code, timed out): each line echoed, indented, never read as a workflow command."""
     timed_out = threading.Event()
 
     def kill() -> None:
@@ -127,9 +127,12 @@ def _follow(proc: subprocess.Popen[str], timeout: float) -> tuple[str, int, bool
     timer.start()
     lines = []
     try:
-        for line in proc.stdout or ():
-            lines.append(line)
-            print("  " + line, end="", flush=True)
+        with runner.commands_stopped():
+            for line in proc.stdout or ():
+                lines.append(line)
+                print("  " + line, end="", flush=True)
+            if lines and not lines[-1].endswith("\n"):
+                print(flush=True)  # the block's end must start a line of its own
         code = proc.wait()
     finally:
         timer.cancel()

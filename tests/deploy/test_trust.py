@@ -34,6 +34,14 @@ def pull_request(head_repo):
     ("pull_request", {}, "whose payload does not say where its code comes from"),
     ("issue_comment", {}, "the issue_comment event, which anyone who can comment"),
     ("pull_request_review_comment", {}, "anyone who can comment"),
+    ("issues", {}, "the issues event, which anyone who can comment"),
+    ("workflow_run", {"workflow_run": {"event": "issue_comment", "head_repository": {"full_name": REPO}}},
+     "a workflow_run that followed a run started by issue_comment"),
+    ("workflow_run", {"workflow_run": {"event": "pull_request_target", "head_repository": {"full_name": REPO}}},
+     "a workflow_run that followed a run started by pull_request_target"),
+    ("workflow_run", {"workflow_run": {"event": "issues", "head_repository": {"full_name": REPO}}},
+     "started by issues"),
+    ("workflow_run", {"workflow_run": {"head_repository": {"full_name": REPO}}}, "an event its payload does not name"),
 ])
 def test_untrusted_events(tmp_path, event, payload, why):
     ctx = dataclasses.replace(CTX, event=event, repository=REPO)
@@ -43,7 +51,8 @@ def test_untrusted_events(tmp_path, event, payload, why):
 @pytest.mark.parametrize(("event", "payload"), [
     ("push", {}), ("workflow_dispatch", {}), ("schedule", {}),
     ("pull_request", pull_request("Octo-Org/octo-app")),  # same repository (names compare case-blind)
-    ("workflow_run", {"workflow_run": {"head_repository": {"full_name": REPO}}}),
+    ("workflow_run", {"workflow_run": {"event": "push", "head_repository": {"full_name": REPO}}}),
+    ("workflow_run", {"workflow_run": {"event": "pull_request", "head_repository": {"full_name": REPO}}}),
 ])
 def test_trusted_events(tmp_path, event, payload):
     ctx = dataclasses.replace(CTX, event=event, repository=REPO)

@@ -75,7 +75,7 @@ def test_a_damaged_cached_environment_is_rebuilt(tmp_path, damage):
     elif damage == "no python":
         (env.path / "bin" / "python").unlink()
     else:
-        (env.path / projectenv.MARKER).unlink()
+        env.marker.unlink()
     rebuilt, log = _prepare(tmp_path)
     assert not rebuilt.reused
     assert "Building the project environment" in log.text

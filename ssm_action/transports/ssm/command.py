@@ -82,7 +82,7 @@ def show_outputs(results: list[InstanceResult]) -> None:
     """Each instance's output (the agent's step lines), folded, after the live timeline."""
     for result in results:
         with runner.group(f"Output of {result.instance_id} ({result.status})"):
-            runner.log(result.output.rstrip() or result.error or "(no output)")
+            runner.log_verbatim(result.output.rstrip() or result.error or "(no output)")
 
 
 def script_payload(plan: Plan, action: str = "", agent_url: str = "") -> bootstrap.Payload:

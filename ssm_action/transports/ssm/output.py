@@ -82,7 +82,7 @@ class Collector:
             pool.shutdown(wait=False, cancel_futures=True)
         for result in results:
             self.results[result.instance_id] = result
-            runner.log(self.line(result))
+            runner.log_verbatim(self.line(result))  # an agent's error is the server's text
 
     @staticmethod
     def line(r: InstanceResult) -> str:
