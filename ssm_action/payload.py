@@ -65,6 +65,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "artifact": ("artifact.py", "links.py", "releases.py", "wheelhouse.py", "delivery.py"),
 }
 OPTIONAL = frozenset(module for modules in EXTRAS.values() for module in modules)
+GIT_ONLY = ("backups.py",)  # core, but not shipped with the artifact modules: releases, not zip backups, there
 
 
 def extras_for(params: dict[str, Any]) -> frozenset[str]:
@@ -82,13 +83,14 @@ def extras_for(params: dict[str, Any]) -> frozenset[str]:
     return frozenset(wanted)
 
 
-def sources(root: Path, extras: frozenset[str] = frozenset()) -> dict[str, bytes]:
-    """Each member's name and bytes, from the tree under ``root``."""
+def sources(root: Path, extras: frozenset[str] = frozenset(), every: bool = False) -> dict[str, bytes]:
+    """Each member's name and bytes, from the tree under ``root`` (``every``: GIT_ONLY's too)."""
     package = root / "ssm_action"
     files = {"ssm_action/contract.py": (package / "contract.py").read_bytes()}
     shipped = {module for extra in extras for module in EXTRAS[extra]}
+    left_out = GIT_ONLY if "artifact" in extras and not every else ()
     for path in (package / "agent").glob("*.py"):
-        if path.name not in OPTIONAL or path.name in shipped:
+        if (path.name not in OPTIONAL or path.name in shipped) and path.name not in left_out:
             files[f"ssm_action/agent/{path.name}"] = path.read_bytes()
     files = {name: text if name in KEPT_AS_WRITTEN else compact(text) for name, text in files.items()}
     return {"__main__.py": MAIN, "ssm_action/__init__.py": STUB, **files}
@@ -141,9 +143,9 @@ def _one_space_per_level(row: str) -> str:
     return " " * (spaces // 4 + spaces % 4) + code
 
 
-def build_from(root: Path, extras: frozenset[str] = frozenset()) -> Payload:
+def build_from(root: Path, extras: frozenset[str] = frozenset(), every: bool = False) -> Payload:
     buffer = io.BytesIO()
-    files = sources(root, extras)
+    files = sources(root, extras, every)
     with zipfile.ZipFile(buffer, "w") as archive:
         for name in sorted(files):
             info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
@@ -165,8 +167,8 @@ def build(extras: frozenset[str] = frozenset()) -> Payload:
 
 
 def build_all() -> Payload:
-    """Every module: the largest command, and what tests of every feature run."""
-    return build(frozenset(EXTRAS))
+    """Every module, more than any command carries (a git deploy's backups and the artifact modules)."""
+    return build_from(PACKAGE_ROOT, frozenset(EXTRAS), every=True)
 
 
 def write(directory: str | Path, extras: frozenset[str] = frozenset()) -> Path:
