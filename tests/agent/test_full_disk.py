@@ -1,10 +1,12 @@
 """A full disk during a deploy: the agent still rolls back and still prints its result line.
 
-The state folder (``<app_dir>.deploy``: the journal, the records, the logs, the app's log) is a real
-tmpfs of 4 MiB, mounted for the test (root only: ``mount -t tmpfs``; a per-file limit such as
-``prlimit --fsize`` would fail git's and uv's writes too, and at no chosen moment). The old version
-fills it when it is stopped (a dump written at SIGTERM), so the deploy's next state write, the journal
-before ``start``, meets ENOSPC after ``stop``, as a disk filled by the stopped app or anything else.
+The state folder (``<app_dir>.deploy``: the journal, the records, the logs, the app's log) is a
+real tmpfs of 4 MiB, mounted for the test (``mount -t tmpfs`` as root or through password-less
+sudo, as on GitHub's runners; skipped otherwise). A per-file limit (``prlimit --fsize``,
+RLIMIT_FSIZE) would not do: it gives EFBIG, not ENOSPC, and it would fail git's, uv's and the
+app's writes too, at no chosen moment. The old version fills the folder when it is stopped (a
+dump written at SIGTERM), so the deploy's next state write after ``stop`` meets ENOSPC, as with a
+disk filled by the stopped app or anything else.
 """
 
 from __future__ import annotations
@@ -42,17 +44,29 @@ signal.signal(signal.SIGTERM, _dump)
 '''
 
 
+def as_root() -> list[str] | None:
+    """How to run mount here: directly as root, through password-less sudo (GitHub's runners), or not."""
+    if os.geteuid() == 0:
+        return []
+    sudo = shutil.which("sudo")
+    if sudo and subprocess.run([sudo, "-n", "true"], capture_output=True).returncode == 0:
+        return [sudo, "-n"]
+    return None
+
+
 @pytest.fixture
 def state_tmpfs(server: Server) -> Iterator[Path]:
-    if os.geteuid() != 0 or not shutil.which("mount"):
-        pytest.skip("mounting a tmpfs needs root (the test's full disk is a real tmpfs)")
+    root = as_root()
+    if root is None or not shutil.which("mount"):
+        pytest.skip("mounting a tmpfs needs root or password-less sudo (the test's full disk is a real tmpfs)")
     folder = Path(f"{server.app_dir}.deploy")
     folder.mkdir(parents=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(folder)], check=True)
+    options = f"size=4m,mode=0755,uid={os.getuid()},gid={os.getgid()}"  # the agent runs as this user
+    subprocess.run([*root, "mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], check=True)
     try:
         yield folder
     finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
+        subprocess.run([*root, "umount", "-l", str(folder)], check=False)
 
 
 def free_bytes(folder: Path) -> int:
