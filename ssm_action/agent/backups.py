@@ -11,6 +11,7 @@ folder, and puts back every member it can read: a damaged one is named, not fata
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -50,7 +51,8 @@ def make_backup(app_dir: str, dest: str, manifest: Dict[str, Any], skip: Iterabl
             for name in sorted(files + linked):
                 path = os.path.join(folder, name)
                 if not name.endswith((".pyc", ".pyo")):
-                    links += _add(archive, path, os.path.relpath(path, app_dir).replace(os.sep, "/"))
+                    with contextlib.suppress(FileNotFoundError):  # the running app removed it meanwhile
+                        links += _add(archive, path, os.path.relpath(path, app_dir).replace(os.sep, "/"))
         archive.writestr(MANIFEST, json.dumps(manifest, indent=1))
     return dest, links
 
@@ -120,10 +122,12 @@ class Backups:
         self.name = os.path.basename(where.app_dir)
 
     def create(self, deploy_id: str, head: Optional[str], previous_sha: Optional[str]) -> Tuple[str, int]:
-        """A new backup: its path and the symlinks kept as links. A folder the agent creates is its
-        owner's only; a given one keeps its mode (it may be shared), the backups in it are made 0600."""
+        """A new backup: its path and the symlinks kept as links. The agent's own folder (``<app_dir>-backups``)
+        is its owner's only; a given one keeps its mode (it may be shared); the backups are made 0600."""
         folder = self.where.backup_dir
         os.makedirs(folder, mode=0o700, exist_ok=True)
+        if folder == self.where.app_dir + "-backups" and os.name != "nt":  # the agent's own (no backup_dir given)
+            os.chmod(folder, 0o700)
         path = os.path.join(folder, "%s-%s-%s.zip" % (self.name, utc_stamp(), deploy_id))
         for leftover in os.listdir(folder):  # from a killed backup
             if leftover.endswith(".partial"):

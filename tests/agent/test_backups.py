@@ -64,6 +64,7 @@ def test_a_backup_keeps_symlinks_as_links_and_is_its_owners_only(tmp_path: Path)
     (app / "linked-dir").symlink_to(tmp_path / "elsewhere")
     where = backups.Layout.of({"app_dir": str(app), "venv_dir": "", "backup_dir": "", "entry": "app.py",
                                "requirements_file": "requirements.txt"})
+    Path(where.backup_dir).mkdir(mode=0o755)  # as an older agent made it
     path, links = backups.Backups(where, 3).create("1-1", None, None)
     assert links == 2
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
