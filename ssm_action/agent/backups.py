@@ -84,7 +84,7 @@ def restore_from_backup(backup: str, app_dir: str, paths: Optional[List[str]] = 
     try:
         archive = zipfile.ZipFile(backup)
     except (OSError, zipfile.BadZipFile) as exc:
-        return ["%s (%s)" % (backup, exc)]
+        return ["%s (%s: %s)" % (rel, backup, exc) for rel in paths or [backup]]
     with archive:
         members = {e.filename: e for e in archive.infolist() if e.filename != MANIFEST and safe_relative(e.filename)}
         for rel in sorted(members if paths is None else set(paths)):

@@ -85,3 +85,25 @@ def test_a_backup_path_from_the_journal_must_be_one_of_the_apps_backups(server: 
     assert bad.code == ExitCode.ROLLED_BACK, bad.out + bad.err
     assert (server.app_dir / "config.txt").read_text() != "planted\n"
     assert bad.result["backup_path"] != str(foreign)
+
+
+DAMAGE_THE_BACKUP = '''
+import glob, os
+newest = sorted(glob.glob(os.environ["DEPLOY_APP_DIR"] + "-backups/*.zip"))[-1]
+with open(newest, "r+b") as zip_file:  # a disk error: the zip's directory is gone
+    zip_file.truncate(os.path.getsize(newest) // 2)
+'''
+
+
+def test_a_damaged_backup_does_not_stop_a_rollback_git_already_did(server: Server):
+    """The deploy's own backup is damaged (here by its pre-stop hook) after git moved the tree: the
+    rollback puts the previous commit back from git, starts it, and names what it could not restore."""
+    v1 = server.commit("v1", files={"config.txt": "origin\n"})
+    assert server.deploy(v1).code == ExitCode.OK
+    (server.app_dir / "config.txt").write_text("edited on the server\n")
+    v2 = server.commit("v2", status=500, files={"deploy/hooks/pre-stop.py": DAMAGE_THE_BACKUP})
+    run = server.deploy(v2, health_timeout=ROLLBACK_WAIT)
+    assert run.code == ExitCode.ROLLED_BACK, run.out + run.err
+    assert server.head() == v1 and server.get() == (200, "v1 tinydep-1.0")
+    assert (server.app_dir / "config.txt").read_text() == "origin\n"  # v1's, from git: the edit is lost
+    assert any("could not restore" in w and "config.txt" in w for w in run.result["warnings"]), run.out
