@@ -77,8 +77,9 @@ class Deploy:
             self.state_unwritable(exc)
 
     def state_unwritable(self, exc: OSError) -> None:
-        self.rep.warn("the state folder %s could not be written (%s): free space there" % (
-            self.where.state_dir, exc))
+        text = "the state folder %s could not be written (%s): free space there" % (self.where.state_dir, exc)
+        if text not in self.rep.warnings:  # once, not at every step that follows
+            self.rep.warn(text)
 
     # -- the run
 
