@@ -116,6 +116,18 @@ def _contains(path: Any, outer: str, inner: str) -> bool:
     return inner == outer or inner.startswith(outer.rstrip(path.sep) + path.sep)
 
 
+GIT_PROTOCOLS = ("https", "http", "ssh", "git", "file")  # git's own transports; no helper (ext::, fd::, x://)
+
+
+def _remote_ok(remote: str) -> bool:
+    """A URL of git's own transports, scp-like ``user@host:path``, a path or a remote name: never a
+    transport helper (``<name>::<address>``, another ``<scheme>://``), which runs a program or reads a file
+    descriptor."""
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", remote)
+    return not remote.startswith("-") and not re.match(r"[A-Za-z][A-Za-z0-9+.-]*::", remote) and not re.search(
+        r"[\0-\x1f]", remote) and (not scheme or scheme.group(1).lower() in GIT_PROTOCOLS + ("git+ssh", "ssh+git"))
+
+
 def _branch_ok(branch: str) -> bool:
     return branch == "" or bool(re.fullmatch(r"[A-Za-z0-9._/-]+", branch)
                                 and not branch.startswith("-") and ".." not in branch)
@@ -129,7 +141,8 @@ def _value_checks(p: Dict[str, Any], path: Any) -> List[Tuple[bool, str]]:
         (bool(re.fullmatch(r"[0-9a-f]{40}", p["sha"])), "sha must be a full 40-hex commit id"),
         (path.isabs(app_dir) and path.dirname(path.normpath(app_dir)) != path.normpath(app_dir),
          "app_dir must be an absolute path below a root"),
-        (not p["git_remote"].startswith("-"), "git_remote must not start with '-'"),
+        (_remote_ok(p["git_remote"]), "git_remote must be a URL (https, ssh, git, file), user@host:path, a path "
+         "or a remote name, not a transport helper (ext::, fd::) or an option"),
         (_branch_ok(p["branch"]), "branch is not a valid branch name"),
         (_inside(path, p["requirements_file"]), "requirements_file must be relative to app_dir"),
         (_inside(path, p["entry"]) or not p["entry"] and bool(p["app_command"]),

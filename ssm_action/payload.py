@@ -66,6 +66,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "artifact": ("artifact.py", "links.py", "releases.py", "wheelhouse.py", "delivery.py"),
 }
 OPTIONAL = frozenset(module for modules in EXTRAS.values() for module in modules)
+GIT_ONLY = ("backups.py",)  # core, but not shipped with the artifact modules: releases, not zip backups, there
 
 
 def extras_for(params: dict[str, Any]) -> frozenset[str]:
@@ -83,13 +84,15 @@ def extras_for(params: dict[str, Any]) -> frozenset[str]:
     return frozenset(wanted)
 
 
-def sources(root: Path, extras: frozenset[str] = frozenset(), as_written: bool = False) -> dict[str, bytes]:
-    """Each member's name and bytes, from the tree under ``root``."""
+def sources(root: Path, extras: frozenset[str] = frozenset(), every: bool = False,
+            as_written: bool = False) -> dict[str, bytes]:
+    """Each member's name and bytes, from the tree under ``root`` (``every``: GIT_ONLY's too)."""
     package = root / "ssm_action"
     files = {"ssm_action/contract.py": (package / "contract.py").read_bytes()}
     shipped = {module for extra in extras for module in EXTRAS[extra]}
+    left_out = GIT_ONLY if "artifact" in extras and not every else ()
     for path in (package / "agent").glob("*.py"):
-        if path.name not in OPTIONAL or path.name in shipped:
+        if (path.name not in OPTIONAL or path.name in shipped) and path.name not in left_out:
             files[f"ssm_action/agent/{path.name}"] = path.read_bytes()
     files = {name: text if as_written or name in KEPT_AS_WRITTEN else compact(text) for name, text in files.items()}
     return {"__main__.py": MAIN, "ssm_action/__init__.py": STUB, **files}
@@ -142,9 +145,10 @@ def _one_space_per_level(row: str) -> str:
     return " " * (spaces // 4 + spaces % 4) + code
 
 
-def build_from(root: Path, extras: frozenset[str] = frozenset(), as_written: bool = False) -> Payload:
+def build_from(root: Path, extras: frozenset[str] = frozenset(), every: bool = False,
+               as_written: bool = False) -> Payload:
     buffer = io.BytesIO()
-    files = sources(root, extras, as_written)
+    files = sources(root, extras, every, as_written)
     with zipfile.ZipFile(buffer, "w") as archive:
         for name in sorted(files):
             info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
@@ -157,22 +161,23 @@ def build_from(root: Path, extras: frozenset[str] = frozenset(), as_written: boo
 
 
 @functools.lru_cache(maxsize=None)
-def build(extras: frozenset[str] = frozenset(), as_written: bool = False) -> Payload:
+def build(extras: frozenset[str] = frozenset()) -> Payload:
     """The agent of this installation with the modules of ``extras`` (built once per process)."""
     unknown = extras - set(EXTRAS)
     if unknown:
         raise ValueError(f"unknown agent extras: {sorted(unknown)}")
-    return build_from(PACKAGE_ROOT, extras, as_written)
+    return build_from(PACKAGE_ROOT, extras)
 
 
 def build_all() -> Payload:
-    """Every module: the largest command, and what tests of every feature run."""
-    return build(frozenset(EXTRAS))
+    """Every module, more than any command carries (a git deploy's backups and the artifact modules)."""
+    return build_from(PACKAGE_ROOT, frozenset(EXTRAS), every=True)
 
 
+@functools.lru_cache(maxsize=None)
 def build_full() -> Payload:
     """Every module as written, comments and docstrings kept: the agent servers fetch from S3."""
-    return build(frozenset(EXTRAS), as_written=True)
+    return build_from(PACKAGE_ROOT, frozenset(EXTRAS), every=True, as_written=True)
 
 
 def write(directory: str | Path, extras: frozenset[str] = frozenset()) -> Path:

@@ -157,6 +157,10 @@ def test_the_gates_section_holds_no_github_token(tmp_path):
 @pytest.mark.parametrize("name,value,problem", [
     ("venv-directory", "..", "venv_dir must not be app_dir or one of its parents"),
     ("backup-directory", "backups", "backup_dir must be absolute (or empty)"),
+    ("git-remote", "fd::3", "git_remote must be a URL (https, ssh, git, file), user@host:path, a path or a remote "
+     "name, not a transport helper (ext::, fd::) or an option"),
+    ("git-remote", "ext::sh -c id", "git_remote must be a URL (https, ssh, git, file), user@host:path, a path or a "
+     "remote name, not a transport helper (ext::, fd::) or an option"),
 ])
 def test_the_agents_own_checks_run_at_config_time(tmp_path, name, value, problem):
     found = errors_for(tmp_path, **dict(DEPLOY, **{name.replace("-", "_"): value}))

@@ -63,7 +63,7 @@ def test_no_wildcard_actions_anywhere():
                 assert "*" not in action, f"{path.name}: {action}"
 
 
-def test_send_command_is_limited_to_two_documents_and_tagged_instances():
+def test_send_command_is_limited_to_two_documents_and_the_environments_tagged_instances():
     sends = [s for s in statements("runner-policy.json") if "ssm:SendCommand" in as_list(s["Action"])]
     resources = {r for s in sends for r in as_list(s["Resource"])}
     assert "*" not in resources
@@ -71,7 +71,8 @@ def test_send_command_is_limited_to_two_documents_and_tagged_instances():
     assert documents == {"AWS-RunPowerShellScript", "AWS-RunShellScript"}
     for statement in sends:
         if any(":instance/" in r or ":managed-instance/" in r for r in as_list(statement["Resource"])):
-            assert statement["Condition"]["StringEquals"]["aws:ResourceTag/DeployTarget"] == "true"
+            assert statement["Condition"]["StringEquals"] == {
+                "aws:ResourceTag/DeployTarget": "true", "aws:ResourceTag/DeployEnvironment": "ENVIRONMENT"}
 
 
 @pytest.mark.parametrize("action", ["s3:GetObject", "s3:PutObject"])
@@ -83,15 +84,14 @@ def test_s3_access_is_limited_to_the_log_prefix(action):
                     assert resource.startswith("arn:aws:s3:::DEPLOY_LOG_BUCKET/ssm-deploy/"), resource
 
 
-def test_oidc_trust_is_scoped_to_one_repository_its_environments_and_deploy_branches():
+def test_oidc_trust_is_one_role_per_environment_of_one_repository():
+    """The token's subject names the environment (a job that passed its protection rules), never a branch
+    or a tag (one role for dev and production would let a dev job reach production's servers)."""
     (statement,) = statements("oidc-trust-policy.json")
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-    condition = statement["Condition"]
-    assert condition["StringEquals"]["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
-    subjects = condition["StringLike"]["token.actions.githubusercontent.com:sub"]
-    assert all(s.startswith(("repo:OWNER/REPOSITORY:environment:", "repo:OWNER/REPOSITORY:ref:refs/heads/"))
-               for s in subjects)
-    assert not any("*" in s for s in subjects), "no wildcard subjects: a fork's pull request must not match"
+    assert statement["Condition"] == {"StringEquals": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": "repo:OWNER/REPOSITORY:environment:ENVIRONMENT"}}
 
 
 def test_the_instance_profile_allows_what_the_agent_calls_for_app_secrets_on_the_apps_own_resources():
@@ -166,3 +166,47 @@ def test_servers_may_write_to_cloudwatch_logs_in_the_deploy_groups_only():
     assert allows("instance-profile-policy.json", "logs:PutLogEvents", group)
     assert not allows("instance-profile-policy.json", "logs:PutLogEvents",
                       "arn:aws:logs:REGION:ACCOUNT_ID:log-group:/other:log-stream:x")
+
+
+# Actions AWS cannot scope to a resource (the Service Authorization Reference lists no resource type for
+# them, or the agent's messaging channel has none): the only ones a policy here may allow on "*".
+UNSCOPED = {
+    "instance-profile-policy.json": {
+        "ssm:UpdateInstanceInformation", "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage",
+        "ec2messages:FailMessage", "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
+        "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel", "logs:DescribeLogGroups"},
+    "runner-policy.json": {"ssm:DescribeInstanceInformation", "ssm:ListCommands", "ssm:ListCommandInvocations",
+                           "ssm:GetCommandInvocation", "ssm:CancelCommand"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNSCOPED))
+def test_a_star_resource_only_for_actions_aws_cannot_scope(name):
+    for statement in statements(name):
+        if statement["Effect"] == "Allow" and "*" in as_list(statement["Resource"]):
+            assert set(as_list(statement["Action"])) <= UNSCOPED[name], statement["Sid"]
+
+
+PARAMETER_READS = ("ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory")
+
+
+@pytest.mark.parametrize("action", PARAMETER_READS)
+def test_a_server_reads_its_apps_parameters_only(action):
+    """No parameter read on "*" (AmazonSSMManagedInstanceCore allows GetParameter(s) on every parameter)."""
+    other = "arn:aws:ssm:REGION:ACCOUNT_ID:parameter/OTHER_APP/db-password"
+    for name in ("instance-profile-policy.json", "runner-policy.json"):
+        assert not allows(name, action, other), (name, action)
+        assert not allows(name, action, "*")
+    assert allows("instance-profile-policy.json", "ssm:GetParameter",
+                  "arn:aws:ssm:REGION:ACCOUNT_ID:parameter/APP_NAME/db-password")
+
+
+def test_the_instance_profile_lets_the_ssm_agent_take_commands_without_the_managed_core_policy():
+    allowed = allowed_actions("instance-profile-policy.json")
+    assert {"ssm:UpdateInstanceInformation", "ec2messages:GetMessages", "ec2messages:SendReply",
+            "ssmmessages:OpenControlChannel"} <= allowed
+    docs = {p.name: p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]}
+    for name, text in docs.items():  # attaching it would give every server every parameter again
+        assert not re.search(r"attach-role-policy[^\n]*\\?\n?[^\n]*AmazonSSMManagedInstanceCore", text), name
+        assert not re.search(r"(?i)(profile|role|needs|requires) (with )?`?AmazonSSMManagedInstanceCore", text), name

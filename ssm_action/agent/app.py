@@ -197,10 +197,10 @@ class App:
                 os.replace(app_log, app_log + ".1")
         argv = self.command.argv
         self.rep.log("$ " + " ".join(argv))
-        with open(app_log, "ab") as out:
-            out.write(("=== %s deploy %s starts %s\n" % (
-                utc_now(), self.p["deploy_id"], short(sha))).encode("utf-8"))
-            out.flush()
+        with open(app_log, "ab", buffering=0) as out:
+            with contextlib.suppress(OSError):  # a full disk: the app still starts (a rollback's must)
+                out.write(("=== %s deploy %s starts %s\n" % (
+                    utc_now(), self.p["deploy_id"], short(sha))).encode("utf-8"))
             self.log_offset = out.tell()
             if self.service:
                 note = self.start_service(sha, rollback)
@@ -214,8 +214,11 @@ class App:
                 if started.startswith(START_WARNING):  # e.g. the app stays in the SSM Agent's job
                     self.rep.warn(started[len(START_WARNING):])
         self.started = True
-        self.records.write(PID_FILE, {"pid": pid, "sha": sha, "argv": argv, "match": self.command.match,
-                                      "deploy_id": self.p["deploy_id"], "started": utc_now()})
+        try:
+            self.records.write(PID_FILE, {"pid": pid, "sha": sha, "argv": argv, "match": self.command.match,
+                                          "deploy_id": self.p["deploy_id"], "started": utc_now()})
+        except OSError as exc:  # it runs: a rollback goes on to verify it; the next stop finds it by its command
+            self.rep.warn("the PID file could not be written (%s)" % exc)
         return "pid %s%s" % (pid, note)
 
     def start_service(self, sha: str, rollback: bool) -> str:

@@ -9,9 +9,8 @@ from typing import Any, Callable, Dict, Optional
 
 from ssm_action.agent import history
 from ssm_action.agent.app import App
-from ssm_action.agent.backups import Backups, restore_from_backup
 from ssm_action.agent.errors import Busy, StepError
-from ssm_action.agent.files import StateDir, keep_newest
+from ssm_action.agent.files import StateDir, inside, keep_newest
 from ssm_action.agent.git import Git
 from ssm_action.agent.host import Platform
 from ssm_action.agent.journal import DeployState, Journal
@@ -25,7 +24,6 @@ from ssm_action.contract import AgentResult, ExitCode
 STEPS = ("lock", "secrets", "record", "backup", "sync", "deps", "pre-stop", "stop", "start", "verify",
          "post-start")
 LOGS_KEPT = 20
-LAST_GOOD = "last-good.json"
 
 
 class Deploy:
@@ -34,7 +32,7 @@ class Deploy:
         self.plat = plat
         self.rep = rep
         self.where = where = Layout.of(params)
-        self.records = StateDir(where.state_dir)
+        self.records = StateDir(where.state_dir, warn=self.said_warning)
         self.state = DeployState(params["deploy_id"], params["sha"])
         self.journal = Journal(self.records, self.state)
         self.lock = DeployLock(self.records, plat)
@@ -42,16 +40,17 @@ class Deploy:
         self.git = Git(shell, where.app_dir, params["git_remote"], params["branch"])
         self.env = Environment(shell, plat, self.records, where, params)
         self.app = App(plat, shell, self.records, where, params, self.state)
-        self.backups = Backups(where, params["backup_retention"])
+
+    def said_warning(self, text: str) -> None:
+        self.rep.say("warning: " + text)
+        self.rep.warn(text)
 
     def step(self, name: str, action: Callable[[], str]) -> None:
         """Run one step: journal its phase, time it, print its line."""
-        if self.lock.held:  # the journal is ours only while we hold the lock
-            self.state.phase = name
-            self.journal.save()
         self.rep.log("--- " + name)
         started = time.monotonic()
         try:
+            self.journal_phase(name)
             detail = action()
         except StepError as exc:
             self.rep.step_line(name, False, time.monotonic() - started, str(exc))
@@ -62,6 +61,25 @@ class Deploy:
             self.rep.step_line(name, False, time.monotonic() - started, message)
             raise StepError(message)
         self.rep.step_line(name, True, time.monotonic() - started, detail)
+
+    def journal_phase(self, name: str) -> None:
+        """Journal the step about to run (the journal is ours only while we hold the lock). A deploy step
+        that cannot fails (and rolls back); a rollback step goes on: the journal on disk already names
+        what it puts back, and the next deploy recovers from it."""
+        if not self.lock.held:
+            return
+        self.state.phase = name
+        try:
+            self.journal.save()
+        except OSError as exc:
+            if not name.startswith("rollback-"):
+                raise
+            self.state_unwritable(exc)
+
+    def state_unwritable(self, exc: OSError) -> None:
+        text = "the state folder %s could not be written (%s): free space there" % (self.where.state_dir, exc)
+        if text not in self.rep.warnings:  # once, not at every step that follows
+            self.rep.warn(text)
 
     # -- the run
 
@@ -131,10 +149,13 @@ class Deploy:
         running: Dict[str, Any] = {}
         if self.lock.held:
             running = self.app.running()
-            history.record_outcome(self.records, self.p, status, error)
-            self.journal.remove()
-            keep_newest(self.records.path("logs"), r".+Z-.+\.log", LOGS_KEPT,
-                        spare=[self.rep.log_path or ""])
+            for keep in (lambda: history.record_outcome(self.records, self.p, status, error), self.journal.remove,
+                         lambda: keep_newest(self.records.path("logs"), r".+Z-.+\.log", LOGS_KEPT,
+                                             spare=[self.rep.log_path or ""])):
+                try:
+                    keep()
+                except OSError as exc:  # the result line still comes
+                    self.state_unwritable(exc)
         self.rep.say("result: %s%s" % (status, ": " + error if error else ""))
         state = self.state
         self.rep.result(AgentResult(
@@ -157,7 +178,7 @@ class Deploy:
     def record(self) -> str:
         """What runs now and what a rollback would put back (a killed deploy's, if any)."""
         state, prior = self.state, self.journal.prior
-        last_good = self.records.read(LAST_GOOD)
+        last_good = history.last_good(self.records)
         app = self.app.running()
         state.old_pid = app.get("pid")
         state.head = self.git.head()
@@ -166,8 +187,9 @@ class Deploy:
         if prior is not None and state.recovering:
             # A killed deploy left the tree half-changed: its "previous" is still ours.
             state.previous_sha, state.previous_start = prior.previous_sha, prior.previous_start
-            backup = prior.backup_path
-            state.backup_path = backup if backup and os.path.isfile(backup) else None
+            backup = prior.backup_path  # read from disk: used only if it is one of this app's backups
+            state.backup_path = backup if backup and os.path.isfile(backup) and inside(
+                self.where.backup_dir, backup) else None
             state.discarded = list(prior.discarded or [])
             notes.append("deploy %s was interrupted during %s: recovering" % (
                 prior.deploy_id, prior.phase))
@@ -182,18 +204,8 @@ class Deploy:
         return "; ".join(["previous %s, %s" % (short(state.previous_sha), running)] + notes)
 
     def backup(self) -> str:
-        state = self.state
-        if state.backup_path:
-            return "reusing %s (made before the interrupted deploy)" % state.backup_path
-        app_dir = self.where.app_dir
-        if not os.path.isdir(app_dir) or not os.listdir(app_dir):
-            return "nothing to back up (no app files yet)"
-        path = self.backups.create(self.p["deploy_id"], state.head, state.previous_sha)
-        state.backup_path = path
-        self.journal.save()
-        pruned = self.backups.prune(spare=path)
-        return "%s (%.1f MB%s)" % (path, os.path.getsize(path) / 1e6,
-                                   ", %d old pruned" % len(pruned) if pruned else "")
+        from ssm_action.agent.backups import backup_step  # git deploys only (payload.GIT_ONLY)
+        return backup_step(self)
 
     def sync(self) -> str:
         sha, state = self.p["sha"], self.state
@@ -235,16 +247,5 @@ class Deploy:
         self.step("rollback-verify", app.verify_started)
 
     def restore_files(self, sha: str) -> str:
-        backup, discarded = self.state.backup_path, self.state.discarded
-        try:
-            self.git.checkout(sha)
-            note = "HEAD %s" % short(sha)
-        except StepError as exc:
-            if not backup:
-                raise
-            restore_from_backup(backup, self.where.app_dir)
-            return "git failed (%s): restored every file from %s" % (exc, backup)
-        if backup and discarded:
-            restore_from_backup(backup, self.where.app_dir, discarded)
-            note += "; %d local change(s) restored from the backup" % len(discarded)
-        return note
+        from ssm_action.agent.backups import restore_files
+        return restore_files(self, sha)

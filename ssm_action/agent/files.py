@@ -5,15 +5,22 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import ntpath
 import os
 import re
-from typing import IO, Any, Dict, Iterable, Iterator, List, Optional
+from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional
+
+from ssm_action.agent.output import utc_stamp
+
+Check = Callable[[Dict[str, Any]], str]  # why a record read back cannot be used ("" when it can)
 
 
 @contextlib.contextmanager
-def atomic_file(path: str, tmp: str) -> Iterator[IO[bytes]]:
-    """Write ``tmp``, flush it to disk, then rename it: a reader sees the old or the new file."""
-    with open(tmp, "wb") as handle:
+def atomic_file(path: str, tmp: str, mode: int = 0o644) -> Iterator[IO[bytes]]:
+    """Write ``tmp`` (created with ``mode``), flush it to disk, then rename it: a reader sees the old or
+    the new file. A leftover ``tmp`` is removed by its owner first (it would keep its mode)."""
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), mode),
+                   "wb") as handle:
         yield handle
         handle.flush()
         os.fsync(handle.fileno())
@@ -35,22 +42,62 @@ def keep_copy(path: str, data: Optional[bytes]) -> None:
         write_atomic(path, data)
 
 
-class StateDir:
-    """JSON records in the state folder ``<app_dir>.deploy``."""
+def mistyped(value: Dict[str, Any], types: Dict[str, Any]) -> str:
+    """The first field of ``value`` not of its type in ``types`` ("" when none); a record read back is
+    data to check: a bool is no int here."""
+    for name, kind in types.items():
+        item = value.get(name)
+        if name in value and (isinstance(item, bool) != (kind is bool) or not isinstance(item, kind)):
+            return "%s is %.40r" % (name, item)
+    return ""
 
-    def __init__(self, root: str) -> None:
+
+def safe_relative(rel: Any) -> bool:
+    """A path that stays in the folder it is joined to: relative, no '..', no drive, no NUL."""
+    return isinstance(rel, str) and rel != "" and "\0" not in rel and ".." not in re.split(r"[/\\]", rel) \
+        and not rel.startswith(("/", "\\")) and not ntpath.splitdrive(rel)[0] and not (os.name == "nt" and ":" in rel)
+
+
+def inside(outer: str, path: str) -> bool:
+    """Whether ``path``, links resolved, is ``outer`` or below it."""
+    outer, path = (os.path.normcase(os.path.realpath(p)) for p in (outer, path))
+    return path == outer or path.startswith(outer.rstrip(os.sep) + os.sep)
+
+
+class StateDir:
+    """JSON records in the state folder ``<app_dir>.deploy``.
+
+    A record is data, never an instruction: one that is not JSON, not an object, or fails the
+    reader's check is set aside as ``<name>.corrupt-<time>`` (when ``warn`` is given: the deploy
+    holding the lock) and read as absent, so the next deploy goes on from git and the backups.
+    """
+
+    def __init__(self, root: str, warn: Optional[Callable[[str], None]] = None) -> None:
         self.root = root
+        self.warn = warn  # None: read only (status), a bad record is left where it is
 
     def path(self, name: str) -> str:
         return os.path.join(self.root, name)
 
-    def read(self, name: str) -> Dict[str, Any]:
+    def read(self, name: str, check: Optional[Check] = None) -> Dict[str, Any]:
         try:
             with open(self.path(name), encoding="utf-8") as handle:
                 value = json.load(handle)
-        except (OSError, ValueError):
+        except OSError:
             return {}
-        return value if isinstance(value, dict) else {}
+        except (ValueError, RecursionError) as exc:
+            return self.set_aside(name, "not JSON: %s" % exc)
+        why = (check(value) if check else "") if isinstance(value, dict) else "not a JSON object"
+        return self.set_aside(name, why) if why else value
+
+    def set_aside(self, name: str, why: str) -> Dict[str, Any]:
+        """Move a bad record out of the way (said); {} in its place."""
+        if self.warn:
+            aside = "%s.corrupt-%s" % (self.path(name), utc_stamp())
+            with contextlib.suppress(OSError):
+                os.replace(self.path(name), aside)
+            self.warn("the record %s was unusable (%s): moved to %s" % (self.path(name), why[:200], aside))
+        return {}
 
     def write(self, name: str, value: Dict[str, Any]) -> None:
         write_atomic(self.path(name), json.dumps(value, indent=1).encode("utf-8"))

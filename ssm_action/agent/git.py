@@ -10,6 +10,7 @@ from typing import List, Optional
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.output import short, tail
 from ssm_action.agent.shell import Ran, Shell
+from ssm_action.contract import GIT_PROTOCOLS
 
 LAST_GOOD_REF = "refs/deploy/last-good"  # keeps the last good commit reachable in the clone
 
@@ -25,7 +26,10 @@ class Git:
     def run(self, *args: str, quiet: bool = False, check: bool = True) -> Ran:
         ran = self.shell.run(
             [self.exe, "-c", "safe.directory=*", "-C", self.app_dir] + list(args), quiet=quiet,
-            env=dict(os.environ, GIT_TERMINAL_PROMPT="0", GCM_INTERACTIVE="never"))
+            # git's own transports only, also for a remote set in the clone: a helper (ext::, fd::) runs
+            # a program or waits on a file descriptor
+            env=dict(os.environ, GIT_TERMINAL_PROMPT="0", GCM_INTERACTIVE="never", GIT_ALLOW_PROTOCOL=":".join(
+                GIT_PROTOCOLS)))
         if check and ran.code:
             raise StepError("git %s failed (exit %d): %s" % (
                 args[0], ran.code, " ".join(tail(ran.err, 2)) or "no message"))

@@ -18,23 +18,40 @@ from __future__ import annotations
 import importlib.util
 from typing import Any, Dict, List, Optional
 
-from ssm_action.agent.files import StateDir
+from ssm_action.agent.files import StateDir, mistyped
+from ssm_action.agent.journal import NULL, SHA
 from ssm_action.agent.output import Reporter, utc_now
+from ssm_action.contract import check_params
 
 LAST_GOOD = "last-good.json"
 LAST_DEPLOY = "last-deploy.json"
 HISTORY_KEPT = 10
 STARTED_WITH = ("app_command", "entry", "app_env", "app_secrets", "app_host", "app_user")
 ENTRY_KEYS = ("sha", "deploy_id", "time", "backup_path", "started_with")
+ENTRY_TYPES = {"sha": str, "deploy_id": (str, NULL), "time": (str, NULL), "backup_path": (str, NULL),
+               "started_with": (dict, NULL), "history": list}
+
+
+def entry_problem(entry: Any) -> str:
+    """Why a good version's record cannot be used ("" when it can)."""
+    if not isinstance(entry, dict):
+        return "not an object"
+    entry = dict({"sha": None}, **entry)
+    return mistyped(entry, ENTRY_TYPES) or ("" if SHA.fullmatch(entry["sha"]) else "sha is not a commit")
+
+
+def last_good(records: StateDir) -> Dict[str, Any]:
+    """``last-good.json`` when it is a usable record (set aside otherwise: ``StateDir.read``)."""
+    return records.read(LAST_GOOD, entry_problem)
 
 
 def good_versions(records: StateDir) -> List[Dict[str, Any]]:
     """Newest first: {sha, deploy_id, time, backup_path, started_with}."""
-    last = records.read(LAST_GOOD)
-    if not last.get("sha"):
+    last = last_good(records)
+    if not last:
         return []
     entry = {k: last.get(k) for k in ENTRY_KEYS}
-    older = [e for e in last.get("history") or [] if isinstance(e, dict) and e.get("sha")]
+    older = [{k: e.get(k) for k in ENTRY_KEYS} for e in last.get("history") or [] if not entry_problem(e)]
     return [entry] + older
 
 
@@ -53,10 +70,11 @@ def started_with(params: Dict[str, Any]) -> Dict[str, Any]:
 
 def start_params(params: Dict[str, Any], record: Any) -> Dict[str, Any]:
     """``params`` with a version's recorded ``started_with`` (written by this agent from checked
-    parameters); unchanged without a whole record."""
+    parameters, checked again: a file on disk is no instruction); unchanged without a whole, valid record."""
     if not isinstance(record, dict) or not all(k in record for k in STARTED_WITH):
         return params
-    return dict(params, **{k: record[k] for k in STARTED_WITH})
+    wanted = dict(params, **{k: record[k] for k in STARTED_WITH})
+    return wanted if not check_params(wanted)[1] else params
 
 
 def put_back_params(params: Dict[str, Any], record: Any, rep: Reporter) -> Dict[str, Any]:

@@ -11,13 +11,30 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from ssm_action.agent.files import StateDir
+from ssm_action.agent.files import StateDir, mistyped, safe_relative
 from ssm_action.agent.output import utc_now
 
 JOURNAL = "journal.json"
+SHA = re.compile(r"[0-9a-f]{40}")
+NULL = type(None)
+TYPES: Dict[str, Any] = {  # each field's type when read back: a journal that differs is set aside
+    "deploy_id": str, "target_sha": str, "pid": int, "started": str, "phase": str, "previous_sha": (str, NULL),
+    "previous_start": (dict, NULL), "head": (str, NULL), "old_pid": (int, NULL), "recovering": bool,
+    "backup_path": (str, NULL), "discarded": list, "dirty": bool}
+
+
+def problem(value: Dict[str, Any]) -> str:
+    """Why a journal read back cannot be trusted ("" when it can)."""
+    value = dict({"deploy_id": None, "target_sha": None}, **value)
+    shas = [n for n in ("target_sha", "previous_sha", "head") if value.get(n) and not SHA.fullmatch(str(value[n]))]
+    listed = value.get("discarded")
+    outside = [p for p in listed if not safe_relative(p)] if isinstance(listed, list) else []
+    return mistyped(value, TYPES) or ("%s is not a commit" % shas[0] if shas else "") or (
+        "discarded names a path outside the app: %.80r" % outside[0] if outside else "")
 
 
 @dataclass
@@ -43,14 +60,10 @@ class DeployState:
 
     @classmethod
     def from_dict(cls, value: Any) -> Optional["DeployState"]:
-        """A journal read back; None when there is none (or it is not ours to read)."""
-        if not isinstance(value, dict) or not isinstance(value.get("deploy_id"), str):
+        """A journal read back; None when there is none (or it does not pass ``problem``)."""
+        if not isinstance(value, dict) or problem(value):
             return None
-        names = {f.name for f in dataclasses.fields(cls)}
-        try:
-            return cls(**{k: v for k, v in value.items() if k in names})
-        except TypeError:
-            return None
+        return cls(**{k: v for k, v in value.items() if k in TYPES})
 
     def interrupted(self, last_good: Dict[str, Any]) -> bool:
         """Killed after it changed the tree, before it recorded its version as good."""
@@ -68,7 +81,7 @@ class Journal:
         self.prior: Optional[DeployState] = None  # what an earlier deploy left behind
 
     def take_over(self) -> None:
-        self.prior = DeployState.from_dict(self.records.read(JOURNAL))
+        self.prior = DeployState.from_dict(self.records.read(JOURNAL, problem))
 
     def save(self) -> None:
         self.records.write(JOURNAL, self.state.to_dict())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, NamedTuple
 
+CACHE_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox", ".nox"}  # never backed up
+
 
 class Layout(NamedTuple):
     app_dir: str  # the git clone (the work tree)

@@ -82,18 +82,25 @@ class Reporter:
         self.log_path = path
 
     def close(self) -> None:
-        if self._log:
-            self._log.close()
-            self._log = None
+        log, self._log = self._log, None
+        if log:
+            try:
+                log.close()
+            except OSError:  # a full disk: the lines kept on stdout are what remains
+                pass
 
     def log(self, text: str) -> None:
         self._write(self.redact(text))
 
     def _write(self, text: str) -> None:
         if self._log:
-            for line in text.splitlines() or [""]:
-                self._log.write("%s %s\n" % (utc_now(), line))
-            self._log.flush()
+            try:
+                for line in text.splitlines() or [""]:
+                    self._log.write("%s %s\n" % (utc_now(), line))
+                self._log.flush()
+            except OSError as exc:  # a full disk must not stop the deploy, its rollback or its result line
+                self.close()
+                self.warn("the log file %s could not be written (%s): it ends there" % (self.log_path, exc))
 
     def say(self, text: str) -> None:
         text = self.redact(text)

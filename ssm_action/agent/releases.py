@@ -29,9 +29,9 @@ import shutil
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ssm_action.agent.artifact import MANIFEST, read_manifest
-from ssm_action.agent.backups import CACHE_DIRS
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir
+from ssm_action.agent.layout import CACHE_DIRS
 from ssm_action.agent.links import Links, link_target
 from ssm_action.agent.output import utc_now, utc_stamp
 

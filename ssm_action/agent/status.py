@@ -51,7 +51,7 @@ def status(params: Dict[str, Any], plat: Platform, rep: Reporter) -> int:
     running = _alive(app, plat)
     health, code = health_of(params["health_url"], running, params["health_timeout"])
     last = records.read(history.LAST_DEPLOY) or None
-    good = records.read(history.LAST_GOOD)
+    good = history.last_good(records)
     lock = lock_holder(records, plat)
     rep.say("status: %s; %s; health %s%s; lock %s" % (
         "running %s (pid %s) since %s" % (short(app.get("sha")), app["pid"], app.get("started")) if running

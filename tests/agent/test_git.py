@@ -70,3 +70,24 @@ def test_a_folder_that_is_not_a_clone_is_refused(tmp_path: Path):
         clone(tmp_path, "/remote").ensure_repo()
     with pytest.raises(StepError, match="is not a git clone and git_remote is empty"):
         Git(Shell(Reporter(Redactor())), str(tmp_path / "empty"), "", "").ensure_repo()
+
+
+class QuickShell(Shell):
+    """The agent's shell with a 30 s limit instead of git's 600 s: a hung git fails this test, not the suite."""
+
+    def run(self, argv, **kwargs):  # type: ignore[no-untyped-def]
+        return super().run(argv, **dict(kwargs, timeout=30))
+
+
+@pytest.mark.parametrize("remote", ["fd::3", "ext::sh -c touch% {marker}", "nosuchhelper::x"])
+def test_a_transport_helper_set_in_the_clone_is_refused_not_run(tmp_path: Path, origin: Path, remote: str):
+    """git_remote is checked by the contract; a remote set in the server's clone itself is refused by git."""
+    sha = commit(origin, {"a.txt": "1"}, "one")
+    repo = clone(tmp_path, str(origin))
+    repo.ensure_repo()
+    marker = tmp_path / "ran"
+    git(Path(repo.app_dir), "remote", "add", "origin", remote.format(marker=marker))
+    repo = Git(QuickShell(Reporter(Redactor())), repo.app_dir, "", "main")
+    with pytest.raises(StepError, match="not allowed"):
+        repo.fetch(sha)
+    assert not marker.exists()

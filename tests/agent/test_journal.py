@@ -50,3 +50,22 @@ def test_interrupted_means_dirty_and_never_recorded_as_good():
     assert killed.interrupted({"deploy_id": "4-1", "sha": "b" * 40})
     assert not killed.interrupted({"deploy_id": "5-1", "sha": "a" * 40})  # it had completed
     assert not DeployState("5-1", "a" * 40, dirty=False).interrupted({})
+
+
+def test_a_journal_with_a_wrong_type_a_bad_commit_or_a_path_out_of_the_app_is_not_trusted(tmp_path: Path):
+    good = {"deploy_id": "5-1", "target_sha": "a" * 40, "previous_sha": "b" * 40, "dirty": True,
+            "discarded": ["config/local.py", "data file.txt"]}
+    assert DeployState.from_dict(good) is not None
+    for change in ({"previous_sha": 12}, {"previous_sha": "main"}, {"head": "x" * 40}, {"dirty": "yes"},
+                   {"pid": True}, {"discarded": "app.py"}, {"discarded": [7]}, {"discarded": ["../etc/passwd"]},
+                   {"discarded": ["/etc/passwd"]}, {"discarded": ["a/../../x"]}, {"discarded": ["C:\\x"]},
+                   {"discarded": ["\\\\server\\share\\x"]}, {"backup_path": 3}, {"previous_start": []}):
+        assert DeployState.from_dict(dict(good, **change)) is None, change
+    # read back by a deploy (a warn callback): set aside, said
+    said: list[str] = []
+    (tmp_path / JOURNAL).write_text(json.dumps(dict(good, discarded=["/etc/passwd"])))
+    journal = Journal(StateDir(str(tmp_path), warn=said.append), DeployState("6-1", "c" * 40))
+    journal.take_over()
+    assert journal.prior is None and not (tmp_path / JOURNAL).exists()
+    assert len(list(tmp_path.glob(JOURNAL + ".corrupt-*"))) == 1
+    assert len(said) == 1 and "outside the app" in said[0]

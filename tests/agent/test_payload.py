@@ -171,6 +171,12 @@ def test_a_feature_ships_its_modules_and_only_a_deploy_that_uses_it_carries_them
         payload.build(frozenset({"nope"}))
 
 
+def test_the_backups_ship_with_git_deploys_only():
+    """A deploy from an artifact keeps releases, never zip backups: its command is smaller without them."""
+    assert "ssm_action/agent/backups.py" in payload.build().members
+    assert "ssm_action/agent/backups.py" not in payload.build(frozenset({"artifact"})).members
+
+
 def test_every_module_runs_from_the_full_zipapp(tmp_path: Path):
     """Each optional module imports from the zipapp with only the modules its features ship."""
     for extra, modules in payload.EXTRAS.items():

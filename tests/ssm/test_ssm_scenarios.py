@@ -106,7 +106,7 @@ def test_one_offline_at_pre_flight_sends_nothing(fake, make_cfg, clock):
     message = caught.value.message
     assert f"{offline}: SSM Agent not connected (ConnectionLost" in message
     assert f"{unknown}: not registered with SSM in us-east-1" in message
-    assert online not in message and "AmazonSSMManagedInstanceCore" in message
+    assert online not in message and "instance-profile-policy.json" in message
     assert fake.calls["SendCommand"] == 0 and fake.commands() == []
     assert f"| `{offline}` |" in "".join(runner._summary)
 

@@ -20,8 +20,9 @@ from ssm_action.transports.ssm import request as ssm_request
 PLATFORM_TYPES = {"windows": "Windows", "linux": "Linux"}
 FILTER_VALUES_MAX = 50  # the filter takes 100 values; 50 keeps each id chunk to one page
 PAGE_SIZE = 50  # DescribeInstanceInformation MaxResults: 5 to 50
-NETWORK_FIX = ("start the SSM Agent, attach an instance profile with AmazonSSMManagedInstanceCore, "
-               "and allow outbound HTTPS to the ssm, ssmmessages and ec2messages endpoints")
+NETWORK_FIX = ("start the SSM Agent, attach an instance profile with docs/iam/instance-profile-policy.json "
+               "(its SystemsManagerAgentRunCommand statement), and allow outbound HTTPS to the ssm, ssmmessages "
+               "and ec2messages endpoints")
 
 
 class Problem(NamedTuple):
