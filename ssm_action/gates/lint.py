@@ -116,8 +116,8 @@ def _ruff_command(ctx: GateContext) -> tuple[list[str], str]:
     pins = lintpins.pinned(ctx.root, "ruff")
     if not pins.version:
         return [tools.path("ruff")], ""
-    return _pinned_tool(ctx, "ruff", [f"ruff=={pins.version}"], f"ruff {pins.version}, as the project's "
-                        f"{pins.source} pins it")
+    said = f"ruff {pins.version}, as the project's {pins.source} pins it"
+    return _pinned_tool(ctx, f"ruff {pins.version}", [f"ruff=={pins.version}"], said)
 
 
 def _flake8_command(ctx: GateContext) -> tuple[list[str], str]:
@@ -130,19 +130,20 @@ def _flake8_command(ctx: GateContext) -> tuple[list[str], str]:
     why = f"pins it in {pins.source}" if pins.version else "declares its plugins"
     said = f"flake8 {version}{plugins}, as the project {why}"
     requirements = [f"flake8=={version}" if version else "flake8", "flake8-sarif", *pins.plugins]
-    return _pinned_tool(ctx, "flake8", requirements, said)
+    return _pinned_tool(ctx, f"flake8 {version}{plugins}", requirements, said)
 
 
-def _pinned_tool(ctx: GateContext, tool: str, requirements: list[str], said: str) -> tuple[list[str], str]:
-    """The tool from the project's requirements, run by uv (fetched once into uv's cache); the
-    action's own when uv cannot get it, and a note saying which ran."""
+def _pinned_tool(ctx: GateContext, label: str, requirements: list[str], said: str) -> tuple[list[str], str]:
+    """The tool from the project's requirements (label: e.g. 'ruff 0.4.1'), run by uv (fetched once into
+    uv's cache); the action's own when uv cannot get it, and a note saying which ran."""
+    tool = label.split(" ")[0]
     uv = tools.uv()
     if not uv:
-        return [tools.path(tool)], f"; {said}, but without uv the action's {tool} ran"
+        return [tools.path(tool)], f"; the project's {label} needs uv, so the action's ran"
     command = [uv, "tool", "run", "--quiet", "--from", requirements[0],
                *[word for extra in requirements[1:] for word in ("--with", extra)], tool]
     if ctx.log.run([*command, "--version"], cwd=ctx.root).returncode != 0:
-        return [tools.path(tool)], f"; {said}, but it could not be fetched, so the action's ran"
+        return [tools.path(tool)], f"; the project's {label} could not be fetched, so the action's ran"
     return command, f"; {said}"
 
 

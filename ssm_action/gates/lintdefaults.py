@@ -65,18 +65,16 @@ def ruff(root: Path, targets: tuple[str, ...]) -> tuple[list[str], list[str]]:
 
 
 def bandit(root: Path, targets: tuple[str, ...], configured: bool, scratch: Path) -> tuple[list[str], list[str]]:
-    """bandit's defaults: generated code left out; without a bandit config of the project's,
+    """bandit's defaults, without a bandit config of the project's: generated code left out, and
     assert allowed in tests (pytest's way of checking), as most projects configure it."""
-    args, said = ["--exclude", ",".join(GENERATED)], []
-    if not configured:
-        config = scratch / "bandit-defaults.yaml"
-        config.write_text("assert_used:\n  skips: [" + ", ".join(f"'{g}'" for g in TEST_FILES) + "]\n",
-                          encoding="utf-8")
-        args += ["--configfile", str(config)]
-        said.append("assert (B101) allowed in tests, as the project has no bandit config "
-                    "(a .bandit or [tool.bandit], or bandit-args, replaces the default)")
-    said.append(_generated_said(generated(root, targets), "bandit-args"))
-    return args, [s for s in said if s]
+    if configured:  # its exclude too: bandit's --exclude would replace the one of .bandit
+        return [], []
+    config = scratch / "bandit-defaults.yaml"
+    config.write_text("assert_used:\n  skips: [" + ", ".join(f"'{g}'" for g in TEST_FILES) + "]\n", encoding="utf-8")
+    said = ["assert (B101) allowed in tests, as the project has no bandit config "
+            "(a .bandit or [tool.bandit], or bandit-args, replaces the defaults)",
+            _generated_said(generated(root, targets), "bandit-args")]
+    return ["--exclude", ",".join(GENERATED), "--configfile", str(config)], [s for s in said if s]
 
 
 def bandit_configured(root: Path) -> bool:

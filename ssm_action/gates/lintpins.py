@@ -48,9 +48,9 @@ def _split(requirement: str) -> tuple[str, str]:
 
 def _pre_commit(root: Path, tool: str) -> list[tuple[str, str, str]]:
     rev = pre_commit_rev(root, HOOK_REPOS[tool]).lstrip("v")
-    found = [(tool, rev, ".pre-commit-config.yaml")] if re.fullmatch(r"\d+(\.\d+)*", rev) else []
+    found = [(tool, rev, "pre-commit config")] if re.fullmatch(r"\d+(\.\d+)*", rev) else []
     extra = (pre_commit_hook(root, tool) or {}).get("additional_dependencies") or []
-    return found + [(*_split(str(item)), ".pre-commit-config.yaml") for item in extra]
+    return found + [(*_split(str(item)), "pre-commit config") for item in extra]
 
 
 def _requirement_files(root: Path) -> list[tuple[str, str, str]]:

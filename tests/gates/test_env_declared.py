@@ -55,7 +55,7 @@ def test_only_requirements_for_this_python_are_missing(tmp_path):
      ("5.0.4", "tox.ini [testenv:lint]", "flake8-docstrings")),
     ({".pre-commit-config.yaml": "repos:\n- repo: https://github.com/pycqa/flake8\n  rev: 7.0.0\n  hooks:\n"
                                  "  - id: flake8\n    additional_dependencies: [flake8-bugbear==24.2.6]\n"}, "flake8",
-     ("7.0.0", ".pre-commit-config.yaml", "flake8-bugbear==24.2.6")),
+     ("7.0.0", "pre-commit config", "flake8-bugbear==24.2.6")),
     ({"requirements-dev.txt": "ruff>=0.4\n"}, "ruff", ("", "")),  # a range is not a pin
 ])
 def test_the_linter_versions_the_project_pins_anywhere(tmp_path, files, tool, expected):
