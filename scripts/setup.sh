@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create or refresh .venv with the action's, the tests' and the gate tools' requirements.
-# Idempotent: it reinstalls only when a requirements file changed.
+# Create or refresh .venv with the action's, the tests' and the gate tools' requirements, and
+# the package itself (a path entry: editable, so `.venv/bin/python -m ssm_action` works from
+# any folder). Idempotent: it reinstalls only when a requirements file changed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 python="${PYTHON:-python3}"
@@ -15,4 +16,8 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; 
   "$python" -m venv .venv
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
   echo "$wanted" > "$stamp"
+fi
+site="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+if [ "$(cat "$site/ssm_action_checkout.pth" 2>/dev/null)" != "$PWD" ]; then
+  echo "$PWD" > "$site/ssm_action_checkout.pth"
 fi

@@ -2,6 +2,7 @@
 
 import http.server
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -187,3 +188,12 @@ def test_an_internal_error_is_a_failure_with_a_summary_section_that_says_what_to
     text = runner_files.summary.read_text()
     assert "Internal error" in text and "a bug planted by the test" in text and "#internal-error" in text
     assert runner_files.outputs()["result"] == "failure"
+
+
+def test_the_cli_runs_from_any_folder(tmp_path):
+    """scripts/setup.sh puts the checkout on the venv's path: no need to stand in the checkout."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    done = subprocess.run([sys.executable, "-m", "ssm_action", "--help"], cwd=tmp_path, env=env, text=True,
+                          capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "--mode" in done.stdout

@@ -1,8 +1,9 @@
 """What the project declares it needs, read the way its own tools read it: PEP 621
 (any build backend), setup.py / setup.cfg, Poetry, PEP 735 dependency groups, extras,
-requirement files (and those its tox, nox or CI config points at), uv.lock and
-poetry.lock. The result is the installer's arguments, the reasons, and every file
-that decides the environment (for the cache key)."""
+requirement files (and those its tox, nox or CI config points at, and pip-tools' compiled
+ones), Pipenv's Pipfile.lock or Pipfile, uv.lock and poetry.lock. The result is the
+installer's arguments, the reasons, and every file that decides the environment (for the
+cache key)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ssm_action.gates import poetry
+from ssm_action.gates import pipenv, piptools, poetry
 from ssm_action.gates.projectfiles import ini
 from ssm_action.gates.reqfiles import included
 
@@ -40,6 +41,9 @@ class Plan:
     reasons: list[str] = field(default_factory=list)  # what is installed and why
     pins: list[str] = field(default_factory=list)  # name==version from a lock file (constraints)
     files: list[str] = field(default_factory=list)  # requirement files named, relative to the project
+    # Installed first, on their own: pip checks every hash once one requirement has hashes.
+    hashed_args: list[str] = field(default_factory=list)  # e.g. -r requirements.txt (a file with --hash)
+    hashed_lines: list[str] = field(default_factory=list)  # requirement lines with --hash (Pipfile.lock)
 
     def add_file(self, option: str, name: str, why: str) -> None:
         self.args += [option, name]
@@ -62,6 +66,7 @@ def plan(root: Path, requirements_file: str, install: tuple[str, ...]) -> Plan:
     data = _toml(root)
     result = _explicit(root, data, install) if install else _guess(root, data, requirements_file)
     _pin_from_locks(root, result)
+    _hashed_first(root, result)
     return result
 
 
@@ -114,7 +119,32 @@ def _guess(root: Path, data: dict[str, Any], requirements_file: str) -> Plan:
     usual = next((name for name in USUAL_FILES if (root / name).is_file()), "")
     if not pointed and not tox_declares and usual and usual not in result.files:
         result.add_file("-r", usual, "a usual name for test requirements (set install to choose)")
+    for name in piptools.files(root):
+        if name not in result.files:
+            result.add_file("-r", name, "compiled by pip-tools from its .in file (the app's or its tests')")
+    _pipenv(root, result)
     return result
+
+
+def _pipenv(root: Path, result: Plan) -> None:
+    try:
+        found = pipenv.read(root)
+    except pipenv.PipenvError as exc:
+        raise DeclarationError(str(exc)) from None
+    if found:
+        result.hashed_lines += found.hashed
+        result.args += found.specs
+        result.pins += found.pins
+        result.reasons.append(found.reason)
+
+
+def _hashed_first(root: Path, result: Plan) -> None:
+    """Requirement files with --hash options go to the first install, on their own."""
+    for index in range(len(result.args) - 2, -1, -1):
+        option, name = (result.args[index:index + 2] + [""])[:2]
+        if option in ("-r", "--requirement") and name and piptools.has_hashes(root / name):
+            result.hashed_args[:0] = result.args[index:index + 2]
+            del result.args[index:index + 2]
 
 
 def _project(root: Path, data: dict[str, Any], result: Plan) -> None:
@@ -252,8 +282,9 @@ def deciding_files(root: Path, result: Plan) -> list[tuple[str, bytes]]:
         decisive = {k: data.get(k) for k in DECIDING_TABLES}
         decisive["poetry"] = data.get("tool", {}).get("poetry")
         hashed.append(("pyproject.toml", json.dumps(decisive, sort_keys=True, default=str).encode()))
-    for name in ("setup.py", "setup.cfg", "tox.ini", *LOCKS):
+    for name in ("setup.py", "setup.cfg", "tox.ini", *LOCKS, pipenv.PIPFILE, pipenv.LOCK):
         if (root / name).is_file():
             hashed.append((name, (root / name).read_bytes()))
-    hashed.append(("(installer arguments)", shlex.join(result.args + result.pins).encode()))
+    installed = result.hashed_args + result.hashed_lines + result.args + result.pins
+    hashed.append(("(installer arguments)", shlex.join(installed).encode()))
     return hashed

@@ -1,5 +1,8 @@
-"""Which Python the project environment is built with: the action's own, or the
-python-version input's (found by uv, which may download it, else python3.X on PATH).
+"""Which Python the project environment is built with: the python-version input's, else
+the one the project names exactly (.python-version, Pipfile's [requires] python_version),
+else the action's own. Another Python is found by uv (which may download it), else as
+python3.X on PATH. A range (requires-python, Poetry's python) that excludes the action's
+Python is named in the error with python-version.
 
 The chosen interpreter is asked for its exact version, which goes into the cache key.
 """
@@ -14,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ssm_action.gates import isolation
+from ssm_action.gates import isolation, pipenv, poetry
 from ssm_action.gates.process import GateLog
 from ssm_action.gates.projectfiles import pyproject
 
@@ -42,9 +45,26 @@ def current() -> Interpreter:
                        getattr(sys, "_base_executable", sys.executable), minor)
 
 
-def choose(wanted: str, uv: str | None, log: GateLog, cache: Path) -> Interpreter | str:
-    """The Python for python-version (the action's own when empty), or why there is none."""
-    if not wanted:
+def declared(root: Path) -> tuple[str, str]:
+    """The X.Y the project names exactly, and the file that names it; ('', '') when none does."""
+    found = re.match(r"^\s*(?:cpython-|python)?(3\.\d+)", _read(root / ".python-version"))
+    if found:
+        return found.group(1), ".python-version"
+    version = pipenv.python_version(root)
+    return (version, "Pipfile [requires] python_version") if version else ("", "")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def choose(wanted: str, source: str, *, uv: str | None, log: GateLog, cache: Path) -> Interpreter | str:
+    """The Python for python-version (the action's own when empty), or why there is none.
+    source: the project file the version comes from when python-version is empty."""
+    if not wanted or wanted == current().minor:
         return current()
     if uv:
         found, detail = _with_uv(wanted, uv, log, cache)
@@ -61,7 +81,9 @@ def choose(wanted: str, uv: str | None, log: GateLog, cache: Path) -> Interprete
                 return Interpreter(found, implementation, version, base, minor)
             detail = f"{found} is Python {minor}"
     how = HOW.format(version=wanted, current=current().minor)
-    return f"python-version is {wanted} but no Python {wanted} was found ({detail}). {how}"
+    asked = f"python-version is empty and the project's {source} is {wanted}" if source else \
+        f"python-version is {wanted}"
+    return f"{asked} but no Python {wanted} was found ({detail}). {how}"
 
 
 def _with_uv(wanted: str, uv: str, log: GateLog, cache: Path) -> tuple[str, str]:
@@ -82,11 +104,18 @@ def _with_uv(wanted: str, uv: str, log: GateLog, cache: Path) -> tuple[str, str]
 
 
 def requires_python_note(root: Path) -> str:
-    """Why the action's Python may be refused: the project's requires-python excludes it, or ''."""
-    spec = pyproject(root).get("project", {}).get("requires-python")
+    """Why the action's Python may be refused: the project's requires-python (or Poetry's
+    python constraint) excludes it, or ''."""
+    data = pyproject(root)
+    spec = data.get("project", {}).get("requires-python")
+    said = f"requires-python ({spec})"
+    constraint = data.get("tool", {}).get("poetry", {}).get("dependencies", {}).get("python")
+    if not isinstance(spec, str) and isinstance(constraint, str):
+        spec = poetry.version_specifier(constraint)
+        said = f"Poetry python constraint ({constraint}, i.e. {spec})"
     if not isinstance(spec, str) or allows(spec, sys.version_info[:3]):
         return ""
-    return (f"The project's requires-python ({spec}) excludes the action's Python {current().minor}: "
+    return (f"The project's {said} excludes the action's Python {current().minor}: "
             f"set python-version to one it allows, e.g. the one its CI tests on.")
 
 

@@ -5,12 +5,11 @@ configuration (they run in the working directory, where they find setup.cfg, tox
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from ssm_action.gates import sarif, tools
+from ssm_action.gates import lintdefaults, lintpins, sarif, tools
 from ssm_action.gates.base import GateContext, conclude
-from ssm_action.gates.projectfiles import pre_commit_args, pre_commit_hook, pre_commit_rev, pyproject
+from ssm_action.gates.projectfiles import pre_commit_args, pre_commit_hook, pyproject
 from ssm_action.gates.model import HIGH, INFO, LOW, MEDIUM, SKIPPED, Finding, Outcome
 
 FLAKE8_HIGH = ("E9", "F63", "F7", "F82")  # syntax errors, undefined names: code that cannot run
@@ -53,10 +52,14 @@ def flake8(ctx: GateContext) -> Outcome:
                                 "flake8's place, blocking where flake8 would (flake8-args would run flake8 anyway)")
     # The project's pre-commit hook arguments are how its CI runs flake8 (e.g. --max-line-length 100).
     hook_args = pre_commit_args(ctx.root, "flake8")
+    defaults, said = ([], []) if ctx.cfg.flake8_args else lintdefaults.flake8(
+        ctx.root, ctx.targets, _configures_flake8(ctx) or bool(hook_args))
+    command, which = _flake8_command(ctx)
     # flake8-sarif loses the report with --output-file: it prints it instead.
-    argv = [tools.path("flake8"), *hook_args, *ctx.cfg.flake8_args, "--format=sarif", *ctx.targets]
+    argv = [*command, *defaults, *hook_args, *ctx.cfg.flake8_args, "--format=sarif", *ctx.targets]
     done = ctx.log.run(argv, cwd=ctx.root, log_stdout=False)
     outcome = _sarif_outcome(ctx, "flake8", done, sarif.parse(done.stdout), _flake8_severity)
+    outcome.message += which + "".join(f"; {line}" for line in said)
     if hook_args:
         outcome.message += f"; with the project's pre-commit arguments {' '.join(hook_args)}"
     if uses_ruff(ctx) and not _configures_flake8(ctx):
@@ -97,27 +100,51 @@ def ruff(ctx: GateContext) -> Outcome:
     report = ctx.scratch / "ruff.sarif"
     command, which = _ruff_command(ctx)
     # --no-fix last: a gate never rewrites the user's code, even where the project sets fix = true
-    argv = [*command, "check", "--no-cache", *ctx.cfg.ruff_args, "--no-fix", "--output-format", "sarif",
+    defaults, said = ([], []) if ctx.cfg.ruff_args else lintdefaults.ruff(ctx.root, ctx.targets)
+    argv = [*command, "check", "--no-cache", *defaults, *ctx.cfg.ruff_args, "--no-fix", "--output-format", "sarif",
             "--output-file", str(report), *ctx.targets]
     done = ctx.log.run(argv, cwd=ctx.root)
     doc = sarif.read(report, ctx.log.read_report)
     outcome = _sarif_outcome(ctx, "ruff", done, doc and sarif.relative_to(doc, ctx.root), _ruff_severity)
-    outcome.message += which
+    outcome.message += which + "".join(f"; {line}" for line in said)
     return outcome
 
 
 def _ruff_command(ctx: GateContext) -> tuple[list[str], str]:
-    """The ruff the project pins in its pre-commit config (rules change between versions: structlog had
-    55 findings with a newer ruff, 0 with its own), else the action's; and a note saying which ran."""
-    rev = pre_commit_rev(ctx.root, "ruff-pre-commit").lstrip("v")
-    uv = tools.uv()
-    if not (rev and re.fullmatch(r"\d+(\.\d+)*", rev) and uv):
+    """The ruff the project pins (rules change between versions: structlog had 55 findings with a newer
+    ruff, 0 with its own), else the action's; and a note saying which ran."""
+    pins = lintpins.pinned(ctx.root, "ruff")
+    if not pins.version:
         return [tools.path("ruff")], ""
-    pinned = [uv, "tool", "run", "--quiet", "--from", f"ruff=={rev}", "ruff"]
-    probe = ctx.log.run([*pinned, "--version"], cwd=ctx.root)
-    if probe.returncode != 0:
-        return [tools.path("ruff")], f"; the project's ruff {rev} could not be fetched, so the action's ran"
-    return pinned, f"; ruff {rev}, as the project's pre-commit config pins it"
+    said = f"ruff {pins.version}, as the project's {pins.source} pins it"
+    return _pinned_tool(ctx, f"ruff {pins.version}", [f"ruff=={pins.version}"], said)
+
+
+def _flake8_command(ctx: GateContext) -> tuple[list[str], str]:
+    """flake8 at the project's version with its plugins, when it pins one or declares plugins."""
+    pins = lintpins.pinned(ctx.root, "flake8")
+    if not (pins.version or pins.plugins):
+        return [tools.path("flake8")], ""
+    version = pins.version or ctx.log.run([tools.path("flake8"), "--version"], cwd=ctx.root).stdout.split(" ")[0]
+    plugins = f" with {', '.join(pins.plugins)}" if pins.plugins else ""
+    why = f"pins it in {pins.source}" if pins.version else "declares its plugins"
+    said = f"flake8 {version}{plugins}, as the project {why}"
+    requirements = [f"flake8=={version}" if version else "flake8", "flake8-sarif", *pins.plugins]
+    return _pinned_tool(ctx, f"flake8 {version}{plugins}", requirements, said)
+
+
+def _pinned_tool(ctx: GateContext, label: str, requirements: list[str], said: str) -> tuple[list[str], str]:
+    """The tool from the project's requirements (label: e.g. 'ruff 0.4.1'), run by uv (fetched once into
+    uv's cache); the action's own when uv cannot get it, and a note saying which ran."""
+    tool = label.split(" ")[0]
+    uv = tools.uv()
+    if not uv:
+        return [tools.path(tool)], f"; the project's {label} needs uv, so the action's ran"
+    command = [uv, "tool", "run", "--quiet", "--from", requirements[0],
+               *[word for extra in requirements[1:] for word in ("--with", extra)], tool]
+    if ctx.log.run([*command, "--version"], cwd=ctx.root).returncode != 0:
+        return [tools.path(tool)], f"; the project's {label} could not be fetched, so the action's ran"
+    return command, f"; {said}"
 
 
 def _ruff_severity(result: dict[str, Any]) -> int:
@@ -135,10 +162,15 @@ def bandit(ctx: GateContext) -> Outcome:
     if skipped := _no_code(ctx):
         return skipped
     report = ctx.scratch / "bandit.sarif"
-    argv = [tools.path("bandit"), *_bandit_config(ctx), *ctx.cfg.bandit_args,
+    configured = lintdefaults.bandit_configured(ctx.root)
+    defaults, said = ([], []) if ctx.cfg.bandit_args else lintdefaults.bandit(
+        ctx.root, ctx.targets, configured, ctx.scratch)
+    argv = [tools.path("bandit"), *_bandit_config(ctx), *defaults, *ctx.cfg.bandit_args,
             "--quiet", "--format", "sarif", "--output", str(report), "--recursive", *ctx.targets]
     done = ctx.log.run(argv, cwd=ctx.root)
-    return _sarif_outcome(ctx, "bandit", done, sarif.read(report, ctx.log.read_report), _bandit_severity)
+    outcome = _sarif_outcome(ctx, "bandit", done, sarif.read(report, ctx.log.read_report), _bandit_severity)
+    outcome.message += "".join(f"; {line}" for line in said)
+    return outcome
 
 
 def _bandit_config(ctx: GateContext) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 
-from ssm_action.gates import tools
+from ssm_action.gates import missing, tools
 from ssm_action.gates.base import GateContext, last_line, why
 from ssm_action.gates.model import ERROR, FAILED, HIGH, MEDIUM, PASSED, SKIPPED, Finding, Outcome
 from ssm_action.gates.projectenv import EnvError
@@ -61,8 +61,21 @@ def deps(ctx: GateContext) -> Outcome:
         problems = [(line.split()[0], line.split(" ", 2)[-1]) for line in done.stdout.splitlines()
                     if line.strip() and not line.startswith("No broken")]
     found = [Finding("", None, None, package, problem, HIGH) for package, problem in problems]
+    absent = _absent(ctx)
+    if absent:
+        return Outcome(FAILED, f"{len(absent)} declared requirement(s) not installed"
+                       + (f", {len(found)} broken" if found else ""), absent + found)
     if done.returncode == 0:
         return Outcome(PASSED, "no broken requirements")
     if found:
         return Outcome(FAILED, f"{len(found)} broken requirement(s)", found)
     return Outcome(ERROR, f"pip check failed (exit code {done.returncode}): {last_line(done.stderr)}")
+
+
+def _absent(ctx: GateContext) -> list[Finding]:
+    """What the project declares and the environment lacks (an install input that leaves it out)."""
+    env = ctx.env
+    python = tuple(int(n) for n in env.site_packages.parent.name.removeprefix("python").split(".")[:2])
+    return [Finding("", None, None, name, f"declared by {source} but not installed in the project environment: "
+                    "leave install empty to install what the project declares, or add it to install", HIGH)
+            for name, source in missing.missing(env.site_packages, env.declared, python)]

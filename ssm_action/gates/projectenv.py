@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ssm_action.config import GatesConfig as Config  # the gates see only their section
-from ssm_action.gates import causes, declared, interpreter, isolation, sandbox, tools
+from ssm_action.gates import causes, declared, interpreter, isolation, missing, sandbox, tools
 from ssm_action.gates.process import GateLog
 
 LAYOUT = "3"  # bump when the layout or the way environments are built changes
@@ -51,6 +52,9 @@ class Requirements:
     pins: tuple[str, ...]  # name==version constraints from the project's lock file
     reasons: tuple[str, ...]  # what is installed and why
     hashed: tuple[tuple[str, bytes], ...]  # (name, content) of everything that decides the install
+    # Installed first and on their own (pip checks every hash once one requirement has hashes):
+    hashed_args: tuple[str, ...] = ()  # e.g. -r requirements.txt, a file with --hash options
+    hashed_lines: tuple[str, ...] = ()  # requirement lines with --hash options (Pipfile.lock)
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class ProjectEnv:
     reused: bool
     keep: tuple[str, ...] = ()  # variables the tested code may see although they look secret
     reasons: tuple[str, ...] = ()
+    declared: missing.Declared = ()  # what the project's files declare, whatever the install input
 
     @property
     def python(self) -> Path:
@@ -97,7 +102,8 @@ def find_requirements(cfg: Config) -> Requirements:
         hashed = declared.deciding_files(root, found)
     except (declared.DeclarationError, OSError, ValueError) as exc:
         raise EnvError(str(exc)) from None
-    return Requirements(tuple(found.args), tuple(found.pins), tuple(found.reasons), tuple(hashed))
+    return Requirements(tuple(found.args), tuple(found.pins), tuple(found.reasons), tuple(hashed),
+                        tuple(found.hashed_args), tuple(found.hashed_lines))
 
 
 def cache_key(reqs: Requirements, python: interpreter.Interpreter | None = None) -> str:
@@ -121,11 +127,12 @@ def prepare(cfg: Config, log: GateLog, installer: str | None = None) -> ProjectE
     envs.mkdir(parents=True, exist_ok=True)
     state.mkdir(parents=True, exist_ok=True)
     ignore_all(cfg.cache_directory)
-    python = interpreter.choose(cfg.python_version, uv, log, cfg.cache_directory)
+    python = interpreter.choose(*_python_wanted(cfg), uv=uv, log=log, cache=cfg.cache_directory)
     if isinstance(python, str):
         raise EnvError(python)
     key = cache_key(reqs, python)
-    env = ProjectEnv(envs / key, key, "uv" if uv else "pip", False, keep_names(cfg), reqs.reasons)
+    env = ProjectEnv(envs / key, key, "uv" if uv else "pip", False, keep_names(cfg), reqs.reasons,
+                     _declared_names(cfg))
     with _locked(state / f"{key}.lock"):
         found = _reusable(env, log)
         if isinstance(found, ProjectEnv):
@@ -158,6 +165,25 @@ def hand_over(cache: Path, box: sandbox.Sandbox | None) -> None:
                 entry.unlink()
     for name in USER_FOLDERS:
         box.give(cache / name)
+
+
+def _declared_names(cfg: Config) -> missing.Declared:
+    try:
+        return missing.declared_names(cfg.working_directory, cfg.requirements_file)
+    except (declared.DeclarationError, OSError, ValueError):
+        return ()  # the install input's environment is checked by pip check alone
+
+
+def _python_wanted(cfg: Config) -> tuple[str, str]:
+    """python-version, else the X.Y the project names exactly (and where). A range of the project's
+    that excludes the action's Python stops here, as the project's own installer would."""
+    if cfg.python_version:
+        return cfg.python_version, ""
+    wanted, source = interpreter.declared(cfg.working_directory)
+    refused = "" if wanted else interpreter.requires_python_note(cfg.working_directory)
+    if refused:
+        raise EnvError(refused)
+    return wanted, source
 
 
 @contextmanager
@@ -195,7 +221,7 @@ def _reusable(env: ProjectEnv, log: GateLog) -> ProjectEnv | str:
         return "the cached environment has no Python"
     if log.run([str(env.python), "-c", "import sys"], cwd=env.path).returncode != 0:
         return "the cached environment's Python does not start"
-    return ProjectEnv(env.path, env.key, marker["installer"], True, env.keep, env.reasons)
+    return ProjectEnv(env.path, env.key, marker["installer"], True, env.keep, env.reasons, env.declared)
 
 
 def _distributions(site: Path) -> list[str]:
@@ -223,19 +249,21 @@ def _build(env: ProjectEnv, reqs: Requirements, cfg: Config, log: GateLog, uv: s
     variables = {k: v for k, v in isolation.without_secrets(env.keep).items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
     wanted = [*reqs.args, *RUNNERS]
     if reqs.pins:  # beside the environment: the build starts from an empty folder
-        pins = env.marker.with_name(f"{env.key}.pins.txt")
-        pins.write_text("\n".join(reqs.pins) + "\n", encoding="utf-8")
-        wanted += ["-c", str(pins)]
+        wanted += ["-c", str(_beside(env, "pins", reqs.pins))]
+    hashed = list(reqs.hashed_args)
+    if reqs.hashed_lines:
+        hashed += ["-r", str(_beside(env, "hashed", reqs.hashed_lines))]
     if uv:
         variables.setdefault("UV_CACHE_DIR", str(cfg.cache_directory / "uv"))
         variables.update(UV_PYTHON_DOWNLOADS="never", UV_NO_PROGRESS="1")
-        steps = [[uv, "venv", "--quiet", "--python", python.path, str(env.path)],
-                 [uv, "pip", "install", "--python", str(env.python), *wanted]]
+        create = [uv, "venv", "--quiet", "--python", python.path, str(env.path)]
+        install = [uv, "pip", "install", "--python", str(env.python)]
     else:
         variables.setdefault("PIP_CACHE_DIR", str(cfg.cache_directory / "pip"))
         variables.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
-        steps = [[python.path, "-m", "venv", str(env.path)],
-                 [str(env.python), "-m", "pip", "install", "--progress-bar", "off", "--no-compile", *wanted]]
+        create = [python.path, "-m", "venv", str(env.path)]
+        install = [str(env.python), "-m", "pip", "install", "--progress-bar", "off", "--no-compile"]
+    steps = [create, *([[*install, *hashed]] if hashed else []), [*install, *wanted]]
     log.note("Installing: " + "; ".join(reqs.reasons or ("only pytest and pytest-cov",)))
     hidden = ", ".join(isolation.removed(env.keep)) or "nothing"
     log.note(f"Left out of the environment of the build and of the tested code: {hidden}")
@@ -245,12 +273,28 @@ def _build(env: ProjectEnv, reqs: Requirements, cfg: Config, log: GateLog, uv: s
             shutil.rmtree(env.path, ignore_errors=True)
             output = f"{done.stderr}\n{done.stdout}".strip()
             conflict = any(word in output for word in CONFLICT_WORDS)
-            cause = causes.install_cause(output)
+            cause = _hash_mismatch(output) or causes.install_cause(output)
             refused = "" if cfg.python_version else interpreter.requires_python_note(cwd)
             raise EnvError(f"{env.installer} could not install the project's requirements: {cause}\n"
-                           f"{refused or causes.INSTALL_HINT}\n{_tail(output)}", conflict)
+                           f"{refused or causes.INSTALL_HINT}\n{_tail(output)}", conflict and not refused)
     marker = {"key": env.key, "installer": env.installer, "distributions": _distributions(env.site_packages)}
     env.marker.write_text(json.dumps(marker, indent=1), encoding="utf-8")
+
+
+def _hash_mismatch(output: str) -> str:
+    """pip's hash failure names the packages on the lines after its headline: say them first."""
+    if "DO NOT MATCH THE HASHES" not in output:
+        return ""
+    named = re.findall(r"^\s+(\S+==\S+) from ", output, re.MULTILINE)
+    return (f"the download of {', '.join(named) or 'a package'} does not match the hashes that the project's lock "
+            f"or requirement file pins (a changed release, or a tampered download): update the hashes")
+
+
+def _beside(env: ProjectEnv, kind: str, lines: tuple[str, ...]) -> Path:
+    """A requirements file in the action's state folder (the build starts from an empty folder)."""
+    path = env.marker.with_name(f"{env.key}.{kind}.txt")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def ignore_all(folder: Path) -> None:
@@ -269,7 +313,7 @@ def _prune(cache: Path, keep: str) -> None:
     """Drop environments of older keys, and their files, so a persisted cache does not grow
     (skip any in use)."""
     envs, state = cache / "envs", cache / "state"
-    suffixes = (".json", ".pins.txt", ".lock")
+    suffixes = (".json", ".pins.txt", ".hashed.txt", ".lock")
     keys = {path.name for path in envs.iterdir()}
     keys |= {path.name.removesuffix(s) for path in state.iterdir() for s in suffixes if path.name.endswith(s)}
     for key in keys - {keep}:

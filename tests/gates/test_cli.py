@@ -77,11 +77,11 @@ def test_findings_become_annotations_summary_rows_and_sarif(runner_files):
     done = _run(runner_files, gates="bandit, flake8, env", required_env="APP_TOKEN, APP_MISSING")
     annotations = _annotations(done.stdout)
     # Errors (blocking flake8, env) before warnings (non-blocking bandit); high severity first.
-    assert [level for level, _, _ in annotations] == ["error"] * 5 + ["warning"] * 5
+    assert [level for level, _, _ in annotations] == ["error"] * 5 + ["warning"] * 3
     files = {props.get("file") for _, props, _ in annotations} - {None}
-    assert files == {"services/bad-app/app.py", "services/bad-app/tests/test_app.py"}
+    assert files == {"services/bad-app/app.py"}
     bandit = [props["title"] for level, props, _ in annotations if level == "warning"]
-    assert bandit == ["bandit failed", "bandit: B602", "bandit: B404", "bandit: B101", "bandit: B101"]
+    assert bandit == ["bandit failed", "bandit: B602", "bandit: B404"]  # assert (B101) is allowed in tests
     assert "hunter2-secret-value" not in done.stdout + runner_files.summary.read_text()
 
     summary = runner_files.summary.read_text()

@@ -62,7 +62,7 @@ def test_the_tests_run_on_the_python_version_asked_for(tmp_path, other_python, i
 @needs_other
 def test_the_cache_key_is_the_python_actually_used(tmp_path, other_python):
     reqs = projectenv.find_requirements(gates_config(_project(tmp_path)))
-    found = interpreter.choose(VERSION, None, GateLog(60), tmp_path)
+    found = interpreter.choose(VERSION, "", uv=None, log=GateLog(60), cache=tmp_path)
     assert isinstance(found, interpreter.Interpreter) and found.minor == VERSION
     assert found.version.startswith(f"{VERSION}.") and found.path.startswith(str(OTHER_BIN))
     other, own = projectenv.cache_key(reqs, found), projectenv.cache_key(reqs)
@@ -102,3 +102,44 @@ def test_a_requires_python_that_excludes_the_actions_python_names_python_version
     ("~=3.0", True), ("~=3.99", False), (">3", True), ("==2.7", False), ("an unknown form", True)])
 def test_requires_python_is_read_as_the_installers_do(spec, allowed):
     assert interpreter.allows(spec, sys.version_info[:3]) is allowed
+
+
+@needs_other
+@pytest.mark.parametrize("declares", [".python-version", "Pipfile"])
+def test_the_python_the_project_names_is_the_default(tmp_path, other_python, declares):
+    project = _project(tmp_path)
+    if declares == "Pipfile":
+        pipfile = f'[packages]\nbottle = "==0.13.4"\n\n[requires]\npython_version = "{VERSION}"\n'
+        (project / "Pipfile").write_text(pipfile)
+    else:
+        (project / ".python-version").write_text(f"{VERSION}.1\n")
+    tests = by_name(run_gates(project, "uv", gates="tests"))["tests"]
+    assert tests.state == PASSED, tests.log
+
+
+@pytest.mark.parametrize("declares, source", [(".python-version", ".python-version"),
+                                              ("Pipfile", "Pipfile [requires] python_version")])
+def test_a_named_python_that_is_missing_names_the_file_and_python_version(tmp_path, monkeypatch, declares, source):
+    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
+    if declares == "Pipfile":
+        (tmp_path / "Pipfile").write_text('[requires]\npython_version = "3.99"\n')
+    else:
+        (tmp_path / ".python-version").write_text("3.99\n")
+    assert interpreter.declared(tmp_path) == ("3.99", source)
+    with pytest.raises(projectenv.EnvError) as raised:
+        projectenv.prepare(gates_config(tmp_path), GateLog(600), "uv")
+    assert f"python-version is empty and the project's {source} is 3.99 but no Python 3.99 was found" \
+        in str(raised.value)
+
+
+def test_a_poetry_python_constraint_that_excludes_the_actions_python_names_python_version(tmp_path):
+    minor = sys.version_info[1]
+    (tmp_path / "pyproject.toml").write_text(f'[tool.poetry]\nname = "app"\nversion = "1"\npackage-mode = false\n\n'
+                                             f'[tool.poetry.dependencies]\npython = "^3.{minor + 1}"\nbottle = "*"\n')
+    results = by_name(run_gates(tmp_path, "uv", gates="tests, deps"))
+    for name in ("tests", "deps"):
+        message = results[name].outcome.message
+        assert results[name].state == ERROR, message
+        assert f"Poetry python constraint (^3.{minor + 1}, i.e. >=3.{minor + 1},<4) excludes the action's " \
+               f"Python 3.{minor}: set python-version" in message
+        assert "the requirements conflict" not in message

@@ -1,0 +1,68 @@
+"""Projects that declare their test environment with Pipenv (Pipfile.lock, hashes) or pip-tools
+(requirement files compiled from .in, with hashes): the tests gate installs what they declare and
+gives the counts and coverage of the project's own run (pipenv sync --dev; pip install of the
+compiled files), with uv and with pip (which checks every hash once one has hashes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.gates.conftest import SHAPES, by_name, run_gates, tool_venv
+from tests.gates.test_shapes import PIP, PYTEST, REPORT, Direct, counts, run_directly
+
+CASES = {
+    "pipenv-lock": (Direct((("{bin}/pipenv", "sync", "--dev"),), (*PYTEST, "--cov=pl_app", REPORT)),
+                    {"passed": 1, "failed": 1}),
+    "pip-tools": (Direct(((*PIP, "-r", "requirements/base.txt", "-r", "requirements/test.txt"),),
+                         (*PYTEST, "--cov=pt_app", REPORT)), {"passed": 2}),
+}
+
+
+@pytest.fixture(scope="session")
+def pipenv_bin() -> Path:
+    return tool_venv(Path(__file__).resolve().parent / "direct-pipenv.txt", "direct-pipenv") / "bin"
+
+
+@pytest.mark.parametrize("shape", sorted(CASES))
+def test_the_declared_environment_is_installed_as_the_project_installs_it(shape, copy_project, pipenv_bin,
+                                                                          tmp_path, monkeypatch):
+    direct, expected = CASES[shape]
+    gated = copy_project(SHAPES / shape, f"{shape}-gated")
+    results = by_name(run_gates(gated, "uv", gates="tests, deps"))
+    tests = results["tests"]
+    assert counts(tests.log) == expected, (tests.outcome.message, tests.log)
+    assert results["deps"].state == "passed", results["deps"].outcome.message
+    monkeypatch.setenv("PIPENV_VERBOSITY", "-1")
+    direct_counts, direct_coverage = run_directly(copy_project(SHAPES / shape, f"{shape}-direct"), direct,
+                                                  pipenv_bin, tmp_path)
+    assert direct_counts == expected
+    assert tests.outcome.coverage == direct_coverage, tests.log
+    with_pip = by_name(run_gates(copy_project(SHAPES / shape, f"{shape}-pip"), "pip", gates="tests"))["tests"]
+    assert counts(with_pip.log) == expected, with_pip.log
+    assert with_pip.outcome.coverage == direct_coverage
+
+
+def test_a_lock_whose_hash_does_not_match_is_an_error_naming_the_package(copy_project):
+    project = copy_project(SHAPES / "pipenv-lock", "pipenv-bad-hash")
+    lock = project / "Pipfile.lock"
+    text = lock.read_text()
+    for wrong, digest in enumerate(("1e61c37477a1626458e36f7b1d82aa5c9b094fa4802892072e49de9c60c4c926",
+                                    "8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254")):
+        text = text.replace(digest, str(wrong) * 64)  # six's, as if the lock were tampered with
+    lock.write_text(text)
+    results = by_name(run_gates(project, "pip", gates="tests, deps"))
+    for name in ("tests", "deps"):
+        assert results[name].state == "error", results[name].outcome.message
+        assert "six" in results[name].outcome.message and "hash" in results[name].outcome.message.lower()
+
+
+def test_deps_never_passes_over_an_environment_without_what_the_project_declares(copy_project):
+    project = copy_project(SHAPES / "pipenv-lock", "pipenv-install-input")
+    results = by_name(run_gates(project, "uv", gates="deps", install="pytest pytest-cov"))
+    deps = results["deps"]
+    assert deps.state == "failed", deps.outcome.message
+    assert "1 declared requirement(s) not installed" in deps.outcome.message
+    assert [(f.code, f.message.split(" but ")[0]) for f in deps.outcome.findings] == [
+        ("six", "declared by Pipfile.lock")]
