@@ -72,14 +72,17 @@ def test_safety_with_a_key_runs_a_ci_scan_and_fails_as_an_error_without_its_serv
 def test_a_gate_past_its_timeout_is_stopped_as_an_error(tmp_path):
     pid_file = tmp_path / "pid"
     (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / "test_slow.py").write_text(
+    test = tmp_path / "tests" / "test_slow.py"
+    test.write_text("def test_quick():\n    pass\n")
+    schedule.run_gates(gates_config(tmp_path, gates="tests"))  # the environment built: the slow test starts at once
+    test.write_text(
         "import os, pathlib, time\n\n\ndef test_slow():\n"
         f"    pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))\n    time.sleep(120)\n")
-    cfg = dataclasses.replace(gates_config(tmp_path, gates="tests"), gate_timeout=4)
+    cfg = dataclasses.replace(gates_config(tmp_path, gates="tests"), gate_timeout=10)
     started = time.monotonic()
     outcome = by_name(schedule.run_gates(cfg))["tests"].outcome
     assert outcome.state == ERROR
-    assert "gate-timeout of 4 s" in outcome.message
+    assert "gate-timeout of 10 s" in outcome.message
     assert time.monotonic() - started < 60
     with pytest.raises(ProcessLookupError):  # the whole process group was killed
         os.kill(int(pid_file.read_text()), 0)
