@@ -43,7 +43,7 @@ def tests(ctx: GateContext) -> Outcome:
     ran = _pytest(ctx, command, cwd, variables) if command.runner == PYTEST else coverage_run.run(
         ctx, command, cwd, variables)
     outcome = _pytest_verdict(ctx, ran) if command.runner == PYTEST else _verdict(ctx, ran)
-    if outcome.state != PASSED:
+    if outcome.state == ERROR or outcome.findings:  # tests failed or could not run: maybe for a variable
         outcome.message += withheld(ctx)
     outcome.message += f" (ran {command.describe()})"
     if not (ran.counts and ran.counts.ran):

@@ -44,7 +44,10 @@ class TestCommand:
 
     def shown(self) -> str:
         prefix = {PYTEST: ["pytest"], UNITTEST: ["python", "-m", "unittest"], DJANGO: ["python"]}.get(self.runner, [])
-        words = shlex.join([*prefix, *self.args])
+        covered = ["coverage", "run", *self.coverage] if self.coverage else []
+        if covered and prefix[:1] == ["python"]:
+            prefix = prefix[1:]
+        words = shlex.join([*covered, *prefix, *self.args])
         return f"cd {self.cwd} && {words}" if self.cwd else words
 
     def describe(self) -> str:
@@ -148,9 +151,10 @@ class _Reader:
         self.root, self.depth = root, depth
 
     def lines(self, lines: list[str], why: str) -> TestCommand | None:
-        """The first test step in the lines (`cd` followed; setup and report steps skipped)."""
-        cwd = ""
+        """The first test step in the lines (`cd` followed within a line, as each line is a
+        shell of its own; setup and report steps skipped)."""
         for line in lines:
+            cwd = ""
             try:
                 words = shlex.split(line, comments=True)
             except ValueError:

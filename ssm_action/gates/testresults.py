@@ -35,11 +35,13 @@ class Counts:
 
     @property
     def ran(self) -> int:
-        return sum(getattr(self, kind) for kind in ORDER) - self.skipped
+        """Tests that ran to a verdict (an error may be a module that could not be collected)."""
+        return self.passed + self.failed + self.xfailed + self.xpassed
 
     def words(self) -> str:
-        """`3 passed, 1 failed`, as pytest says it (kinds with no test left out)."""
-        found = [f"{getattr(self, kind)} {kind}" for kind in ORDER if getattr(self, kind)]
+        """`3 passed, 1 failed, 1 error`, as pytest says it (kinds with no test left out)."""
+        found = [f"{n} {'error' if kind == 'errors' and n == 1 else kind}" for kind, n in
+                 ((kind, getattr(self, kind)) for kind in ORDER) if n]
         return ", ".join(found) or "no tests ran"
 
 

@@ -81,7 +81,8 @@ def makefile(root: Path, target: str = "") -> list[str]:
 
 
 def workflows(root: Path) -> list[str]:
-    """Every `run:` line of the CI workflows' steps, in file and step order."""
+    """Each CI workflow step's `run:` as one line (each step starts at the checkout, in its
+    working-directory), in file and step order."""
     import yaml
 
     lines = []
@@ -91,15 +92,23 @@ def workflows(root: Path) -> list[str]:
                 doc = yaml.safe_load(path.read_text(encoding="utf-8"))
             except (OSError, yaml.YAMLError):
                 continue
-            for step in _steps(doc):
-                lines += str(step.get("run", "")).replace("\\\n", " ").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+            for step, folder in _steps(doc):
+                commands = [line.strip() for line in str(step.get("run", "")).replace("\\\n", " ").splitlines()
+                            if line.strip() and not line.strip().startswith("#")]
+                folder = str(step.get("working-directory") or folder or "")
+                if commands:
+                    lines.append(" ;\n".join([f"cd {folder}"] * bool(folder) + commands))
+    return lines
 
 
-def _steps(doc: Any) -> list[dict[str, Any]]:
+def _steps(doc: Any) -> list[tuple[dict[str, Any], str]]:
+    """(step, its job's default working-directory)."""
     jobs = doc.get("jobs", {}) if isinstance(doc, dict) else {}
-    steps = [step for job in (jobs.values() if isinstance(jobs, dict) else []) if isinstance(job, dict)
-             for step in job.get("steps") or [] if isinstance(step, dict)]
+    steps = []
+    for job in jobs.values() if isinstance(jobs, dict) else []:
+        if isinstance(job, dict):
+            folder = str(((job.get("defaults") or {}).get("run") or {}).get("working-directory") or "")
+            steps += [(step, folder) for step in job.get("steps") or [] if isinstance(step, dict)]
     if isinstance(doc, dict) and isinstance(doc.get("steps"), list):  # a bare list of steps (tests, actions)
-        steps += [step for step in doc["steps"] if isinstance(step, dict)]
+        steps += [(step, "") for step in doc["steps"] if isinstance(step, dict)]
     return steps
