@@ -62,7 +62,7 @@ def choose(root: Path, given: tuple[str, ...] = ()) -> TestCommand:
     for lines, why in _declared(root):
         found = _Reader(root).lines(lines, why)
         if found:
-            return found
+            return _with_settings(root, found)
     if (root / "manage.py").is_file():
         return _django(root)
     if not declares_pytest(root) and _unittest_style(root):
@@ -97,12 +97,31 @@ def _hatch_default(root: Path) -> list[str]:
     return ["hatch test"] if hatch.HATCH_TEST in declared else []
 
 
+def _with_settings(root: Path, found: TestCommand) -> TestCommand:
+    """A declared pytest run of a Django project gets manage.py's settings, as pytest-django needs them."""
+    if found.runner != PYTEST or not (root / "manage.py").is_file() or _pytest_settings(root, found.args) or any(
+            name == "DJANGO_SETTINGS_MODULE" for name, _ in found.env):
+        return found
+    return replace(found, env=(*found.env, *_settings(root)))
+
+
+def _settings(root: Path) -> tuple[tuple[str, str], ...]:
+    """manage.py's default DJANGO_SETTINGS_MODULE (the workflow's own value still wins)."""
+    match = SETTINGS.search((root / "manage.py").read_text(encoding="utf-8", errors="replace"))
+    return (("DJANGO_SETTINGS_MODULE", match.group(1)),) if match else ()
+
+
+def _pytest_settings(root: Path, args: tuple[str, ...] = ()) -> bool:
+    """pytest-django's settings given by its configuration or --ds (an environment variable would override them)."""
+    configured = any("DJANGO_SETTINGS_MODULE" in (root / name).read_text(encoding="utf-8", errors="replace")
+                     for name in ("pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini") if (root / name).is_file())
+    return configured or any(arg.startswith("--ds") for arg in args)
+
+
 def _django(root: Path) -> TestCommand:
-    text = (root / "manage.py").read_text(encoding="utf-8", errors="replace")
-    match = SETTINGS.search(text)
-    env = (("DJANGO_SETTINGS_MODULE", match.group(1)),) if match else ()
+    env = _settings(root)
     if uses(root, "pytest-django", "pytest_django"):
-        return TestCommand(PYTEST, (), "Django with pytest-django", env=env)
+        return TestCommand(PYTEST, (), "Django with pytest-django", env=() if _pytest_settings(root) else env)
     return TestCommand(DJANGO, ("manage.py", "test"), "Django: manage.py, no pytest-django declared", env=env)
 
 

@@ -118,6 +118,8 @@ def test_django_takes_its_settings_from_manage_py_and_pytest_django_when_declare
                       "requirements-dev.txt": "pytest-django==4.9\n"})
     found = testcommand.choose(tmp_path)
     assert (found.runner, found.env) == (PYTEST, (("DJANGO_SETTINGS_MODULE", "config.settings"),))
+    (tmp_path / "pytest.ini").write_text("[pytest]\nDJANGO_SETTINGS_MODULE = config.settings.test\n")
+    assert testcommand.choose(tmp_path).env == ()  # the variable would override the project's own choice
 
 
 def test_coverage_leaves_out_tests_migrations_and_build_hooks_unless_configured(tmp_path):
