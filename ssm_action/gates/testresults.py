@@ -12,7 +12,8 @@ from pathlib import Path
 from ssm_action.gates import causes
 from ssm_action.gates.model import HIGH, Finding
 
-PYTEST_SUMMARY = re.compile(r"^=+ (.*? in [\d.]+s(?: \([\d:.]+\))?) =+$")
+# pytest's last line: "=== 2 passed, 1 failed in 0.12s ===", bare under -q
+PYTEST_SUMMARY = re.compile(r"^(?:=+ )?((?:\d+ \w+, )*(?:\d+ \w+|no tests ran) in [\d.]+s(?: \([\d:.]+\))?)(?: =+)?$")
 PYTEST_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
 RAN = re.compile(r"^Ran (\d+) tests? in ", re.MULTILINE)
 UNITTEST_STATUS = re.compile(r"^(OK|FAILED|NO TESTS RAN)(?: \((.*)\))?\s*$", re.MULTILINE)

@@ -173,3 +173,13 @@ def test_unittest_and_django_output_is_counted_in_pytests_words(tmp_path):
          "ERROR: django.core.exceptions.ImproperlyConfigured: no DATABASE_URL"),
         ("tests/test_x.py", 5, "tests.test_x.T.test_a", "AssertionError: 1 != 2")]
     assert testresults.from_unittest("Ran 4 tests in 0.1s\n\nOK (skipped=1)\n").words() == "3 passed, 1 skipped"
+
+
+@pytest.mark.parametrize("line, words", [
+    ("==== 2 passed, 1 failed, 3 errors in 0.12s ====", "2 passed, 1 failed, 3 errors"),
+    ("2 passed, 1 skipped in 0.05s", "2 passed, 1 skipped"),  # -q: no rule around it
+    ("1 passed, 1 warning in 61.20s (0:01:01)", "1 passed"),
+])
+def test_pytests_last_line_is_read_with_or_without_its_rule(line, words):
+    counts = testresults.from_pytest(f"tests/test_a.py ..\n{line}\n")
+    assert counts and counts.words() == words
