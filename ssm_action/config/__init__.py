@@ -267,6 +267,7 @@ def _gates(r: Reader, working_directory: Path, requirements_file: str, env: Mapp
         required_env=r.items("required-env", ENV_NAME.match, "use variable names like DATABASE_URL."),
         safety_api_key=r.text("safety-api-key"),
         pytest_args=r.args("pytest-args"),
+        test_command=r.args("test-command"),
         flake8_args=r.args("flake8-args"),
         pylint_args=r.args("pylint-args"),
         bandit_args=r.args("bandit-args"),

@@ -35,6 +35,7 @@ class GatesConfig:
     gate_timeout: int
     cache_directory: Path
     python_version: str  # major.minor the project environment is built with; empty: the action's Python
+    test_command: tuple[str, ...] = ()  # how the project runs its tests; empty: found from the project
 
     def __repr__(self) -> str:  # never show the safety key, even in a traceback
         return f"GatesConfig(working_directory={str(self.working_directory)!r}, gates={self.gates!r}, ...)"

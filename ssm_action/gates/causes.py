@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 
 # An exception line, as Python prints it or as pytest prefixes it with "E   ".
-EXCEPTION = re.compile(r"^(?:E\s+)?((?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Warning)(?::.*)?)$")
+# Also a dotted exception of another name (django.core.exceptions.AppRegistryNotReady: ...).
+EXCEPTION = re.compile(r"^(?:E\s+)?((?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Warning)(?::.*)?"
+                       r"|(?:[a-z_]\w*\.)+[A-Z][A-Za-z]+: .+)$")
 PYTEST_ERROR = re.compile(r"^(?:ERROR|INTERNALERROR>?|(?:[\w. -]+: )?error):?\s*(.+)$")
 INSTALL_ERROR = re.compile(r"^\s*(?:×|ERROR:|error:)\s*(.+)$")
 INSTALL_HINT = ("Fix: set the install input to what the project's tests need (e.g. `.[test]`, "

@@ -1,9 +1,11 @@
 """What the tests gate measures coverage of: what the project itself measures. Its own
 --cov (pytest-args, addopts), else its coverage configuration's source, else its own
-importable packages and modules (never the tests)."""
+importable packages and modules. Never its tests, build hooks or generated code
+(migrations, *_pb2.py), unless its coverage configuration chooses what to measure."""
 
 from __future__ import annotations
 
+import configparser
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +17,14 @@ TUNING = ("--cov-report", "--cov-fail-under", "--cov-config", "--cov-branch", "-
           "--cov-precision")
 NOT_CODE = frozenset({"tests", "test", "testing", "docs", "doc", "examples", "example", "benchmarks", "scripts",
                       "build", "dist"})
-NOT_MODULES = frozenset({"setup.py", "conftest.py", "noxfile.py", "fabfile.py", "tasks.py", "manage.py"})
+NOT_MODULES = frozenset({"setup.py", "conftest.py", "noxfile.py", "fabfile.py", "tasks.py", "manage.py",
+                         "hatch_build.py"})
+# Never the project's own code (anchored at the project: its checkout's path may hold "tests");
+# `**/` matches any depth, none included
+OMIT = ("tests/*", "test/*", "**/tests/*", "**/test/*", "**/test_*.py", "**/*_test.py", "**/tests.py",
+        "**/conftest.py", "**/migrations/*", "**/*_pb2.py", "**/*_pb2_grpc.py", "**/hatch_build.py")
+SCOPE_KEYS = ("source", "source_pkgs", "include", "omit")
+RC_NAME = "coveragerc"
 # (file, section) pairs in the order pytest looks for its configuration
 PYTEST_INI = (("pytest.ini", "pytest"), (".pytest.ini", "pytest"), ("tox.ini", "pytest"), ("setup.cfg", "tool:pytest"))
 SOURCE_KEYS = ("source", "source_pkgs")
@@ -31,7 +40,7 @@ def scope(root: Path, pytest_args: Sequence[str], cache_directory: Path) -> tupl
     tox = tox_sources(root)
     if tox:
         return [f"--cov={name}" for name in tox], "--cov in tox.ini's [testenv] commands"
-    where = _coverage_source(root)
+    where = configured_source(root)
     if where:
         return ["--cov"], f"source in {where}"
     names = own_code(root, cache_directory)
@@ -75,7 +84,7 @@ def tox_sources(root: Path) -> list[str]:
     return [name for name in found if name and "{" not in name]
 
 
-def _coverage_source(root: Path) -> str:
+def configured_source(root: Path) -> str:
     """Where the coverage configuration sets the source (or a plugin that sets it, covdefaults)."""
     for name, section in COVERAGE_INI:
         parser = ini(root / name)
@@ -109,4 +118,51 @@ def own_code(root: Path, cache_directory: Path) -> list[str]:
 
 
 def _is_test(stem: str) -> bool:
-    return stem.startswith("test_") or stem.endswith("_test")
+    return stem in ("test", "tests") or stem.startswith(("test_", "tests_")) or stem.endswith(("_test", "_tests"))
+
+
+def rcfile(root: Path, scratch: Path, omit: Sequence[str] = ()) -> tuple[Path | None, str]:
+    """A coverage configuration that leaves out tests and generated code (or what the command
+    line's --omit says): the project's own settings with that omit; None when its configuration
+    already says what to measure."""
+    name, config = _project_config(root)
+    if not omit and (config.has_section("run") and any(config.has_option("run", key) for key in SCOPE_KEYS)
+                     or _sets_by_plugin(config.get("run", "plugins", fallback=""))):
+        return None, f"its {name} chooses what is measured"
+    if not config.has_section("run"):
+        config.add_section("run")
+    patterns = list(omit) or [f"{root}/{pattern}" for pattern in OMIT]
+    config.set("run", "omit", "\n" + "\n".join(patterns))
+    if omit:
+        path = scratch / RC_NAME
+        with open(path, "w", encoding="utf-8") as handle:
+            config.write(handle)
+        return path, f"{name + ' with ' if name else ''}the command line's --omit"
+    path = scratch / RC_NAME
+    with open(path, "w", encoding="utf-8") as handle:
+        config.write(handle)
+    origin = f"{name}'s settings, " if name else ""
+    return path, f"{origin}without tests, migrations, build hooks and generated code"
+
+
+def _project_config(root: Path) -> tuple[str, configparser.ConfigParser]:
+    """The coverage configuration coverage.py itself would read, as one ini: [run], [report]..."""
+    merged = configparser.ConfigParser(interpolation=None)
+    for name, prefix in ((".coveragerc", ""), ("setup.cfg", "coverage:"), ("tox.ini", "coverage:")):
+        parser = ini(root / name)
+        sections = [s for s in parser.sections() if s.startswith(prefix) and (prefix or ":" not in s)]
+        if sections:
+            for section in sections:
+                merged[section.removeprefix(prefix)] = dict(parser[section])
+            return name, merged
+    tables = pyproject(root).get("tool", {}).get("coverage", {})
+    for section, values in tables.items():
+        if isinstance(values, dict):
+            merged[section] = {key: _ini_value(value) for key, value in values.items() if not isinstance(value, dict)}
+    return ("pyproject.toml" if tables else ""), merged
+
+
+def _ini_value(value: object) -> str:
+    if isinstance(value, list):
+        return "\n" + "\n".join(str(item) for item in value)
+    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ssm_action.gates import pipenv, piptools, poetry
+from ssm_action.gates import hatch, pipenv, piptools, poetry, testcommand
 from ssm_action.gates.projectfiles import ini
 from ssm_action.gates.reqfiles import included
 
@@ -61,10 +61,10 @@ def _toml(root: Path) -> dict[str, Any]:
         raise DeclarationError(f"pyproject.toml is not valid TOML: {exc}") from None
 
 
-def plan(root: Path, requirements_file: str, install: tuple[str, ...]) -> Plan:
+def plan(root: Path, requirements_file: str, install: tuple[str, ...], test_command: tuple[str, ...] = ()) -> Plan:
     """The installer's arguments: the install input exactly when given, else the guess."""
     data = _toml(root)
-    result = _explicit(root, data, install) if install else _guess(root, data, requirements_file)
+    result = _explicit(root, data, install) if install else _guess(root, data, requirements_file, test_command)
     _pin_from_locks(root, result)
     _hashed_first(root, result)
     return result
@@ -99,12 +99,16 @@ def _explicit(root: Path, data: dict[str, Any], install: tuple[str, ...]) -> Pla
     return result
 
 
-def _guess(root: Path, data: dict[str, Any], requirements_file: str) -> Plan:
+def _guess(root: Path, data: dict[str, Any], requirements_file: str, test_command: tuple[str, ...] = ()) -> Plan:
     result = Plan()
     if (root / requirements_file).is_file():
         result.add_file("-r", requirements_file, "requirements-file")
     elif requirements_file != "requirements.txt":
         raise DeclarationError(f"requirements-file {requirements_file} does not exist in {root}.")
+    environment = hatch.env(root, testcommand.choose(root, test_command).hatch_env or "-")
+    if environment:  # the tests run in a Hatch environment: what it declares, and only that
+        _hatch(environment, result)
+        return result
     _project(root, data, result)
     for name in TEST_NAMES:
         specs = _group(root, data, name)
@@ -164,6 +168,17 @@ def _project(root: Path, data: dict[str, Any], result: Plan) -> None:
     result.args += ["-e", target]
     why = f" with its extra `{extra}`" if extra else ""
     result.reasons.append(f"`-e {target}`: the project itself, as it declares itself{why}")
+
+
+def _hatch(environment: hatch.Env, result: Plan) -> None:
+    why = f"the Hatch environment `{environment.name}` the tests run in"
+    if environment.install_project:
+        target = f".[{','.join(environment.features)}]" if environment.features else "."
+        result.args += ["-e", target] if environment.editable else [target]
+        result.reasons.append(f"`{target}`: the project itself, with its features, as {why} installs it")
+    result.args += environment.dependencies
+    if environment.dependencies:
+        result.reasons.append(f"{len(environment.dependencies)} dependencies and extra-dependencies of {why}")
 
 
 def _extras(root: Path, data: dict[str, Any]) -> set[str]:

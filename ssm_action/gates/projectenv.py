@@ -98,7 +98,7 @@ def keep_names(cfg: Config) -> tuple[str, ...]:
 def find_requirements(cfg: Config) -> Requirements:
     root = cfg.working_directory
     try:
-        found = declared.plan(root, cfg.requirements_file, cfg.install)
+        found = declared.plan(root, cfg.requirements_file, cfg.install, cfg.test_command)
         hashed = declared.deciding_files(root, found)
     except (declared.DeclarationError, OSError, ValueError) as exc:
         raise EnvError(str(exc)) from None

@@ -30,6 +30,19 @@ def test_collection_errors_carry_the_cause_from_the_junit_text(copy_project):
     assert [f.message for f in outcome.findings] == ["ModuleNotFoundError: No module named 'not_declared_anywhere'"]
 
 
+def test_a_cause_with_a_long_dotted_name_is_never_cut_off(copy_project):
+    """Django's AppRegistryNotReady is no ...Error, and pytest's short summary cuts lines to the terminal."""
+    project = copy_project(SHAPES / "src-layout", "long-cause")
+    (project / "tests" / "test_django_like.py").write_text(
+        "class AppRegistryNotReady(Exception):\n    pass\n\n\n"
+        "AppRegistryNotReady.__module__ = 'django.core.exceptions'\n"
+        "raise AppRegistryNotReady(\"Apps aren't loaded yet. \" + 'x' * 80)\n")
+    outcome = by_name(run_gates(project, gates="tests"))["tests"].outcome
+    assert outcome.state == ERROR
+    assert "django.core.exceptions.AppRegistryNotReady: Apps aren't loaded yet. " + "x" * 80 in outcome.message
+    assert outcome.coverage is None  # no test ran: no figure
+
+
 def test_a_usage_error_names_pytests_words(copy_project):
     project = copy_project(SHAPES / "src-layout", "usage-error")
     outcome = by_name(run_gates(project, gates="tests", pytest_args="--no-such-option"))["tests"].outcome

@@ -1,24 +1,24 @@
-"""Each shape of project (how it declares its dependencies and its coverage): the tests
-gate gives the same pass/fail counts and coverage (to 0.1) as the tools run directly,
-the way that project's own CI runs them (pip, uv sync, poetry, tox)."""
+"""Each shape of project (how it declares its dependencies, its test command and its
+coverage): the tests gate gives the same counts and coverage (to 0.1) as the project's own
+command run directly, the way its own CI runs it (pip, uv sync, poetry, tox, hatch,
+manage.py test, unittest, a subfolder)."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from unittest import mock
+
 import pytest
 
-from ssm_action.gates import tools
+from ssm_action.gates import testresults, tools
 from tests.gates.conftest import SHAPES, by_name, run_gates
 
-SUMMARY = re.compile(r"^=+ (.*?) in [\d.]+s(?: \([\d:]+\))? =+$")
-COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)")
 REPORT = "--cov-report=json:{json}"
 
 
@@ -29,8 +29,11 @@ class Direct:
 
     setup: tuple[tuple[str, ...], ...]
     test: tuple[str, ...]
+    cwd: str = ""  # where the test command runs, in the project
+    after: tuple[tuple[str, ...], ...] = ()  # e.g. `coverage json` after `coverage run`
 
 
+WRITE_RC = "open('{tmp}/rc', 'w').write('[run]\\nomit =\\n  */migrations/*\\n  */tests/*\\n')"
 PIP = ("{python}", "-m", "pip", "install", "-q")
 PYTEST = ("{python}", "-m", "pytest", "-p", "no:cacheprovider")
 SHAPE_CASES = {
@@ -51,32 +54,60 @@ SHAPE_CASES = {
                         ("{uv}", "pip", "install", "--python", "{python}", "pytest", "pytest-cov")),
                        (*PYTEST, "--cov=ul_pkg", REPORT)), {"passed": 1}),
     "ruff-project": (Direct(((*PIP, "-e", ".[dev]"),), (*PYTEST, "--cov=rf_pkg", REPORT)), {"passed": 1}),
+    # how the tests run, found from the project
+    "django-test": (Direct(((*PIP, "-r", "requirements.txt"),),
+                           ("{python}", "-m", "coverage", "run", "--source=notes,site_cfg",
+                            "--omit=*/migrations/*,*/tests.py", "manage.py", "test"),
+                           after=(("{python}", "-m", "coverage", "json", "-o", "{json}"),)),
+                    {"passed": 3, "skipped": 1}),
+    "django-pytest": (Direct(((*PIP, "-r", "requirements-dev.txt"), ("{python}", "-c", WRITE_RC)),
+                             (*PYTEST, "--ds=config.settings", "--cov=shop", "--cov=config", "--cov-config={tmp}/rc",
+                              REPORT)), {"passed": 2}),
+    "hatch-scripts": (Direct((), ("{bin}/hatch", "run", "test:cov", REPORT)), {"passed": 2}),
+    "unittest-pattern": (Direct(((*PIP, "-e", ".", "coverage"),),
+                                ("{python}", "-m", "coverage", "run", "--source=up_pkg", "--omit", "up_pkg/tests/*",
+                                 "-m", "unittest", "discover", "-p", "*tests.py"),
+                                after=(("{python}", "-m", "coverage", "json", "-o", "{json}"),)),
+                         {"passed": 3, "errors": 1, "skipped": 1}),
+    "subfolder-app": (Direct((("{uv}", "sync", "--group", "dev"),),
+                             ("{python}", "-m", "pytest", "tests", "--cov=app", REPORT), cwd="svc"), {"passed": 1}),
+    "toplevel-tests": (Direct(((*PIP, "-r", "requirements.txt", "-r", "requirements-dev.txt"),),
+                              (*PYTEST, "tests.py", "--cov=app", "--cov=helpers", REPORT)), {"passed": 3}),
 }
 
 
 def counts(output: str) -> dict[str, int]:
-    """pytest's final line (=== 2 passed, 1 failed in 0.1s ===) as numbers."""
-    lines = [SUMMARY.match(line.strip()) for line in output.splitlines()]
-    last = [match.group(1) for match in lines if match][-1]
-    return {("error" if kind.startswith("error") else kind): int(n) for n, kind in COUNT.findall(last)}
+    """The run's counts (pytest's last line, or unittest's) as numbers."""
+    found = testresults.from_pytest(output) or testresults.from_unittest(output)
+    assert found is not None, output
+    return {kind: n for kind, n in vars(found).items() if n}
 
 
-def run_directly(project: Path, direct: Direct, bin_dir: Path, tmp_path: Path) -> tuple[dict[str, int], float]:
+def run_directly(project: Path, direct: Direct, bin_dir: Path, tmp_path: Path,
+                 **variables: str) -> tuple[dict[str, int], float]:
     venv, report = tmp_path / "direct-venv", tmp_path / "direct-coverage.json"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     values = {"python": str(venv / "bin" / "python"), "venv": str(venv), "json": str(report),
-              "uv": tools.uv() or "uv", "bin": str(bin_dir)}
+              "uv": tools.uv() or "uv", "bin": str(bin_dir), "tmp": str(tmp_path)}
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env.update(VIRTUAL_ENV=str(venv), UV_PROJECT_ENVIRONMENT=str(venv), PATH=f"{venv / 'bin'}:{env['PATH']}",
-               POETRY_VIRTUALENVS_CREATE="false", PIP_DISABLE_PIP_VERSION_CHECK="1")
-    for step in direct.setup:
-        done = subprocess.run([part.format(**values) for part in step], cwd=project, env=env, text=True,
+               POETRY_VIRTUALENVS_CREATE="false", PIP_DISABLE_PIP_VERSION_CHECK="1",
+               HATCH_DATA_DIR=str(tmp_path / "hatch-data"), HATCH_CACHE_DIR=str(tmp_path / "hatch-cache"),
+               COVERAGE_FILE=str(tmp_path / ".coverage"), **variables)
+
+    def run(step: tuple[str, ...], cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([part.format(**values) for part in step], cwd=cwd, env=env, text=True,
                               capture_output=True, timeout=600)
+
+    for step in direct.setup:
+        done = run(step, project)
         assert done.returncode == 0, done.stdout + done.stderr
-    done = subprocess.run([part.format(**values) for part in direct.test], cwd=project, env=env, text=True,
-                          capture_output=True, timeout=600)
+    tested = run(direct.test, project / direct.cwd)
+    for step in direct.after:
+        done = run(step, project / direct.cwd)
+        assert done.returncode == 0, done.stdout + done.stderr
     coverage = json.loads(report.read_text())["totals"]["percent_covered"]
-    return counts(done.stdout), round(coverage, 1)
+    return counts(tested.stdout + tested.stderr), round(coverage, 1)
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPE_CASES))
@@ -89,4 +120,23 @@ def test_the_tests_gate_agrees_with_the_projects_own_run(shape, copy_project, di
                                                   direct_tools, tmp_path)
     assert direct_counts == expected
     assert result.outcome.coverage == direct_coverage, result.log
-    assert result.state == ("failed" if expected.get("failed") else "passed"), result.outcome.message
+    failing = expected.get("failed") or expected.get("errors")
+    assert result.state == ("failed" if failing else "passed"), result.outcome.message
+    assert testresults.Counts(**expected).words() in result.outcome.message  # pytest's words, whatever ran them
+
+
+def test_a_test_needing_a_withheld_variable_names_it_and_pass_env(copy_project, direct_tools, tmp_path):
+    """SERVICE_TOKEN looks secret: the tests do not see it, and the failure says which input gives it."""
+    project = copy_project(SHAPES / "withheld-var")
+    with mock.patch.dict(os.environ, {"SERVICE_TOKEN": "fixture-value"}):
+        withheld = by_name(run_gates(project, gates="tests"))["tests"]
+        passed = by_name(run_gates(project, gates="tests", pass_env="SERVICE_TOKEN"))["tests"]
+    assert withheld.state == "failed"
+    assert "SERVICE_TOKEN" in withheld.outcome.message and "pass-env" in withheld.outcome.message
+    assert "fixture-value" not in withheld.log + withheld.outcome.message
+    assert passed.state == "passed", passed.outcome.message
+    direct = Direct(((*PIP, "-r", "requirements-dev.txt"),), (*PYTEST, "--cov=client", REPORT))
+    direct_counts, direct_coverage = run_directly(copy_project(SHAPES / "withheld-var", "withheld-direct"), direct,
+                                                  direct_tools, tmp_path, SERVICE_TOKEN="fixture-value")
+    assert counts(passed.log) == direct_counts == {"passed": 2}
+    assert passed.outcome.coverage == direct_coverage
