@@ -79,12 +79,13 @@ class DeployOutcome:
     action: str = "deploy"  # deploy, status or rollback: what the agent did
     waves: list[Wave] = field(default_factory=list)
     fleet_rollback: list[InstanceResult] = field(default_factory=list)  # rollback-fleet-on-failure's runs
+    stopped_by: str = ""  # the alarm that stopped the rollout, e.g. "alarm web-5xx in ALARM after wave 2"
 
     @property
     def ok(self) -> bool:
         if self.dry_run:
             return True
-        return bool(self.results) and all(r.ok for r in self.results)
+        return bool(self.results) and all(r.ok for r in self.results) and not self.stopped_by
 
     @property
     def failed(self) -> list[InstanceResult]:
@@ -120,12 +121,17 @@ def verdict(outcome: DeployOutcome, sha: str) -> Verdict:
         return Verdict("success", f"{done} {total}/{total} target(s)")
     if not total:
         return Verdict("failure", "no target ran the deploy")
+    if outcome.stopped_by and not outcome.failed:
+        line = f"rollout stopped: {outcome.stopped_by}; {len(outcome.not_started)} not started"
+        if outcome.fleet_rollback:
+            line += f"; {len(outcome.fleet_rolled_back)}/{len(outcome.fleet_rollback)} updated target(s) put back"
+        return Verdict("failure", line)
     failed = len(outcome.failed)
     rolled = sum(r.rolled_back for r in outcome.failed)
     back = "rolled back" if rolled == failed else f"{rolled} rolled back" if rolled else "not rolled back"
     line = f"{failed}/{total} target(s) failed; {back}"
     if outcome.not_started:
-        line += f"; {len(outcome.not_started)} not started (error budget exceeded)"
+        line += f"; {len(outcome.not_started)} not started ({outcome.stopped_by or 'error budget exceeded'})"
     if outcome.fleet_rollback:
         line += f"; {len(outcome.fleet_rolled_back)}/{len(outcome.fleet_rollback)} updated target(s) put back"
     return Verdict("failure", line)

@@ -83,12 +83,16 @@ def summary_markdown(outcome: DeployOutcome, ctx: RunContext, environment: str) 
             else "Put the last good version back on")
     what = "Deploy" if outcome.action == "deploy" else "Rollback"
     head = (summary.headline(":rocket:", f"{done} {where}") if outcome.ok
-            else summary.headline(":x:", f"{what} to {where} failed on {failed} of {total} target(s)"))
+            else summary.headline(":x:", f"{what} to {where} failed on {failed} of {total} target(s)")
+            if failed or not outcome.stopped_by else summary.headline(":x:", f"{what} to {where} stopped by an alarm"))
     command = f", command {summary.code(outcome.command_id)}" if outcome.command_id else ""
     line = (f"Commit {summary.code(ctx.sha)} ({summary.escape(ctx.branch or 'no branch')}), "
             f"transport {summary.escape(outcome.transport)}{command}.")
+    if outcome.stopped_by:
+        line += f" Rollout stopped: {summary.escape(outcome.stopped_by)}."
     if outcome.not_started:
-        line += f" {len(outcome.not_started)} target(s) not started: the error budget was exceeded."
+        why = "the rollout stopped" if outcome.stopped_by else "the error budget was exceeded"
+        line += f" {len(outcome.not_started)} target(s) not started: {why}."
     if outcome.fleet_rollback:
         line += (f" Fleet rollback: {len(outcome.fleet_rolled_back)} of {len(outcome.fleet_rollback)} updated "
                  "target(s) put back.")

@@ -19,6 +19,10 @@ limits: an action given a rate answers ThrottlingException past it (a token
 bucket in real time, as SSM's per-account API limits). An instance can be made
 to go offline (PingStatus ConnectionLost) once a number of commands were sent.
 
+An event log orders what happened on the test's clock: each SendCommand per
+instance and each invocation's end (first listed terminal), with the ELB
+stand-in's DeregisterTargets and RegisterTargets (fake_elb).
+
 moto's send_command(InstanceIds=[a]) targets every EC2 instance in the region:
 by-id scenarios therefore create no EC2 instances at all (the ids exist only in
 the registry); by-tag scenarios create exactly the tagged instances they need.
@@ -29,6 +33,7 @@ from __future__ import annotations
 import datetime
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +109,12 @@ class FakeSSM:
     offline_after: dict[str, int] = field(default_factory=dict)  # instance -> SendCommand calls, then offline
     sends: list[dict[str, Any]] = field(default_factory=list)  # each SendCommand's rate control and log config
     ended_at: dict[tuple[str, str], float] = field(default_factory=dict)  # first listed terminal (perf_counter)
+    # What happened, in order, with the ELB stand-in's calls (fake_elb): (clock, action, instance, detail)
+    events: list[tuple[float, str, str, str]] = field(default_factory=list)
+    now: Callable[[], float] = time.monotonic  # the events' clock: a test's fake clock
+
+    def event(self, action: str, instance_id: str, detail: str = "") -> None:
+        self.events.append((self.now(), action, instance_id, detail))
 
     def register(self, instance_id: str, platform: str = "Windows", ping: str = "Online",
                  tags: dict[str, str] | None = None) -> None:
@@ -209,6 +220,8 @@ class FakeSSM:
                   "OutputS3BucketName": command.output_s3_bucket_name,
                   "OutputS3KeyPrefix": command.output_s3_key_prefix}
         if step.terminal:
+            if (command.command_id, instance_id) not in self.ended_at:
+                self.event("Ended", instance_id, step.status)
             self.ended_at.setdefault((command.command_id, instance_id), time.perf_counter())
             plugin["ResponseFinishDateTime"] = STARTED + datetime.timedelta(seconds=RUN_SECONDS)
             if command.output_s3_bucket_name:
@@ -329,6 +342,8 @@ def call_action(self: SimpleSystemManagerResponse) -> Any:
     if action == "SendCommand":
         FAKE.sends.append({name: self._get_param(name) for name in (
             "InstanceIds", "Targets", "MaxConcurrency", "MaxErrors", "CloudWatchOutputConfig")})
+        for iid in self._get_param("InstanceIds") or []:
+            FAKE.event("SendCommand", iid)
     return _moto_call_action(self)
 
 
