@@ -6,7 +6,10 @@ target ``healthy`` at once. Here, per target group, a deregistered target is
 registered one ``initial`` for ``initial_polls`` answers, then ``healthy`` (or
 ``unhealthy`` when its instance is in ``sick``, as a failing health check makes
 it). Everything else (target groups, attributes, registration, errors for
-unknown names) is moto's own, over HTTP.
+unknown names) is moto's own, over HTTP. With real servers (``drain_seconds``
+set) the timing is real instead: draining lasts that long, and a registered
+target is ``initial`` until a real health check (``check``) passes, then stays
+``healthy``, as an ALB whose health checks are too slow to see a restart.
 
 Each DeregisterTargets and RegisterTargets goes into the SSM fake's event log
 (with SendCommand and each invocation's end), and the number of the fleet's
@@ -16,6 +19,9 @@ peak: what the users of the service would feel.
 
 from __future__ import annotations
 
+import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,16 +37,23 @@ class FakeELB:
     initial_polls: int = 1
     sick: set[str] = field(default_factory=set)  # instances whose health check fails
     fleet: set[str] = field(default_factory=set)  # whose service is tracked
-    phases: dict[tuple[str, str], list[Any]] = field(default_factory=dict)  # (group, id) -> [state, answers left]
+    phases: dict[tuple[str, str], list[Any]] = field(default_factory=dict)  # (group, id) -> [state, left, since]
     peak_out: int = 0
     out_log: list[int] = field(default_factory=list)  # servers out of service after each ELB call
     answered_healthy: set[str] = field(default_factory=set)  # instances DescribeTargetHealth said healthy
+    calls: Counter[str] = field(default_factory=Counter)  # ELBv2 action -> calls
+    # In real time instead (with real servers): draining lasts drain_seconds, and a registered target is
+    # initial until check(instance) passes once (a real HTTP health check), then healthy.
+    drain_seconds: float | None = None
+    check: Callable[[str], bool] | None = None
 
     def state(self, group: str, iid: str, tick: bool = False) -> str:
         phase = self.phases.get((group, iid))
         if phase is None:
             return "healthy"
-        name, left = phase
+        if self.drain_seconds is not None:
+            return self.timed_state(phase, iid)
+        name, left = phase[0], phase[1]
         if name in ("draining", "initial") and left > 0:
             if tick:
                 phase[1] -= 1
@@ -48,6 +61,14 @@ class FakeELB:
         if name == "draining":
             return "unused"
         return "unhealthy" if iid in self.sick else "healthy"
+
+    def timed_state(self, phase: list[Any], iid: str) -> str:
+        name, since = phase[0], phase[2]
+        if name == "draining":
+            return "draining" if time.monotonic() - since < (self.drain_seconds or 0) else "unused"
+        if name == "initial" and self.check and self.check(iid):
+            phase[0] = "healthy"
+        return "initial" if phase[0] == "initial" else "healthy"
 
     def out_of_service(self) -> int:
         groups = {group for group, _ in self.phases}
@@ -67,14 +88,14 @@ _call_action = ELBV2Response.call_action
 def register(self: FakeTargetGroup, targets: list[dict[str, Any]]) -> None:
     _register(self, targets)
     for target in targets:
-        FAKE.phases[(self.name, target["Id"])] = ["initial", FAKE.initial_polls]
+        FAKE.phases[(self.name, target["Id"])] = ["initial", FAKE.initial_polls, time.monotonic()]
         fake_ssm.FAKE.event("RegisterTargets", target["Id"], self.name)
 
 
 def deregister(self: FakeTargetGroup, targets: list[dict[str, Any]]) -> None:
     _deregister(self, targets)
     for target in targets:
-        FAKE.phases[(self.name, target["Id"])] = ["draining", FAKE.drain_polls]
+        FAKE.phases[(self.name, target["Id"])] = ["draining", FAKE.drain_polls, time.monotonic()]
         fake_ssm.FAKE.event("DeregisterTargets", target["Id"], self.name)
 
 
@@ -92,6 +113,7 @@ def health_for(self: FakeTargetGroup, target: dict[str, Any], ec2_backend: Any) 
 
 
 def call_action(self: ELBV2Response) -> Any:
+    FAKE.calls[self._get_action()] += 1
     answer = _call_action(self)
     FAKE.note()
     return answer
@@ -107,6 +129,7 @@ def install() -> None:
 def reset_timing() -> None:
     """Forget what was registered so far (the fleet in service before the run) and the events it made."""
     FAKE.phases.clear()
+    FAKE.calls.clear()
     FAKE.out_log.clear()
     FAKE.peak_out = 0
     fake_ssm.FAKE.events.clear()

@@ -34,6 +34,7 @@ import datetime
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +113,10 @@ class FakeSSM:
     # What happened, in order, with the ELB stand-in's calls (fake_elb): (clock, action, instance, detail)
     events: list[tuple[float, str, str, str]] = field(default_factory=list)
     now: Callable[[], float] = time.monotonic  # the events' clock: a test's fake clock
+    # Instances that really run: when an invocation starts, its executor runs (in a thread) and the
+    # invocation is InProgress until it returns its Step (e.g. the real bootstrap on that server's folder)
+    executors: dict[str, Callable[[], Step]] = field(default_factory=dict)
+    runs: dict[tuple[str, str], Future[Step]] = field(default_factory=dict)
 
     def event(self, action: str, instance_id: str, detail: str = "") -> None:
         self.events.append((self.now(), action, instance_id, detail))
@@ -156,6 +161,9 @@ class FakeSSM:
         started = self.started.get(cid, {}).get(instance_id)
         if started is None:
             step = PENDING
+        elif (cid, instance_id) in self.runs:
+            future = self.runs[(cid, instance_id)]
+            step = future.result() if future.done() else RUNNING
         else:
             plan = self.plan_of(cid, instance_id)
             step = plan[min(max(self.walk(cid) - started + 1, 1), len(plan)) - 1]
@@ -182,6 +190,8 @@ class FakeSSM:
                 skipped.add(iid)
             elif in_flight < _limit(command.max_concurrency, len(ids), 1):
                 started[iid] = self.walk(cid)
+                if iid in self.executors:
+                    self.runs[(cid, iid)] = EXECUTOR.submit(self.executors[iid])
                 in_flight += not self.step(command, iid).terminal
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight())
 
@@ -269,6 +279,7 @@ def _limit(spec: str, count: int, least: int) -> int:
 
 
 FAKE = FakeSSM()
+EXECUTOR = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fake-ssm-run")
 
 
 def _backend(response: SimpleSystemManagerResponse) -> Any:

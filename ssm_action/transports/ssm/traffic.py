@@ -140,16 +140,23 @@ class Traffic:
                            "deploying anyway: requests still in flight on them may fail.", title="Drain timed out")
 
     def ended(self, results: list[InstanceResult]) -> None:
-        """As deploys end: a server running a working version goes back in at once; a broken one stays out."""
+        """As deploys end: a server running a working version goes back in at once; a broken one stays out.
+
+        The servers that ended in the same poll go back in one RegisterTargets call per target group."""
+        back: list[str] = []
         for r in results:
             if r.instance_id not in self.out:
                 continue
-            if not working(r):
+            if working(r):
+                back.append(r.instance_id)
+            else:
                 self.keep_out(r.instance_id, "its deploy ended without a working version")
-                continue
-            for group in self.out[r.instance_id]:
-                self.elb.register_targets(TargetGroupArn=group.arn, Targets=[group.members[r.instance_id]])
-            runner.log(f"{r.instance_id}: registered again in {', '.join(g.name for g in self.out[r.instance_id])}.")
+        for group in self.groups:
+            targets = [group.members[iid] for iid in back if group in self.out[iid]]
+            if targets:
+                self.elb.register_targets(TargetGroupArn=group.arn, Targets=targets)
+        for iid in back:
+            runner.log(f"{iid}: registered again in {', '.join(g.name for g in self.out[iid])}.")
 
     def settle(self, results: list[InstanceResult]) -> list[InstanceResult]:
         """Wait until the servers put back are healthy everywhere; one that is not fails and is taken out again."""
