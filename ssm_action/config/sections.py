@@ -42,13 +42,15 @@ class GatesConfig:
 
 @dataclass(frozen=True)
 class TrafficConfig:
-    """The rollout around a load balancer: target groups drained per wave, a first wave, a bake, alarms."""
+    """The rollout around a load balancer (target groups drained per wave, a first wave, a bake, alarms), and
+    what a re-run redeploys."""
 
     target_groups: tuple[str, ...] = ()  # ELBv2 target group names or ARNs
     drain_timeout: int = 300  # seconds a wave's servers may take to drain
     first_wave: str = ""  # N or N%; "" for max-concurrency
     bake_time: int = 0  # seconds after each wave before the next
     alarms: tuple[str, ...] = ()  # CloudWatch alarm names
+    redeploy: bool = False  # a re-run deploys to the servers already running its commit too
 
     @property
     def watched(self) -> bool:

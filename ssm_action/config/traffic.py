@@ -1,4 +1,4 @@
-"""The load-balancer inputs: target-groups, drain-timeout, first-wave, bake-time, alarms.
+"""The rollout's inputs: target-groups, drain-timeout, first-wave, bake-time, alarms, and redeploy.
 
 Only their syntax is checked here; whether the target groups and alarms exist,
 and whether first-wave fits the fleet, is known only from AWS (pre-flight, before
@@ -39,6 +39,7 @@ def read(r: Reader) -> TrafficConfig:
         bake_time=r.integer("bake-time", 0, MAX_SECONDS),
         alarms=r.items("alarms", ALARM_NAME.match, "must be a CloudWatch alarm name (1-255 characters, no control "
                        "characters)."),
+        redeploy=r.boolean("redeploy"),
     )
 
 

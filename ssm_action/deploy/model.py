@@ -80,6 +80,8 @@ class DeployOutcome:
     waves: list[Wave] = field(default_factory=list)
     fleet_rollback: list[InstanceResult] = field(default_factory=list)  # rollback-fleet-on-failure's runs
     stopped_by: str = ""  # the alarm that stopped the rollout, e.g. "alarm web-5xx in ALARM after wave 2"
+    skipped: dict[str, str] = field(default_factory=dict)  # a re-run: servers already running the commit -> why
+    status_before: list[InstanceResult] = field(default_factory=list)  # a re-run: each target's status first
 
     @property
     def ok(self) -> bool:

@@ -24,6 +24,7 @@ from ssm_action.transports.ssm import bootstrap
 from ssm_action.transports.ssm import preflight
 from ssm_action.transports.ssm import request as ssm_request
 from ssm_action.transports.ssm.output import Collector
+from ssm_action.transports.ssm.resume import is_rerun
 from ssm_action.transports.ssm.rollout import Rollout
 from ssm_action.transports.ssm.traffic import Traffic
 from ssm_action.transports.ssm.wait import FleetWait, Pacing, Watch
@@ -111,6 +112,9 @@ def deploy(plan: Plan, *, pacing: Pacing | None = None, retries: dict[str, Any] 
     rollout = Rollout(run, cfg, base, undo, plan.params["action"])
     if cfg.traffic.watched and plan.params["action"] != "status":
         rollout.traffic = watch_traffic(plan, ids, run, retries)
+    if plan.params["action"] == "deploy" and is_rerun(plan.ctx.run_attempt) and not cfg.traffic.redeploy:
+        status = ssm_request.base(cfg, plan.ctx, plan.environment, script_payload(plan, "status"))
+        rollout.resume_from = (status, plan.ctx.sha)
     return run.guarded(lambda: rollout.execute(ids))
 
 
@@ -166,6 +170,7 @@ class Run:
     def wave(self, requests: list[dict[str, Any]], ids: list[str]) -> list[InstanceResult]:
         """Send the requests, wait until each invocation ends (or the deadline), the results in ``ids`` order."""
         self.open = {}
+        self.collector.results = {}  # a server may be in an earlier wave's command too (status, rollback)
         sent = self.send(requests, ids)
         waiter = self.waiter = FleetWait(self.ssm, sent, "Targets" in requests[0], self.pacing,
                                          self.pacing.clock() + self.timeout, self.ended)

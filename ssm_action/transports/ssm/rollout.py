@@ -31,6 +31,7 @@ from ssm_action.deploy.model import NOT_STARTED, DeployOutcome, InstanceResult, 
 from ssm_action.errors import Cancelled
 from ssm_action.transports.ssm import preflight
 from ssm_action.transports.ssm import request as ssm_request
+from ssm_action.transports.ssm.resume import resume
 from ssm_action.transports.ssm.traffic import Traffic, first_wave_size
 
 if TYPE_CHECKING:
@@ -80,14 +81,19 @@ class Rollout:
         self.traffic: Traffic | None = None  # target groups and alarms, when given
         self.size = 0
         self.stopped = ""  # why no further wave starts: the error budget, or an alarm
+        self.resume_from: tuple[dict[str, Any], str] | None = None  # a re-run: the status request, the commit
 
-    def execute(self, ids: list[str]) -> DeployOutcome:
+    def execute(self, fleet: list[str]) -> DeployOutcome:
+        ids, resumed = fleet, None
+        if self.resume_from:
+            resumed = resume(self.run, *self.resume_from, fleet)
+            ids = resumed.ids
         size, budget = wave_size(self.cfg.max_concurrency, len(ids)), error_budget(self.cfg.max_errors, len(ids))
         first = 0
         if self.action == "status":  # read only: every target at once, none left unasked
             size, budget = len(ids), len(ids)
-        elif self.cfg.traffic.first_wave:
-            first = min(first_wave_size(self.cfg.traffic.first_wave, len(ids), size), len(ids))
+        elif self.cfg.traffic.first_wave and ids:
+            first = min(first_wave_size(self.cfg.traffic.first_wave, len(fleet), size), len(ids))
         self.size = size
         plan = waves_of(ids, size, first)
         if len(plan) > 1:
@@ -101,9 +107,13 @@ class Rollout:
             if self.traffic:
                 self.traffic.restore()
             raise
-        order = ids + [iid for iid in results if iid not in ids]  # by tag, SSM may add instances
+        if resumed:  # a skipped server's status result stands for it
+            results.update((r.instance_id, r) for r in resumed.status if r.instance_id in resumed.skipped)
+        order = fleet + [iid for iid in results if iid not in fleet]  # by tag, SSM may add instances
         outcome = DeployOutcome("ssm", [results[iid] for iid in order], action=self.action, waves=self.waves,
                                 stopped_by=self.stopped if self.stopped.startswith("alarm") else "")
+        if resumed:
+            outcome.skipped, outcome.status_before = resumed.skipped, resumed.status
         if (failures > budget or outcome.stopped_by) and self.cfg.rollback_fleet_on_failure \
                 and self.action == "deploy":
             outcome.fleet_rollback = self.roll_back([r.instance_id for r in outcome.results if r.ok])
