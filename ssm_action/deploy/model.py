@@ -62,6 +62,10 @@ class Wave:
     succeeded: int = 0
     failed: int = 0
     kind: str = "deploy"  # deploy, or fleet-rollback
+    # behind a load balancer: seconds draining before the send, waiting for healthy after, baking after
+    drain: float = 0.0
+    settle: float = 0.0
+    bake: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)

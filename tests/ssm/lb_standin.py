@@ -31,6 +31,7 @@ class LoadBalancer:
         self.turn = 0
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        self.refused: dict[int, list[float]] = {}  # port -> when a request to it failed (monotonic)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
@@ -57,6 +58,10 @@ class LoadBalancer:
         while not self.stopping.wait(REFRESH):
             self.refresh()
 
+    def gaps(self) -> dict[int, float]:
+        """Per target, seconds from its first failed request to its last: the restart gap clients saw."""
+        return {port: times[-1] - times[0] for port, times in self.refused.items()}
+
     def pick(self) -> int | None:
         with self.lock:
             if not self.healthy:
@@ -78,6 +83,7 @@ class LoadBalancer:
                 except urllib.error.HTTPError as exc:
                     return self.answer(exc.code, b"")
                 except (OSError, HTTPException):
+                    balancer.refused.setdefault(port, []).append(time.monotonic())
                     return self.answer(502, b"target refused or dropped the connection")
 
             def answer(self, status: int, body: bytes) -> None:

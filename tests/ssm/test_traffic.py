@@ -12,7 +12,7 @@ import dataclasses
 import boto3
 import pytest
 
-from ssm_action.deploy import plan
+from ssm_action.deploy import plan, timeline
 from ssm_action.deploy.model import NOT_STARTED, verdict
 from ssm_action.errors import ActionError, Cancelled
 from ssm_action.transports.ssm import SsmTransport, rollout, traffic
@@ -102,6 +102,12 @@ def test_bake_time_spaces_the_waves(fake, elb, make_cfg, clock, agent_runs):
     healthy_again = max(t for t, action, iid, _ in fake.events if action == "RegisterTargets" and iid in four[:2])
     next_out = min(t for t, action, iid, _ in fake.events if action == "DeregisterTargets" and iid in four[2:])
     assert next_out - healthy_again >= 120
+    first = outcome.waves[0]
+    assert first.drain > 0 and first.settle > 0 and first.bake >= 120 and outcome.waves[1].bake == 0
+    chart = timeline.mermaid(outcome.waves)
+    for phase in ("Wave 1 drain :active", "Wave 1 healthy again :active", "Wave 1 bake :active", "Wave 2 drain"):
+        assert phase in chart
+    assert "Wave 2 bake" not in chart  # none after the last wave
     assert not [t for t, action, iid, _ in fake.events if action == "DeregisterTargets" and t > next_out + 60]
 
 

@@ -49,6 +49,8 @@ def test_a_rolling_deploy_behind_the_load_balancer_fails_no_request(fake, elb, m
         monkeypatch.setattr(traffic, "POLL", 0.25)
         pacing = Pacing(first=0.25, factor=1.5, cap=1.0)
 
+        gaps: list[float] = []
+
         def rolling_deploy(version: str, **inputs: str) -> Client:
             wanted.update((iid, server.commit(version)) for iid, server in servers.items())
             cfg = make_cfg(instance_ids=",".join(servers), platform="linux", app_directory="/srv/app",
@@ -58,6 +60,7 @@ def test_a_rolling_deploy_behind_the_load_balancer_fails_no_request(fake, elb, m
                 client.start()
                 outcome = SsmTransport(pacing=pacing).run(plan.build(cfg, CTX, "production"))
                 client.stop()
+                gaps.extend(balancer.gaps().values())
             assert outcome.ok, [r.reason for r in outcome.results]
             assert all(version in (s.get() or (0, ""))[1] for s in servers.values())
             return client
@@ -70,7 +73,8 @@ def test_a_rolling_deploy_behind_the_load_balancer_fails_no_request(fake, elb, m
 
     with capsys.disabled():
         print(f"\nwith target-groups: {behind.ok} requests answered, {len(behind.failed)} failed; "
-              f"without: {plain.ok} answered, {len(plain.failed)} failed ({sorted(set(plain.failed))[:3]})")
+              f"without: {plain.ok} answered, {len(plain.failed)} failed ({sorted(set(plain.failed))[:3]}); "
+              f"restart gap per server without: {', '.join(f'{gap * 1000:.0f} ms' for gap in gaps)}")
     assert not behind.failed and behind.ok > 100
     assert any("v1" in body for body in behind.bodies) and any("v2" in body for body in behind.bodies)
     assert plain.failed  # what target-groups prevents: requests to servers restarting

@@ -164,10 +164,13 @@ class Rollout:
             if seconds:
                 runner.log(f"Bake: {seconds} s after wave {number}.")
                 self.run.pacing.sleep(seconds)
+                self.waves[-1].bake = float(seconds)
             return got
         if seconds:
             runner.log(f"Bake: {seconds} s after wave {number}, watching the alarms and the target health.")
+        began = self.clock()
         alarms, sick = self.traffic.bake(seconds, [r.instance_id for r in got if r.ok])
+        self.waves[-1].bake = round(self.clock() - began, 3)
         if alarms:
             self.stop_for_alarms(alarms, f"after wave {number}" + (" (during the bake)" if seconds else ""))
         when = f"during the bake after wave {number}"
@@ -186,9 +189,12 @@ class Rollout:
         requests = ssm_request.for_tags(base, self.cfg) if by_tags else ssm_request.for_ids(base, ids)
         if self.traffic:
             self.traffic.take_out(ids)
+            record.drain = round(self.clock() - began, 3)
         got = self.run.wave(requests, ids) if ids else []
         if self.traffic:
+            sent_back = self.clock()
             got = self.traffic.settle(got)
+            record.settle = round(self.clock() - sent_back, 3)
         results = got + offline
         record.ended, record.seconds = utc_now(), round(self.clock() - began, 3)
         record.instance_ids = [r.instance_id for r in results]
