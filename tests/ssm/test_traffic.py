@@ -283,3 +283,26 @@ def test_a_server_that_turns_unhealthy_during_the_bake_fails_and_is_taken_out(
     (10, 3, 1, [1, 3, 3, 3]), (10, 3, 0, [3, 3, 3, 1]), (4, 2, 4, [4])])
 def test_waves_with_a_first_wave(count, size, first, sizes):
     assert [len(w) for w in rollout.waves_of(ids(count), size, first)] == sizes
+
+
+def test_one_wave_over_the_whole_fleet_is_a_warning(fake, elb, make_cfg, clock, agent_runs, capsys):
+    three = ok_fleet(fake, elb, agent_runs, 3)
+    target_group(three)
+    outcome = run(make_cfg(instance_ids=",".join(three), target_groups="web-tg"), clock)
+
+    assert outcome.ok and elb.peak_out == 3
+    assert "Whole fleet out of service: One wave takes all 3 target(s) out of service" in capsys.readouterr().out
+
+
+def test_mode_rollback_goes_on_while_an_alarm_rings_and_drains_each_wave(fake, elb, make_cfg, clock, agent_runs):
+    four = ids(4)
+    fleet(fake, four, RUNNING, ran(last_line(agent_runs["rollback"].stdout)))
+    elb.fleet = set(four)
+    target_group(four)
+    alarm(state="ALARM")
+    outcome = run(make_cfg(mode="rollback", instance_ids=",".join(four), max_concurrency="2", target_groups="web-tg",
+                           alarms="web-5xx"), clock)
+
+    assert outcome.ok and not outcome.stopped_by and elb.peak_out == 2
+    for iid in four:
+        assert events_of(fake, iid) == ["DeregisterTargets", "SendCommand", "Ended", "RegisterTargets"]

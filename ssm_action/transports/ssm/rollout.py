@@ -96,6 +96,10 @@ class Rollout:
             first = min(first_wave_size(self.cfg.traffic.first_wave, len(fleet), size), len(ids))
         self.size = size
         plan = waves_of(ids, size, first)
+        if self.traffic and self.cfg.traffic.target_groups and len(plan[0] if plan else []) == len(ids) > 1:
+            runner.warning(f"One wave takes all {len(ids)} target(s) out of service at once: the load balancer has "
+                           "no server to send requests to until they are back. Set max-concurrency (and first-wave) "
+                           "below the fleet's size, e.g. 25%.", title="Whole fleet out of service")
         if len(plan) > 1:
             runner.log(f"Rollout: {len(ids)} target(s) in {len(plan)} wave(s) of up to {size} (max-concurrency "
                        f"{self.cfg.max_concurrency}{f', first wave {first}' if first else ''}); error budget "
@@ -146,8 +150,10 @@ class Rollout:
         return results, failures
 
     def alarm(self, when: str) -> bool:
-        """An alarm in ALARM stops the rollout: named in the log, an annotation and the summary."""
-        alarms = self.traffic.alarming() if self.traffic else []
+        """An alarm in ALARM stops the rollout: named in the log, an annotation and the summary.
+
+        A deploy only: mode rollback must go on while the alarms ring (they may be why it runs)."""
+        alarms = self.traffic.alarming() if self.traffic and self.action == "deploy" else []
         if alarms:
             self.stop_for_alarms(alarms, when)
         return bool(alarms)
