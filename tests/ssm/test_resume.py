@@ -83,3 +83,19 @@ def test_a_server_that_runs_the_commit_unhealthy_is_deployed_again(fake, make_cf
         make_cfg(instance_ids=iid), RERUN, "production"))
 
     assert outcome.ok and not outcome.skipped and len(fake.commands()) == 2
+
+
+def test_a_rerun_by_tag_sends_by_id_and_its_fleet_rollback_spares_the_skipped(fake, make_cfg, clock, agent_runs):
+    five = five_servers(fake, agent_runs)
+    for iid in five:
+        fake.tags[iid] = {"App": "web"}
+    fake.later[five[2]] = [[RUNNING, ran(last_line(agent_runs["failed"].stdout), code=1)]]  # fails again
+    for iid in five[3:]:
+        fake.then(iid, RUNNING, ran(last_line(agent_runs["rollback"].stdout)))
+    cfg = make_cfg(targets="tag:App=web", max_errors="0", rollback_fleet_on_failure="true")
+    outcome = SsmTransport(pacing=clock.pacing()).run(plan.build(cfg, RERUN, "production"))
+
+    status, deploy, *_ = fake.commands()
+    assert sorted(deploy.instance_ids) == five[2:] and fake.sends[1]["Targets"] is None  # by id: not the skipped
+    assert not outcome.ok and [r.instance_id for r in outcome.failed] == [five[2]]
+    assert outcome.fleet_rolled_back == five[3:]  # the two skipped were not changed by this run: left alone

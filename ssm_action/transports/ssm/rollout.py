@@ -82,6 +82,7 @@ class Rollout:
         self.size = 0
         self.stopped = ""  # why no further wave starts: the error budget, or an alarm
         self.resume_from: tuple[dict[str, Any], str] | None = None  # a re-run: the status request, the commit
+        self.partial = False
 
     def execute(self, fleet: list[str]) -> DeployOutcome:
         ids, resumed = fleet, None
@@ -95,6 +96,7 @@ class Rollout:
         elif self.cfg.traffic.first_wave and ids:
             first = min(first_wave_size(self.cfg.traffic.first_wave, len(fleet), size), len(ids))
         self.size = size
+        self.partial = len(ids) < len(fleet)  # a re-run skipped some: never send by tags (SSM would reach them)
         plan = waves_of(ids, size, first)
         if self.traffic and self.cfg.traffic.target_groups and len(plan[0] if plan else []) == len(ids) > 1:
             runner.warning(f"One wave takes all {len(ids)} target(s) out of service at once: the load balancer has "
@@ -120,7 +122,8 @@ class Rollout:
             outcome.skipped, outcome.status_before = resumed.skipped, resumed.status
         if (failures > budget or outcome.stopped_by) and self.cfg.rollback_fleet_on_failure \
                 and self.action == "deploy":
-            outcome.fleet_rollback = self.roll_back([r.instance_id for r in outcome.results if r.ok])
+            outcome.fleet_rollback = self.roll_back([r.instance_id for r in outcome.results
+                                                     if r.ok and r.instance_id not in outcome.skipped])
         return outcome
 
     def waves_in_turn(self, plan: list[list[str]], budget: int) -> tuple[dict[str, InstanceResult], int]:
@@ -133,7 +136,7 @@ class Rollout:
             if self.stopped:
                 results.update((iid, self.not_started(iid)) for iid in wave_ids)
                 continue
-            got = self.wave(number, wave_ids, len(plan) == 1)
+            got = self.wave(number, wave_ids, len(plan) == 1 and not self.partial)
             if number < len(plan) and self.action == "deploy":
                 got = self.bake(number, got)
             elif self.action == "deploy":
