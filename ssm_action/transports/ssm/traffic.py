@@ -60,7 +60,7 @@ def first_wave_size(spec: str, fleet: int, size: int) -> int:
 
 
 class Traffic:
-    """Target groups and alarms for one run; every call here is made between waves, never during a send."""
+    """Target groups and alarms for one run: called between waves, and between the polls of a wave."""
 
     def __init__(self, elb: Any, cloudwatch: Any, cfg: TrafficConfig, health_timeout: int, pacing: Pacing):
         self.elb = elb
