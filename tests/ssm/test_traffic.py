@@ -254,7 +254,7 @@ def test_an_alarm_during_the_bake_stops_the_next_wave(fake, elb, make_cfg, clock
                    bake_time="600")
     outcome = SsmTransport(pacing=pacing).run(plan.build(cfg, CTX, "production"))
 
-    assert outcome.stopped_by == "alarm web-5xx in ALARM after wave 1 (during the bake)"
+    assert outcome.stopped_by == "alarm web-5xx in ALARM during the bake after wave 1"
     assert [r.instance_id for r in outcome.not_started] == four[2:] and fake.calls["SendCommand"] == 1
     assert clock.now - rang[0] <= traffic.POLL  # seen at the next poll, not at the bake's end
 

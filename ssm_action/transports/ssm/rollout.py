@@ -175,13 +175,15 @@ class Rollout:
                 self.run.pacing.sleep(seconds)
                 self.waves[-1].bake = float(seconds)
             return got
+        if self.alarm(f"after wave {number}"):
+            return got
         if seconds:
             runner.log(f"Bake: {seconds} s after wave {number}, watching the alarms and the target health.")
         began = self.clock()
         alarms, sick = self.traffic.bake(seconds, [r.instance_id for r in got if r.ok])
         self.waves[-1].bake = round(self.clock() - began, 3)
         if alarms:
-            self.stop_for_alarms(alarms, f"after wave {number}" + (" (during the bake)" if seconds else ""))
+            self.stop_for_alarms(alarms, f"during the bake after wave {number}")
         when = f"during the bake after wave {number}"
         return [self.traffic.unhealthy(r, sick[r.instance_id], when) if r.instance_id in sick else r for r in got]
 
