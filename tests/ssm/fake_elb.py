@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult
 from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
 from moto.elbv2.responses import ELBV2Response
 
@@ -45,6 +47,7 @@ class FakeELB:
     # In real time instead (with real servers): draining lasts drain_seconds, and a registered target is
     # initial until check(instance) passes once (a real HTTP health check), then healthy.
     drain_seconds: float | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)  # action -> error codes to answer first
     check: Callable[[str], bool] | None = None
 
     def state(self, group: str, iid: str, tick: bool = False) -> str:
@@ -112,8 +115,17 @@ def health_for(self: FakeTargetGroup, target: dict[str, Any], ec2_backend: Any) 
                             f"{state} (the stand-in's timing)" if state != "healthy" else None)
 
 
+class FakeError(ServiceException):
+    """Defined outside moto's packages, so moto serializes it with ELBv2's own model (HTTP 400)."""
+
+
 def call_action(self: ELBV2Response) -> Any:
-    FAKE.calls[self._get_action()] += 1
+    action = self._get_action()
+    FAKE.calls[action] += 1
+    queue = FAKE.errors.get(action)
+    if queue:
+        code = queue.pop(0)
+        return self.serialized(ActionResult(FakeError(code, f"{code} (injected by the test)")))
     answer = _call_action(self)
     FAKE.note()
     return answer

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 from ssm_action import runner
 from ssm_action.config.sections import TargetsConfig
 from ssm_action.deploy.model import NOT_STARTED, DeployOutcome, InstanceResult, Wave
-from ssm_action.errors import Cancelled
 from ssm_action.transports.ssm import preflight
 from ssm_action.transports.ssm import request as ssm_request
 from ssm_action.transports.ssm.resume import resume
@@ -109,7 +108,7 @@ class Rollout:
         self.started = self.clock()
         try:
             results, failures = self.waves_in_turn(plan, budget)
-        except Cancelled:
+        except BaseException:  # a cancel, or an AWS call refused: no server left out of service by this run
             if self.traffic:
                 self.traffic.restore()
             raise

@@ -186,7 +186,7 @@ class Traffic:
         runner.log(f"{iid}: stays out of service ({why}).")
 
     def restore(self) -> list[str]:
-        """A cancel: every server this run took out (and did not judge broken) is registered again, no wait."""
+        """A cancel or an error: every server this run took out (and did not judge broken) goes back, no wait."""
         back = list(self.out)
         for iid in back:
             for group in self.out.pop(iid):
@@ -196,7 +196,7 @@ class Traffic:
                     runner.warning(f"Could not register {iid} again in {group.name} ({exc}): register it in the "
                                    "EC2 console.", title="Register failed")
         if back:
-            runner.log(f"Cancelled: {', '.join(back)} registered again in the target groups.")
+            runner.log(f"Stopped early: {', '.join(back)} registered again in the target groups.")
         return back
 
     # -- health and alarms
