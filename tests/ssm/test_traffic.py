@@ -311,9 +311,9 @@ def test_mode_rollback_goes_on_while_an_alarm_rings_and_drains_each_wave(fake, e
 def test_a_refused_register_stops_the_run_and_puts_back_what_it_took_out(fake, elb, make_cfg, clock, agent_runs):
     four = ok_fleet(fake, elb, agent_runs, 4)
     arn = target_group(four)
-    elb.errors["RegisterTargets"] = ["AccessDenied"]
+    elb.errors["RegisterTargets"] = ["OperationNotPermitted"]
     with pytest.raises(ActionError) as raised:
         run(make_cfg(instance_ids=",".join(four), max_concurrency="2", target_groups="web-tg"), clock)
 
-    assert "AccessDenied" in raised.value.message and fake.calls["SendCommand"] == 1
+    assert "OperationNotPermitted" in raised.value.message and fake.calls["SendCommand"] == 1
     assert registered(arn) == set(four)  # the first wave went back in, by the second try
