@@ -10,7 +10,8 @@ import pytest
 from tests.conftest import ROOT
 
 IAM = ROOT / "docs/iam"
-SERVICES = ("ssm", "s3")
+SERVICES = ("ssm", "s3", "elbv2", "cloudwatch")
+IAM_PREFIX = {"elbv2": "elasticloadbalancing"}  # IAM's name for the service, where boto3's differs
 
 
 def operations() -> dict[str, str]:
@@ -19,7 +20,7 @@ def operations() -> dict[str, str]:
     for service in SERVICES:
         client = boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
         for method, api in client.meta.method_to_api_mapping.items():
-            found[method] = f"{service}:{api}"
+            found.setdefault(method, f"{IAM_PREFIX.get(service, service)}:{api}")
     return found
 
 
@@ -49,6 +50,10 @@ def test_the_code_calls_what_the_docs_say():
     assert calls_in_code() == {
         "ssm:SendCommand", "ssm:CancelCommand", "ssm:ListCommands", "ssm:ListCommandInvocations",
         "ssm:GetCommandInvocation", "ssm:DescribeInstanceInformation", "s3:GetObject", "s3:PutObject",
+        # behind a load balancer (target-groups, alarms)
+        "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetGroupAttributes",
+        "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DeregisterTargets",
+        "elasticloadbalancing:RegisterTargets", "cloudwatch:DescribeAlarms",
     }
 
 
@@ -73,6 +78,14 @@ def test_send_command_is_limited_to_two_documents_and_the_environments_tagged_in
         if any(":instance/" in r or ":managed-instance/" in r for r in as_list(statement["Resource"])):
             assert statement["Condition"]["StringEquals"] == {
                 "aws:ResourceTag/DeployTarget": "true", "aws:ResourceTag/DeployEnvironment": "ENVIRONMENT"}
+
+
+@pytest.mark.parametrize("action", ["elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"])
+def test_taking_servers_out_of_service_is_limited_to_the_apps_target_groups(action):
+    mine = "arn:aws:elasticloadbalancing:us-east-1:ACCOUNT_ID:targetgroup/APP_NAME-web/0123456789abcdef"
+    other = "arn:aws:elasticloadbalancing:us-east-1:ACCOUNT_ID:targetgroup/billing-web/0123456789abcdef"
+    assert allows("runner-policy.json", action, mine)
+    assert not allows("runner-policy.json", action, other)
 
 
 @pytest.mark.parametrize("action", ["s3:GetObject", "s3:PutObject"])

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from ssm_action import spec
 from ssm_action.config import app as app_inputs
+from ssm_action.config import traffic as traffic_inputs
 from ssm_action.config.sections import (AuditConfig, Config, DeliveryConfig, DeployConfig, GatesConfig,
                                         GithubConfig, ServerConfig, TargetsConfig)
 
@@ -253,6 +254,8 @@ def parse(raw: Mapping[str, str], env: Mapping[str, str] = os.environ) -> tuple[
     )
     _check_together(config, r)
     _check_delivery(config, r)
+    if config.deploys:
+        traffic_inputs.check(config.deploy.targets.traffic, config.deploy.transport, r)
     return (None, r.errors) if r.errors else (config, [])
 
 
@@ -318,6 +321,7 @@ def _targets_section(r: Reader, audit: AuditConfig) -> TargetsConfig:
         max_errors=r.matching("max-errors", MAX_ERRORS,
                               "must be a number from 0 or a percentage from 0% to 100%, e.g. 0 or 10%."),
         rollback_fleet_on_failure=r.boolean("rollback-fleet-on-failure"),
+        traffic=traffic_inputs.read(r),
         cloudwatch_log_group=r.matching("cloudwatch-log-group", LOG_GROUP,
                                         "must be a CloudWatch Logs group name (1-512 of letters, digits, "
                                         "'_', '-', '/', '.', '#'), e.g. /ssm-deploy/web."),

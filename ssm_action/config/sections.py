@@ -42,6 +42,23 @@ class GatesConfig:
 
 
 @dataclass(frozen=True)
+class TrafficConfig:
+    """The rollout around a load balancer (target groups drained per wave, a first wave, a bake, alarms), and
+    what a re-run redeploys."""
+
+    target_groups: tuple[str, ...] = ()  # ELBv2 target group names or ARNs
+    drain_timeout: int = 300  # seconds a wave's servers may take to drain
+    first_wave: str = ""  # N or N%; "" for max-concurrency
+    bake_time: int = 0  # seconds after each wave before the next
+    alarms: tuple[str, ...] = ()  # CloudWatch alarm names
+    redeploy: bool = False  # a re-run deploys to the servers already running its commit too
+
+    @property
+    def watched(self) -> bool:
+        return bool(self.target_groups or self.alarms)
+
+
+@dataclass(frozen=True)
 class TargetsConfig:
     """Which servers, and how SSM reaches them."""
 
@@ -57,6 +74,7 @@ class TargetsConfig:
     max_errors: str  # the fleet-wide error budget
     rollback_fleet_on_failure: bool
     cloudwatch_log_group: str
+    traffic: TrafficConfig = TrafficConfig()
 
     def names(self, transport: str) -> list[str]:
         """The targets as people read them (audit record, GitHub deployment payload)."""
@@ -185,7 +203,7 @@ class Config:
 
 
 SECTIONS = (GatesConfig, TargetsConfig, AppConfig, ServerConfig, GithubConfig, AuditConfig, DeliveryConfig,
-            DeployConfig, Config)
+            DeployConfig, Config, TrafficConfig)
 
 
 def input_fields() -> set[str]:

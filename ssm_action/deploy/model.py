@@ -62,6 +62,10 @@ class Wave:
     succeeded: int = 0
     failed: int = 0
     kind: str = "deploy"  # deploy, or fleet-rollback
+    # behind a load balancer: seconds draining before the send, waiting for healthy after, baking after
+    drain: float = 0.0
+    settle: float = 0.0
+    bake: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -79,12 +83,15 @@ class DeployOutcome:
     action: str = "deploy"  # deploy, status or rollback: what the agent did
     waves: list[Wave] = field(default_factory=list)
     fleet_rollback: list[InstanceResult] = field(default_factory=list)  # rollback-fleet-on-failure's runs
+    stopped_by: str = ""  # the alarm that stopped the rollout, e.g. "alarm web-5xx in ALARM after wave 2"
+    skipped: dict[str, str] = field(default_factory=dict)  # a re-run: servers already running the commit -> why
+    status_before: list[InstanceResult] = field(default_factory=list)  # a re-run: each target's status first
 
     @property
     def ok(self) -> bool:
         if self.dry_run:
             return True
-        return bool(self.results) and all(r.ok for r in self.results)
+        return bool(self.results) and all(r.ok for r in self.results) and not self.stopped_by
 
     @property
     def failed(self) -> list[InstanceResult]:
@@ -120,12 +127,17 @@ def verdict(outcome: DeployOutcome, sha: str) -> Verdict:
         return Verdict("success", f"{done} {total}/{total} target(s)")
     if not total:
         return Verdict("failure", "no target ran the deploy")
+    if outcome.stopped_by and not outcome.failed:
+        line = f"rollout stopped: {outcome.stopped_by}; {len(outcome.not_started)} not started"
+        if outcome.fleet_rollback:
+            line += f"; {len(outcome.fleet_rolled_back)}/{len(outcome.fleet_rollback)} updated target(s) put back"
+        return Verdict("failure", line)
     failed = len(outcome.failed)
     rolled = sum(r.rolled_back for r in outcome.failed)
     back = "rolled back" if rolled == failed else f"{rolled} rolled back" if rolled else "not rolled back"
     line = f"{failed}/{total} target(s) failed; {back}"
     if outcome.not_started:
-        line += f"; {len(outcome.not_started)} not started (error budget exceeded)"
+        line += f"; {len(outcome.not_started)} not started ({outcome.stopped_by or 'error budget exceeded'})"
     if outcome.fleet_rollback:
         line += f"; {len(outcome.fleet_rolled_back)}/{len(outcome.fleet_rollback)} updated target(s) put back"
     return Verdict("failure", line)

@@ -6,7 +6,7 @@ import json
 
 from ssm_action import runner, summary
 from ssm_action.context import RunContext
-from ssm_action.deploy import timeline
+from ssm_action.deploy import status, timeline
 from ssm_action.deploy.model import DeployOutcome, InstanceResult, worst_health
 
 COLUMNS = ("target", "status", "duration", "health", "rolled back", "log")
@@ -57,6 +57,9 @@ def by_state(outcome: DeployOutcome) -> None:
         runner.set_output(name, ",".join(r.instance_id for r in results))
     runner.set_output("fleet-rolled-back-ids", ",".join(outcome.fleet_rolled_back))
     runner.set_output("waves-json", json.dumps([w.to_dict() for w in outcome.waves], separators=(",", ":")))
+    if outcome.status_before:  # a re-run: what each target ran before it, as a status run records it
+        items = [{**status.record(r), "skipped": outcome.skipped.get(r.instance_id, "")} for r in outcome.status_before]
+        runner.set_output("status-json", json.dumps(items, separators=(",", ":")))
 
 
 def _log_cell(url: str) -> str:
@@ -83,18 +86,27 @@ def summary_markdown(outcome: DeployOutcome, ctx: RunContext, environment: str) 
             else "Put the last good version back on")
     what = "Deploy" if outcome.action == "deploy" else "Rollback"
     head = (summary.headline(":rocket:", f"{done} {where}") if outcome.ok
-            else summary.headline(":x:", f"{what} to {where} failed on {failed} of {total} target(s)"))
+            else summary.headline(":x:", f"{what} to {where} failed on {failed} of {total} target(s)")
+            if failed or not outcome.stopped_by else summary.headline(":x:", f"{what} to {where} stopped by an alarm"))
     command = f", command {summary.code(outcome.command_id)}" if outcome.command_id else ""
     line = (f"Commit {summary.code(ctx.sha)} ({summary.escape(ctx.ref_label)}), "
             f"transport {summary.escape(outcome.transport)}{command}.")
+    if outcome.skipped:
+        line += (f" Re-run: {len(outcome.skipped)} target(s) skipped, already running this commit "
+                 "(`redeploy: true` deploys to them too).")
+    if outcome.stopped_by:
+        line += f" Rollout stopped: {summary.escape(outcome.stopped_by)}."
     if outcome.not_started:
-        line += f" {len(outcome.not_started)} target(s) not started: the error budget was exceeded."
+        why = "the rollout stopped" if outcome.stopped_by else "the error budget was exceeded"
+        line += f" {len(outcome.not_started)} target(s) not started: {why}."
     if outcome.fleet_rollback:
         line += (f" Fleet rollback: {len(outcome.fleet_rolled_back)} of {len(outcome.fleet_rollback)} updated "
                  "target(s) put back.")
     return (f"{head}\n{line}\n\n" + timeline.markdown(outcome)
             + summary.table(COLUMNS, [_row(r) for r in outcome.results]) + _reasons(outcome.failed)
-            + _warning_list(outcome.results))
+            + _warning_list(outcome.results)
+            + _bullets("Skipped", [(r, outcome.skipped[r.instance_id]) for r in outcome.results
+                                   if r.instance_id in outcome.skipped]))
 
 
 def _warnings(results: list[InstanceResult]) -> list[tuple[InstanceResult, str]]:

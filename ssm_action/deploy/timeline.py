@@ -30,8 +30,19 @@ def mermaid(waves: list[Wave]) -> str:
         start = math.floor(wave.offset)
         end = max(start + 1, math.ceil(wave.offset + wave.seconds))
         tag = "crit" if wave.failed else "done"
+        lines += phase(wave, "drain", wave.offset, wave.drain, len(lines))
         lines.append(f"    {label(wave)} :{tag}, w{len(lines)}, {start}, {end}")
+        lines += phase(wave, "healthy again", wave.offset + wave.seconds - wave.settle, wave.settle, len(lines))
+        lines += phase(wave, "bake", wave.offset + wave.seconds, wave.bake, len(lines))
     return "\n".join(lines)
+
+
+def phase(wave: Wave, what: str, offset: float, seconds: float, number: int) -> list[str]:
+    """A load balancer phase of a wave (drain, healthy again, bake) as its own bar; none when it took no time."""
+    if seconds <= 0:
+        return []
+    start = math.floor(offset)
+    return [f"    {name(wave)} {what} :active, w{number}, {start}, {max(start + 1, math.ceil(offset + seconds))}"]
 
 
 def markdown(outcome: DeployOutcome) -> str:

@@ -13,7 +13,7 @@ from ssm_action.config import DeployConfig
 from ssm_action.context import RunContext
 from ssm_action.transports.ssm.wait import Pacing
 from tests import factories
-from tests.ssm import fake_ssm
+from tests.ssm import fake_elb, fake_ssm
 from tests.ssm.agent_runs import BootstrapRun, real_runs
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -67,3 +67,15 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _moto_elb_extended() -> None:
+    fake_elb.install()
+
+
+@pytest.fixture
+def elb(fake: fake_ssm.FakeSSM, clock: FakeClock) -> fake_elb.FakeELB:
+    """The ALB timing stand-in, clean; the SSM fake's event log on the test's clock."""
+    fake.now = lambda: clock.now
+    return fake_elb.reset()

@@ -19,6 +19,10 @@ limits: an action given a rate answers ThrottlingException past it (a token
 bucket in real time, as SSM's per-account API limits). An instance can be made
 to go offline (PingStatus ConnectionLost) once a number of commands were sent.
 
+An event log orders what happened on the test's clock: each SendCommand per
+instance and each invocation's end (first listed terminal), with the ELB
+stand-in's DeregisterTargets and RegisterTargets (fake_elb).
+
 moto's send_command(InstanceIds=[a]) targets every EC2 instance in the region:
 by-id scenarios therefore create no EC2 instances at all (the ids exist only in
 the registry); by-tag scenarios create exactly the tagged instances they need.
@@ -29,6 +33,8 @@ from __future__ import annotations
 import datetime
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +110,16 @@ class FakeSSM:
     offline_after: dict[str, int] = field(default_factory=dict)  # instance -> SendCommand calls, then offline
     sends: list[dict[str, Any]] = field(default_factory=list)  # each SendCommand's rate control and log config
     ended_at: dict[tuple[str, str], float] = field(default_factory=dict)  # first listed terminal (perf_counter)
+    # What happened, in order, with the ELB stand-in's calls (fake_elb): (clock, action, instance, detail)
+    events: list[tuple[float, str, str, str]] = field(default_factory=list)
+    now: Callable[[], float] = time.monotonic  # the events' clock: a test's fake clock
+    # Instances that really run: when an invocation starts, its executor runs (in a thread) and the
+    # invocation is InProgress until it returns its Step (e.g. the real bootstrap on that server's folder)
+    executors: dict[str, Callable[[], Step]] = field(default_factory=dict)
+    runs: dict[tuple[str, str], Future[Step]] = field(default_factory=dict)
+
+    def event(self, action: str, instance_id: str, detail: str = "") -> None:
+        self.events.append((self.now(), action, instance_id, detail))
 
     def register(self, instance_id: str, platform: str = "Windows", ping: str = "Online",
                  tags: dict[str, str] | None = None) -> None:
@@ -145,6 +161,9 @@ class FakeSSM:
         started = self.started.get(cid, {}).get(instance_id)
         if started is None:
             step = PENDING
+        elif (cid, instance_id) in self.runs:
+            future = self.runs[(cid, instance_id)]
+            step = future.result() if future.done() else RUNNING
         else:
             plan = self.plan_of(cid, instance_id)
             step = plan[min(max(self.walk(cid) - started + 1, 1), len(plan)) - 1]
@@ -171,6 +190,8 @@ class FakeSSM:
                 skipped.add(iid)
             elif in_flight < _limit(command.max_concurrency, len(ids), 1):
                 started[iid] = self.walk(cid)
+                if iid in self.executors:
+                    self.runs[(cid, iid)] = EXECUTOR.submit(self.executors[iid])
                 in_flight += not self.step(command, iid).terminal
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight())
 
@@ -209,6 +230,8 @@ class FakeSSM:
                   "OutputS3BucketName": command.output_s3_bucket_name,
                   "OutputS3KeyPrefix": command.output_s3_key_prefix}
         if step.terminal:
+            if (command.command_id, instance_id) not in self.ended_at:
+                self.event("Ended", instance_id, step.status)
             self.ended_at.setdefault((command.command_id, instance_id), time.perf_counter())
             plugin["ResponseFinishDateTime"] = STARTED + datetime.timedelta(seconds=RUN_SECONDS)
             if command.output_s3_bucket_name:
@@ -256,6 +279,7 @@ def _limit(spec: str, count: int, least: int) -> int:
 
 
 FAKE = FakeSSM()
+EXECUTOR = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fake-ssm-run")
 
 
 def _backend(response: SimpleSystemManagerResponse) -> Any:
@@ -329,6 +353,8 @@ def call_action(self: SimpleSystemManagerResponse) -> Any:
     if action == "SendCommand":
         FAKE.sends.append({name: self._get_param(name) for name in (
             "InstanceIds", "Targets", "MaxConcurrency", "MaxErrors", "CloudWatchOutputConfig")})
+        for iid in self._get_param("InstanceIds") or []:
+            FAKE.event("SendCommand", iid)
     return _moto_call_action(self)
 
 

@@ -25,7 +25,9 @@ from ssm_action.transports.ssm import agent_store, bootstrap
 from ssm_action.transports.ssm import preflight
 from ssm_action.transports.ssm import request as ssm_request
 from ssm_action.transports.ssm.output import Collector
+from ssm_action.transports.ssm.resume import is_rerun
 from ssm_action.transports.ssm.rollout import Rollout
+from ssm_action.transports.ssm.traffic import Traffic
 from ssm_action.transports.ssm.wait import FleetWait, Pacing, Watch
 
 # botocore retries each call on throttling, 5xx and connection errors; adaptive mode also slows the
@@ -117,7 +119,28 @@ def deploy(plan: Plan, *, pacing: Pacing | None = None, retries: dict[str, Any] 
         base = ssm_request.base(cfg, plan.ctx, plan.environment, script_payload(plan, agent_url=url))
     undo = ssm_request.base(cfg, plan.ctx, plan.environment, script_payload(plan, "rollback", url))
     run = Run(ssm, s3, cfg, pacing or Pacing())
-    return run.guarded(lambda: Rollout(run, cfg, base, undo, plan.params["action"]).execute(ids))
+    rollout = Rollout(run, cfg, base, undo, plan.params["action"])
+    if cfg.traffic.watched and plan.params["action"] != "status":
+        rollout.traffic = watch_traffic(plan, ids, run, retries)
+    if plan.params["action"] == "deploy" and is_rerun(plan.ctx.run_attempt) and not cfg.traffic.redeploy:
+        status = ssm_request.base(cfg, plan.ctx, plan.environment, script_payload(plan, "status"))
+        rollout.resume_from = (status, plan.ctx.sha)
+    return run.guarded(lambda: rollout.execute(ids))
+
+
+def watch_traffic(plan: Plan, ids: list[str], run: Run, retries: dict[str, Any] | None) -> Traffic:
+    """The target groups and alarms, every name checked against AWS before anything is sent."""
+    cfg = plan.targets
+    session = boto3.session.Session(region_name=cfg.aws_region)
+    boto_cfg = BotoConfig(retries=retries or RETRIES, user_agent_extra=f"ssm-deploy-action/{__version__}")
+    traffic = Traffic(session.client("elbv2", config=boto_cfg), session.client("cloudwatch", config=boto_cfg),
+                      cfg.traffic, plan.server.health_check_timeout, run.pacing)
+    try:
+        traffic.check(ids)
+    except (ClientError, BotoCoreError) as exc:
+        raise aws_error("the load balancer pre-flight", exc) from exc
+    run.on_ended = traffic.ended
+    return traffic
 
 
 def publish_agent(plan: Plan) -> str:
@@ -140,6 +163,7 @@ class Run:
         self.sent: dict[str, list[str]] = {}  # command id -> instance ids it was sent to (or pre-flight's)
         self.open: dict[str, list[str]] = {}  # the same, for the wave in flight: what a stop cancels
         self.waiter: FleetWait | None = None
+        self.on_ended: Callable[[list[InstanceResult]], None] | None = None  # e.g. register it in the target groups
 
     @property
     def timeout(self) -> int:
@@ -165,9 +189,10 @@ class Run:
     def wave(self, requests: list[dict[str, Any]], ids: list[str]) -> list[InstanceResult]:
         """Send the requests, wait until each invocation ends (or the deadline), the results in ``ids`` order."""
         self.open = {}
+        self.collector.results = {}  # a server may be in an earlier wave's command too (status, rollback)
         sent = self.send(requests, ids)
         waiter = self.waiter = FleetWait(self.ssm, sent, "Targets" in requests[0], self.pacing,
-                                         self.pacing.clock() + self.timeout, self.collector)
+                                         self.pacing.clock() + self.timeout, self.ended)
         finished = waiter.run()
         if not finished:
             runner.warning(f"Not every instance finished within {self.timeout} s (delivery-timeout + "
@@ -176,6 +201,12 @@ class Run:
         results = self.collector.results
         order = ids + [iid for iid in waiter.watches if iid not in ids]
         return [results.get(iid) or self.missing(waiter.watches[iid], finished) for iid in order]
+
+    def ended(self, watches: list[Watch]) -> None:
+        """Invocations just ended: their results, then whatever must follow each at once."""
+        self.collector(watches)
+        if self.on_ended:
+            self.on_ended([self.collector.results[w.instance_id] for w in watches])
 
     def send(self, requests: list[dict[str, Any]], ids: list[str]) -> dict[str, list[str]]:
         for request in requests:
