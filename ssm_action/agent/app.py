@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 from ssm_action.agent import command, last_words
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir
-from ssm_action.agent.health import http_answer, poll
+from ssm_action.agent.health import Answer, http_answer, poll
 from ssm_action.agent.host import START_WARNING, Platform
 from ssm_action.agent.journal import DeployState
 from ssm_action.agent.layout import Layout
@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # shipped only to deploys that use it (payload.EXTRAS)
     from ssm_action.agent.service import Service
 
 HOOK_TIMEOUT = 600
+LAST_TRY = 0.5  # seconds left for the health check's last GET
 APP_LOG_ROTATE_BYTES = 10 * 1024 * 1024
 PID_FILE = "app.json"
 STOP_REQUEST = "stop-request"
@@ -256,21 +257,26 @@ class App:
         timeout = self.p["health_timeout"]
         deadline = time.monotonic() + timeout
         delay, why = 0.05, ""
-        while True:
-            self.health_status, body = http_answer(url, max(0.5, min(5.0, deadline - time.monotonic())))
-            why = self.unhealthy(self.health_status, body)
+        while True:  # each GET ends by the deadline: a trickling answer cannot hold the check
+            answer = http_answer(url, max(0.0, min(5.0, deadline - time.monotonic())))
+            self.health_status = answer.status
+            why = self.unhealthy(answer)
             if not why and alive():  # and answered while ours was alive
                 self.health = "healthy"
                 return "pid %d: %s answered %d" % (pid, url, self.health_status or 0)
             if not alive():
                 raise StepError(self.died(pid))
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic() - LAST_TRY  # the last GET gets time to answer
+            if left <= 0:
                 raise StepError("%s %s for %gs: check the app log" % (url, why, timeout))
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            time.sleep(min(delay, left))
             delay = min(delay * 2, 2.0)
 
-    def unhealthy(self, status: Optional[int], body: str) -> str:
+    def unhealthy(self, answer: Answer) -> str:
         """Why the answer does not pass ("" when it does)."""
+        status, body = answer.status, answer.body
+        if answer.problem:  # too slow, or sent elsewhere: whatever its status, no proof of health
+            return "answered %s, which %s" % (status, answer.problem) if status else answer.problem
         if status is None or not status_ok(self.p["health_status"], status):
             return "answered %s (accepted: %s)" % (status or "nothing", self.p["health_status"])
         wanted = self.p["health_contains"]
