@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import threading
@@ -34,47 +35,35 @@ def poll(done: Callable[[], bool], timeout: float, delay: float, cap: float) -> 
     return True
 
 
-def _cut(conn: http.client.HTTPConnection, late: threading.Event) -> None:
-    late.set()
-    if conn.sock is not None:  # a blocked read returns at once
-        try:
-            conn.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-
 def _get(url: str, deadline: float) -> Answer:
     """One GET, ended at ``deadline``: a socket timeout bounds each read, not the whole answer,
-    so an endpoint that sends a byte now and then would hold the check for ever."""
+    so an endpoint that sends a byte now and then would hold the check for ever. At the
+    deadline a timer shuts the socket, which ends a blocked read at once."""
     parts = urllib.parse.urlsplit(url)
-    left = deadline - time.monotonic()
+    left = max(deadline - time.monotonic(), 0.01)
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = kind(parts.hostname or "", parts.port, timeout=max(left, 0.01))  # http.client: no proxy
+    conn = kind(parts.hostname or "", parts.port, timeout=left)  # http.client uses no proxy
     late = threading.Event()
-    timer = threading.Timer(max(left, 0), _cut, (conn, late))
-    timer.daemon = True
+
+    def cut() -> None:
+        late.set()
+        with contextlib.suppress(OSError, AttributeError):  # closed meanwhile
+            conn.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+
+    timer = threading.Timer(left, cut)
     timer.start()
     try:
         conn.request("GET", urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, "")))
         response = conn.getresponse()
         body = response.read(BODY_LIMIT).decode("utf-8", "replace")
-        if late.is_set():
-            raise socket.timeout()
-        return Answer(response.status, body, location=response.getheader("Location") or "")
+        if not late.is_set():
+            return Answer(response.status, body, location=response.getheader("Location") or "")
     except (http.client.HTTPException, OSError, ValueError):
-        return Answer(None, "", LATE if late.is_set() else "")
+        pass
     finally:
         timer.cancel()
         conn.close()
-
-
-def _origin(url: str) -> Tuple[str, Optional[str], Optional[int]]:
-    parts = urllib.parse.urlsplit(url)
-    try:
-        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
-    except ValueError:  # a port that is no number: no origin of ours
-        return ("", None, None)
-    return (parts.scheme.lower(), parts.hostname, port)
+    return Answer(None, "", LATE if late.is_set() else "")
 
 
 def http_answer(url: str, timeout: float) -> Answer:
@@ -87,10 +76,14 @@ def http_answer(url: str, timeout: float) -> Answer:
             return answer
         target = urllib.parse.urljoin(url, answer.location)
         if not answer.location or _origin(target) != _origin(url):
-            return Answer(answer.status, answer.body, "redirects to %s, another scheme, host or "
-                          "port (not followed)" % (target or "nowhere"))
+            return answer._replace(problem="redirects to %s, another scheme, host or port (not followed)" % target)
         url = target
-    return Answer(answer.status, answer.body, "redirects more than %d times" % REDIRECTS)
+    return answer._replace(problem="redirects more than %d times" % REDIRECTS)
+
+
+def _origin(url: str) -> Tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def http_status(url: str, timeout: float) -> Optional[int]:
