@@ -95,6 +95,13 @@ def test_arguments_are_quoted_by_windows_rules_and_xml_escaped():
     assert "&lt;hi&gt; &amp; bye" in xml and text(root, "t:RegistrationInfo/t:Description") == "a <b> & c"
 
 
+@pytest.mark.parametrize("cwd, spec", [("C:\\apps\\50%off", "C:\\apps\\50%off.deploy\\launch.json"),
+                                       ("C:\\apps\\web", "C:\\apps\\%PATH%.deploy\\launch.json")])
+def test_a_percent_task_scheduler_would_expand_is_refused(cwd: str, spec: str):
+    with pytest.raises(StepError, match="holds a %, which Task Scheduler would expand as a variable"):
+        st.task_xml("web", ["C:\\py\\python.exe", "-I", "agent.pyz", "--launch", spec], cwd)
+
+
 def test_install_start_stop_rollback_and_remove_call_schtasks(tmp_path: Path):
     schtasks = SchtasksStandIn()
     task = st.ScheduledTask(st.task_name("notes"), schtasks, str(tmp_path / "tasks"))

@@ -4,6 +4,7 @@ and restart), and on Windows by the task's XML and the schtasks calls (Task Sche
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -25,7 +26,8 @@ from tests.agent.systemd_container import SystemdContainer, agent_folder, podman
 from tests.agent.test_app_deploy import SECRETS, SERVE, sha
 from tests.agent.test_systemd_host import serving, systemd_image, wait_for  # noqa: F401 # fixture
 
-UNIT = "ssm-app-app.service"
+UNIT = "ssm-app-app-%s.service" % hashlib.sha256(b"/srv/app").hexdigest()[:8]  # the folder's name, its path's hash
+OLD_UNIT = "ssm-app-app.service"  # as an older agent named it: the folder's name alone
 
 
 # --- Windows: the task's definition and the schtasks calls
@@ -168,6 +170,25 @@ def test_the_agent_deploys_a_service_restarts_it_and_rolls_back_its_definition(b
         if path.is_file():
             assert DB_URL.encode() not in path.read_bytes() and API_KEY.encode() not in path.read_bytes(), path
     assert DB_URL not in first["out"] + second["out"]
+
+
+@pytest.mark.slow
+@pytest.mark.container
+def test_the_unit_an_older_agent_named_after_the_folder_is_replaced_not_left_running(box: Box):
+    first = box.deploy(commit(box.srv / "origin", "v1"))
+    assert first["status"] == "success", first["out"]
+    box.container.sh(f"systemctl disable --now {UNIT} && mv /etc/systemd/system/{UNIT} /etc/systemd/system/{OLD_UNIT}"
+                     f" && systemctl daemon-reload && systemctl enable --now {OLD_UNIT}")
+    assert wait_for(lambda: serving(box.port))["version"] == "v1"  # the older agent's unit runs the app
+    second = box.deploy(commit(box.srv / "origin", "v2"))
+    assert second["status"] == "success", second["out"]
+    assert f"unit {OLD_UNIT} removed, its definition now {UNIT}; stopped {UNIT}" in second["out"]
+    assert box.container.sh(f"systemctl is-active {OLD_UNIT}; test -e /etc/systemd/system/{OLD_UNIT} && echo there",
+                            check=False).stdout.split() == ["inactive"]
+    assert wait_for(lambda: serving(box.port))["version"] == "v2" and second["pid"] == int(box.unit("MainPID"))
+    third = box.deploy(commit(box.srv / "origin", "v3", prelude='raise SystemExit("v3 cannot start")'))
+    assert third["status"] == "rolled_back", third["out"]  # the definition put back: v2's, under the new name
+    assert wait_for(lambda: serving(box.port))["version"] == "v2"
 
 
 # --- a switch of app-host from service to process: the old host removed, kept for a rollback
