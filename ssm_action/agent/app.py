@@ -120,7 +120,10 @@ class App:
             return {}
         if app.get("start") is not None:
             return app if app["start"] == self.plat.started(pid) else {}
-        return app if pid in self.plat.find_app_pids(self.match(any_command=True)) else {}
+        try:
+            return app if pid in self.plat.find_app_pids(self.match(any_command=True)) else {}
+        except StepError:  # no process list (Windows): the record cannot be confirmed
+            return {}
 
     def match(self, any_command: bool = False) -> AppMatch:
         venv, folder = self.where.venv, self.where.app_dir

@@ -31,14 +31,18 @@ class SchtasksStandIn:
     def __init__(self, registered: str | None = None) -> None:
         self.calls: list[list[str]] = []
         self.registered = registered
+        self.name = ""  # the task's name once created ("" answers to any)
 
     def __call__(self, argv: list[str], timeout: float = 0) -> Ran:
-        self.calls.append(argv)
         verb = argv[1]
+        if verb == "/Query" and self.name and argv[3] != self.name:
+            return Ran(1, "", "ERROR: The system cannot find the file specified.")  # another task: none
+        self.calls.append(argv)
         if verb == "/Query":
             return Ran(0, self.registered, "") if self.registered else Ran(
                 1, "", "ERROR: The system cannot find the file specified.")
         if verb == "/Create":
+            self.name = argv[3]
             self.registered = Path(argv[argv.index("/XML") + 1]).read_bytes().decode("utf-16")
         if verb == "/Delete":
             self.registered = None

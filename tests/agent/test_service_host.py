@@ -28,6 +28,7 @@ from tests.agent.test_systemd_host import serving, systemd_image, wait_for  # no
 
 UNIT = "ssm-app-app-%s.service" % hashlib.sha256(b"/srv/app").hexdigest()[:8]  # the folder's name, its path's hash
 OLD_UNIT = "ssm-app-app.service"  # as an older agent named it: the folder's name alone
+TASK = "\\ssm-deploy\\notes-%s" % hashlib.sha256(b"c:\\apps\\notes").hexdigest()[:8]  # of C:\apps\notes
 
 
 # --- Windows: the task's definition and the schtasks calls
@@ -52,7 +53,7 @@ def test_the_windows_task_runs_the_launcher_at_boot_as_the_account_without_a_tim
     monkeypatch.setattr(service_module, "shipped_agent", lambda: __file__)  # any file stands in for the zipapp
     host, schtasks = windows_service(tmp_path, app_user="CORP\\svc-notes")
     argv = ["C:\\apps\\notes\\.venv\\Scripts\\waitress-serve.exe", "--listen=127.0.0.1:8000", "app:app"]
-    assert host.install(argv, {"NOTES_MODE": "production"}, SECRETS, "c" * 40) == "task \\ssm-deploy\\notes installed"
+    assert host.install(argv, {"NOTES_MODE": "production"}, SECRETS, "c" * 40) == f"task {TASK} installed"
     root = parsed(schtasks.registered or "")
     agent, spec = str(tmp_path / "notes.deploy" / "agent.pyz"), str(tmp_path / "notes.deploy" / "launch.json")
     assert text(root, "t:Actions/t:Exec/t:Command") == sys.executable
@@ -76,7 +77,7 @@ def test_the_windows_task_runs_the_launcher_at_boot_as_the_account_without_a_tim
     first = schtasks.registered
     host.install(argv + ["--threads=8"], {}, SECRETS, "d" * 40)
     assert "--threads=8" in json.loads(Path(spec).read_text())["argv"]
-    assert host.restore_previous() == "task \\ssm-deploy\\notes restored"
+    assert host.restore_previous() == f"task {TASK} restored"
     assert schtasks.registered == first and json.loads(Path(spec).read_text())["argv"] == argv
 
 
@@ -201,12 +202,12 @@ def test_a_retired_task_is_ended_deleted_and_kept_and_a_rollback_registers_it_ag
     host.install(argv, {}, SECRETS, "c" * 40)
     first, spec = schtasks.registered, Path(host.spec)
     schtasks.calls.clear()
-    assert host.retire() == ("ended task \\ssm-deploy\\notes; task \\ssm-deploy\\notes removed "
+    assert host.retire() == (f"ended task {TASK}; task {TASK} removed "
                              "(app host is process now)")
     assert [call[1] for call in schtasks.calls] == ["/Query", "/Query", "/End", "/Query", "/End", "/Delete"]
     assert schtasks.registered is None and not spec.exists()  # no task starts the old definition at boot
     assert host.retire() == ""  # nothing left to retire
-    assert host.restore_previous() == "task \\ssm-deploy\\notes restored"
+    assert host.restore_previous() == f"task {TASK} restored"
     assert schtasks.registered == first and json.loads(spec.read_text())["argv"] == argv
 
 
@@ -242,7 +243,7 @@ def test_a_deploy_as_a_process_retires_the_earlier_service_and_its_rollback_brin
     assert schtasks.registered is None and app.retired is not None
     back = app.as_started_with({**app.p, "app_host": "service"})  # the version put back ran as the service
     assert back.installed  # so its start restores the kept definition instead of leaving none
-    assert back.service.restore_previous() == "task \\ssm-deploy\\notes restored" and schtasks.registered
+    assert back.service.restore_previous() == f"task {TASK} restored" and schtasks.registered
 
 
 def test_without_the_service_modules_the_retire_says_what_is_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
