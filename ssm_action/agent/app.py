@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # shipped only to deploys that use it (payload.EXTRAS)
     from ssm_action.agent.service import Service
 
 HOOK_TIMEOUT = 600
-LAST_TRY = 0.5  # seconds left for the health check's last GET
+LAST_TRY = 0.5  # seconds the health check's last GET may take, at the deadline
 APP_LOG_ROTATE_BYTES = 10 * 1024 * 1024
 PID_FILE = "app.json"
 STOP_REQUEST = "stop-request"
@@ -279,8 +279,8 @@ class App:
         timeout = self.p["health_timeout"]
         deadline = time.monotonic() + timeout
         delay, why = 0.05, ""
-        while True:  # each GET ends by the deadline: a trickling answer cannot hold the check
-            answer = http_answer(url, max(0.0, min(5.0, deadline - time.monotonic())))
+        while True:  # each GET ends by the deadline (the last one gets LAST_TRY): a trickling answer cannot hold it
+            answer = http_answer(url, max(LAST_TRY, min(5.0, deadline - time.monotonic())))
             self.health_status = answer.status
             why = self.unhealthy(answer)
             if not why and alive():  # and answered while ours was alive
@@ -288,7 +288,7 @@ class App:
                 return "pid %d: %s answered %d" % (pid, url, self.health_status or 0)
             if not alive():
                 raise StepError(self.died(pid))
-            left = deadline - time.monotonic() - LAST_TRY  # the last GET gets time to answer
+            left = deadline - time.monotonic()
             if left <= 0:
                 raise StepError("%s %s for %gs: check the app log" % (url, why, timeout))
             time.sleep(min(delay, left))
