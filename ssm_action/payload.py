@@ -114,9 +114,48 @@ def _docstrings(tree: ast.Module) -> list[tuple[int, int, bool]]:
     return found
 
 
+def _annotations(tree: ast.Module, text: str) -> list[tuple[int, int, int, int]]:
+    """(row, col, end row, end col; cols in bytes) of each annotation no code reads: a function's
+    (``: T`` after a parameter, ``-> T``) and an assignment's outside a class body (a dataclass's
+    fields are read). Every agent module has ``from __future__ import annotations``: none is evaluated."""
+    arrows = [token.start for token in tokenize.generate_tokens(io.StringIO(text).readline)
+              if token.type == tokenize.OP and token.string == "->"]
+    rows = text.splitlines()
+    in_class = {id(node) for cls in ast.walk(tree) if isinstance(cls, ast.ClassDef) for node in cls.body}
+    spans: list[Any] = []  # the end positions of parsed code are always set
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+                if arg is not None and arg.annotation is not None:
+                    end = arg.annotation
+                    spans.append((arg.lineno, arg.col_offset + len(arg.arg.encode()), end.end_lineno,
+                                  end.end_col_offset))
+            if node.returns is not None:
+                row, col = max(a for a in arrows if a < (node.returns.lineno, node.returns.col_offset))
+                col = len(rows[row - 1][:col].encode())
+                spans.append((row, col, node.returns.end_lineno, node.returns.end_col_offset))
+        elif isinstance(node, ast.AnnAssign) and node.value is not None and id(node) not in in_class:
+            target = node.target
+            spans.append((target.end_lineno, target.end_col_offset, node.annotation.end_lineno,
+                          node.annotation.end_col_offset))
+    return spans
+
+
+def _without_annotations(text: str) -> str:
+    data = text.encode("utf-8")
+    starts = [0]
+    for line in data.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    for row, col, end_row, end_col in sorted(_annotations(ast.parse(text), text), reverse=True):
+        data = data[:starts[row - 1] + col] + data[starts[end_row - 1] + end_col:]
+    return data.decode("utf-8")
+
+
 def compact(source: bytes) -> bytes:
-    """The same code without comments, docstrings, blank lines and most indentation (strings kept intact)."""
-    text = source.decode("utf-8")
+    """The same code without comments, docstrings, annotations, blank lines and most indentation
+    (strings kept intact)."""
+    text = _without_annotations(source.decode("utf-8"))
     rows = text.splitlines(keepends=True)
     in_string: set[int] = set()  # rows inside a multi-line string: kept even when blank
     for token in tokenize.generate_tokens(io.StringIO(text).readline):

@@ -1,9 +1,10 @@
 """The app's process: the hooks around it, its secrets, stop, start, and verify (alive, healthy).
 
-The app is recognised by its command line: a python executable with the app's
-script (or its module command) among its arguments (``command.Command.match``).
-"stop" ends every such process (the one in the PID file ``app.json`` and any
-orphan left by a killed agent), gracefully first, forced after ``stop_timeout``;
+The app's processes are the one in the PID file ``app.json`` while it is the process
+recorded there (its pid and start time), and any process running the app's command
+exactly as started, from the app's own venv (host.AppMatch; never a command's shape
+alone, which another app may share). "stop" ends every such process (the PID file's
+and any orphan left by a killed agent), gracefully first, forced after ``stop_timeout``;
 with ``app_host: service`` the service is stopped first (service.py). Gracefully is SIGTERM
 on Linux; on Windows, where no signal reaches a window-less app, the agent creates the
 stop-request file named in the app's ``DEPLOY_STOP_FILE`` (an app opts in by exiting when it
@@ -21,11 +22,11 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 from ssm_action.agent import command, last_words
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir
-from ssm_action.agent.health import http_answer, poll
-from ssm_action.agent.host import START_WARNING, Platform
+from ssm_action.agent.health import Answer, http_answer, poll
+from ssm_action.agent.host import START_WARNING, AppMatch, Platform
 from ssm_action.agent.journal import DeployState
 from ssm_action.agent.layout import Layout
-from ssm_action.agent.output import Reporter, short, utc_now
+from ssm_action.agent.output import MIN_SECRET, Reporter, short, utc_now
 from ssm_action.agent.shell import Shell
 from ssm_action.contract import status_ok
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # shipped only to deploys that use it (payload.EXTRAS)
     from ssm_action.agent.service import Service
 
 HOOK_TIMEOUT = 600
+LAST_TRY = 0.5  # seconds the health check's last GET may take, at the deadline
 APP_LOG_ROTATE_BYTES = 10 * 1024 * 1024
 PID_FILE = "app.json"
 STOP_REQUEST = "stop-request"
@@ -72,7 +74,7 @@ class App:
         if params["app_secrets"] == self.p["app_secrets"]:
             other.secrets = self.secrets
         else:
-            other.read_secrets()
+            other.read_secrets(strict=False)
         if other.service:
             other.installed = self.installed or self.retired is not None
         elif self.installed:
@@ -91,20 +93,43 @@ class App:
             env["DEPLOY_STOP_FILE"] = self.stop_request
         return env
 
-    def read_secrets(self) -> str:
-        """Every secret's value, read before anything is stopped (a failure changes nothing)."""
+    def read_secrets(self, strict: bool = True) -> str:
+        """Every secret's value, read before anything is stopped (a failure changes nothing); one
+        too short to redact is refused (``strict``) or, for a version put back, warned about."""
         if not self.p["app_secrets"]:
             return "no app secrets"
         from ssm_action.agent.secrets import refs_from, resolve
         refs = refs_from(self.p["app_secrets"])
         self.secrets = resolve(refs)
         self.rep.redact.add(self.secrets.values())
+        short = sorted(k for k, v in self.secrets.items() if len(v) < MIN_SECRET)
+        if short:  # it could not be told from ordinary text in the output, so it would show
+            why = "app secret(s) %s: shorter than %d characters, too short to redact from the output: use a " \
+                  "longer value" % (", ".join(short), MIN_SECRET)
+            if strict:
+                raise StepError(why)
+            self.rep.warn(why)
         return "read %s" % ", ".join(sorted(refs))
 
     def running(self) -> Dict[str, Any]:
-        """The PID file when its pid is alive, else {}."""
+        """The PID file while its process is the one it recorded (same start time; a record of an
+        older agent: a python of our venv), else {}. What the file says is never trusted further."""
         app = self.records.read(PID_FILE)
-        return app if isinstance(app.get("pid"), int) and self.plat.alive(app["pid"]) else {}
+        pid = app.get("pid")
+        if not isinstance(pid, int) or not self.plat.alive(pid):
+            return {}
+        if app.get("start") is not None:
+            return app if app["start"] == self.plat.started(pid) else {}
+        try:
+            return app if pid in self.plat.find_app_pids(self.match(any_command=True)) else {}
+        except StepError:  # no process list (Windows): the record cannot be confirmed
+            return {}
+
+    def match(self, any_command: bool = False) -> AppMatch:
+        venv, folder = self.where.venv, self.where.app_dir
+        inside = os.path.normcase(venv).startswith(os.path.normcase(os.path.join(folder, "")))
+        return AppMatch(() if any_command else tuple(self.command.argv),
+                        os.path.dirname(self.plat.venv_python(venv)), "" if inside else folder)
 
     def hooks(self, phase: str, sha: Optional[str]) -> str:
         folder = os.path.join(self.where.app_dir, self.p["hooks_dir"])
@@ -122,20 +147,18 @@ class App:
         return "ran " + ", ".join(os.path.basename(h) for h in found) if found else "no hook"
 
     def app_pids(self) -> List[int]:
-        """Our app's processes: by this command, and by the one the PID file recorded."""
-        before = self.records.read(PID_FILE).get("match")
-        pids = set(self.plat.find_app_pids(self.command.match))
-        if isinstance(before, list) and before and before != self.command.match:
-            pids.update(self.plat.find_app_pids(before))
-        return sorted(pids)
+        """Our app's processes: the PID file's (``running``) and any running our command (an
+        orphan of a killed agent), never another app's with the same command."""
+        pid = self.running().get("pid")
+        return sorted(set(self.plat.find_app_pids(self.match())) | ({pid} if pid else set()))
 
     def stop(self) -> str:
         """Stop the service, then every process of our app (the PID file's and any orphan)."""
         first = self.service.stop() + "; " if self.service else self.retire()
         pids = self.app_pids()
-        recorded = self.running().get("pid")
+        recorded = self.records.read(PID_FILE).get("pid")
         note = ""
-        if recorded is not None and recorded not in pids:
+        if isinstance(recorded, int) and recorded not in pids and self.plat.alive(recorded):
             note = "; pid %d in the PID file is not our app: left alone" % recorded
         if not pids:
             self.records.remove(PID_FILE)
@@ -215,7 +238,7 @@ class App:
                     self.rep.warn(started[len(START_WARNING):])
         self.started = True
         try:
-            self.records.write(PID_FILE, {"pid": pid, "sha": sha, "argv": argv, "match": self.command.match,
+            self.records.write(PID_FILE, {"pid": pid, "sha": sha, "argv": argv, "start": pid and self.plat.started(pid),
                                           "deploy_id": self.p["deploy_id"], "started": utc_now()})
         except OSError as exc:  # it runs: a rollback goes on to verify it; the next stop finds it by its command
             self.rep.warn("the PID file could not be written (%s)" % exc)
@@ -259,21 +282,26 @@ class App:
         timeout = self.p["health_timeout"]
         deadline = time.monotonic() + timeout
         delay, why = 0.05, ""
-        while True:
-            self.health_status, body = http_answer(url, max(0.5, min(5.0, deadline - time.monotonic())))
-            why = self.unhealthy(self.health_status, body)
+        while True:  # each GET ends by the deadline (the last one gets LAST_TRY): a trickling answer cannot hold it
+            answer = http_answer(url, max(LAST_TRY, min(5.0, deadline - time.monotonic())))
+            self.health_status = answer.status
+            why = self.unhealthy(answer)
             if not why and alive():  # and answered while ours was alive
                 self.health = "healthy"
                 return "pid %d: %s answered %d" % (pid, url, self.health_status or 0)
             if not alive():
                 raise StepError(self.died(pid))
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise StepError("%s %s for %gs: check the app log" % (url, why, timeout))
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            time.sleep(min(delay, left))
             delay = min(delay * 2, 2.0)
 
-    def unhealthy(self, status: Optional[int], body: str) -> str:
+    def unhealthy(self, answer: Answer) -> str:
         """Why the answer does not pass ("" when it does)."""
+        status, body = answer.status, answer.body
+        if answer.problem:  # too slow, or sent elsewhere: whatever its status, no proof of health
+            return "answered %s, which %s" % (status, answer.problem) if status else answer.problem
         if status is None or not status_ok(self.p["health_status"], status):
             return "answered %s (accepted: %s)" % (status or "nothing", self.p["health_status"])
         wanted = self.p["health_contains"]
@@ -288,7 +316,7 @@ class App:
         else:
             code = self.proc.returncode if self.proc and self.proc.pid == pid else None
         text = last_words.read_since(self.where.app_log, self.log_offset)
-        lines = last_words.last_lines(text, self.rep.redact.secrets)
+        lines = last_words.last_lines(text, self.rep.redact)
         for line in lines:
             self.rep.say("    app: " + line)
         return last_words.exit_message(code, lines)

@@ -39,6 +39,10 @@ ATTEMPTS = 4
 TIMEOUT = 60.0  # seconds for the connection and for each read
 DISK_MARGIN = 64 * 1024 * 1024  # left free after an unpack
 Progress = Callable[[int], None]  # bytes on disk so far
+WINDOWS = os.name == "nt"
+# Device names, with any extension (aux.py is AUX); other characters Windows refuses in a name.
+_RESERVED = re.compile(r"((CON|PRN|AUX|NUL|COM[0-9\u00b9\u00b2\u00b3]|LPT[0-9\u00b9\u00b2\u00b3]|CONIN\$|CONOUT\$)"
+                       r"(\..*)?|.*[<>\"|?*\x01-\x1f].*)", re.I | re.S)
 
 
 class _Transient(Exception):
@@ -168,7 +172,7 @@ def verify(partial: str, sha256: str, final: str) -> str:
     return "sha256 %s ok" % sha256[:12]
 
 
-def unsafe_name(name: str) -> Optional[str]:
+def unsafe_name(name: str, windows: bool) -> Optional[str]:
     """Why a member name is unsafe to unpack (on either kind of server), or None."""
     parts = name.rstrip("/").split("/")
     if not name or name.startswith("/") or "\\" in name or "\0" in name:
@@ -177,6 +181,8 @@ def unsafe_name(name: str) -> Optional[str]:
         return "a drive or stream name"
     if any(part in ("", ".", "..") for part in parts):
         return "an empty, '.' or '..' path part"
+    if windows and any(_RESERVED.fullmatch(part) or part[-1] in ". " for part in parts):
+        return "a name Windows reserves for a device or cannot keep (CON, aux.py, COM1, a trailing dot or space)"
     return None
 
 
@@ -184,11 +190,11 @@ def check_members(archive: zipfile.ZipFile) -> int:
     """Refuse unsafe members (the first named); the unpacked size in bytes."""
     seen: Dict[str, str] = {}
     for info in archive.infolist():
-        why = unsafe_name(info.filename)
+        why = unsafe_name(info.filename, WINDOWS)
         if why is None and stat.S_ISLNK(info.external_attr >> 16):
             why = "a symbolic link"
         key = info.filename.rstrip("/")
-        key = key.lower() if os.name == "nt" else key  # one file on a case-insensitive disk
+        key = key.lower() if WINDOWS else key  # one file on a case-insensitive disk
         if why is None and key in seen:
             why = "a duplicate of %r" % seen[key]
         if why:

@@ -1,4 +1,4 @@
-"""The app's start command, resolved in its venv, and the words that recognise its processes.
+"""The app's start command, resolved in its venv (also how its processes are recognised: host.AppMatch).
 
 ``app_command`` takes three forms (checked by the contract): ``-m MODULE ...`` runs
 the venv's python with the module; ``path/to/script.py ...`` runs a script of the
@@ -21,7 +21,6 @@ from ssm_action.agent.layout import Layout
 
 class Command(NamedTuple):
     argv: List[str]  # what is started
-    match: List[str]  # the words after the python executable that identify the app's processes
     needs: str  # the file that must exist in the commit ("" for a module)
 
 
@@ -35,15 +34,15 @@ def resolve(plat: Platform, where: Layout, params: Dict[str, Any]) -> Command:
     words = list(params["app_command"])
     python = plat.app_python(where.venv)
     if not words:
-        return Command([python, where.entry], [where.entry], where.entry)
+        return Command([python, where.entry], where.entry)
     first, rest = words[0], words[1:]
-    if first == "-m":  # the whole command: a module alone would match other apps' processes
-        return Command([python] + words, words, "")
+    if first == "-m":
+        return Command([python] + words, "")
     if first.lower().endswith(".py"):
         script = os.path.join(where.app_dir, os.path.normpath(first))
-        return Command([python, script] + rest, [script], script)
+        return Command([python, script] + rest, script)
     script = console_script(plat, where.venv, first)
-    return Command([script] + rest, [script], script)  # its python runs it as argv[1]
+    return Command([script] + rest, script)  # its python runs it as argv[1]
 
 
 def check(command: Command, params: Dict[str, Any], sha: str) -> None:

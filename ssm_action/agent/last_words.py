@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Iterable, List, Optional
+from typing import List, Optional
 
 from ssm_action.agent.output import Redactor, tail
 
@@ -28,9 +28,10 @@ def read_since(path: str, offset: int = 0) -> str:
     return ""
 
 
-def last_lines(text: str, secrets: Iterable[str], lines: int = 8) -> List[str]:
-    """The last ``lines`` non-empty lines, every secret value (and URL password) blanked."""
-    return tail(Redactor(secrets)(text), lines)  # redacted before the split: a value may span lines
+def last_lines(text: str, redact: Redactor, lines: int = 8) -> List[str]:
+    """The last ``lines`` non-empty lines, every secret value in any printed form (and URL
+    password) blanked."""
+    return tail(redact(text), lines)  # redacted before the split: a value may span lines
 
 
 def cause(lines: List[str]) -> Optional[str]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess  # nosec B404 # mklink when _winapi.CreateJunction is missing
 from typing import Optional
 
 SWITCH = ".switch"
@@ -84,16 +83,9 @@ class Junctions(Links):
     atomic = False
 
     def make(self, target: str, link: str) -> None:
-        try:
-            import _winapi
-            _winapi.CreateJunction(target, link)  # type: ignore[attr-defined]
-            return
-        except (ImportError, AttributeError):
-            pass
-        comspec = os.environ.get("ComSpec", r"C:\Windows\System32\cmd.exe")
-        subprocess.run([comspec, "/c", "mklink", "/J", link, target],  # nosec B603 # our paths
-                       check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, timeout=60)
+        # CPython 3.5+ has it on Windows: no "cmd /c mklink", whose command line & or % in a path would change.
+        import _winapi
+        _winapi.CreateJunction(target, link)  # type: ignore[attr-defined]
 
     def remove(self, link: str) -> None:
         with contextlib.suppress(FileNotFoundError):

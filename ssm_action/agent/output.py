@@ -2,36 +2,61 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
+import json
 import re
-from typing import IO, Any, Dict, Iterable, List, Optional
+from typing import IO, Any, Dict, Iterable, List, Optional, Pattern, Set
+from urllib.parse import quote, quote_plus
 
 from ssm_action.contract import result_line
 
 STDOUT_BUDGET = 16000  # SSM keeps 24,000 chars of stdout; the result line needs the rest
 ERROR_LIMIT = 600  # characters of an error in the result line
+MIN_SECRET = 6  # characters: a shorter value cannot be told from ordinary text
 _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
 
 
 class Redactor:
-    """Replaces secret values, then strips URL credentials, in anything printed or logged.
+    """Replaces secret values in every form a program prints them, then strips URL credentials,
+    in anything printed or logged.
 
-    Values first: a secret URL's password stripped first would leave its host to show.
+    Values first: a secret URL's password stripped first would leave its host to show. Values
+    shorter than MIN_SECRET are not searched for (they would blank out ordinary text): the app's
+    secrets refuse them (App.read_secrets).
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets: List[str] = []
+        self.pattern: Optional[Pattern[str]] = None
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
-        # Short values (ports, flags) would blank out ordinary text; secrets are longer.
-        self.secrets = sorted({s for s in list(self.secrets) + list(secrets) if len(s) >= 6},
+        self.secrets = sorted({s for s in list(self.secrets) + list(secrets) if len(s) >= MIN_SECRET},
                               key=len, reverse=True)
+        forms = sorted({f for s in self.secrets for f in printed_forms(s) if len(f) >= MIN_SECRET},
+                       key=len, reverse=True)
+        self.pattern = re.compile("|".join(map(re.escape, forms)), re.I) if forms else None  # %2f is %2F
 
     def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
+        if self.pattern:
+            text = self.pattern.sub("***", text)
         return _USERINFO.sub(r"\1***@", text)
+
+
+def printed_forms(secret: str) -> Set[str]:
+    """The value as is, JSON- and repr()-escaped (once and twice), URL-encoded and in base64 (at
+    each of the 3 byte alignments, only the characters that depend on the value alone)."""
+    forms = {secret}
+    for _ in range(2):
+        forms |= {json.dumps(f, ensure_ascii=a)[1:-1] for f in forms for a in (True, False)} | {
+            repr(f)[1:-1] for f in forms}
+    data = secret.encode("utf-8")
+    forms |= {repr(data)[2:-1], quote(secret), quote(secret, safe=""), quote_plus(secret)}
+    for k in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            forms.add(encode(b"\0" * k + data).decode()[4 if k else 0:(len(data) + k) // 3 * 4])
+    return forms
 
 
 def utc_now() -> str:

@@ -5,17 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess  # nosec B404 # starting the app is this module's job
-from typing import IO, Dict, List, Tuple
+from typing import IO, Dict, List, Optional, Tuple, Union
 
-from ssm_action.agent.host import Platform
-
-
-def is_app_argv(argv: List[str], words: List[str]) -> bool:
-    """A python executable with ``words`` (the app's script, or its module command) in its
-    arguments: how the app is recognised (command.Command.match)."""
-    n = len(words)
-    return len(argv) > n and "python" in os.path.basename(argv[0]).lower() and any(
-        argv[i:i + n] == words for i in range(1, len(argv) - n + 1))
+from ssm_action.agent.host import AppMatch, Platform, is_app
 
 
 class PosixPlatform(Platform):
@@ -32,7 +24,7 @@ class PosixPlatform(Platform):
     def app_python(self, venv: str) -> str:
         return self.venv_python(venv)
 
-    def hook_argv(self, hook: str, python: str) -> List[str]:
+    def hook_argv(self, hook: str, python: str) -> Union[List[str], str]:
         return ["/bin/sh", hook] if hook.endswith(".sh") else [python, hook]
 
     def start(self, argv: List[str], cwd: str, env: Dict[str, str],
@@ -55,7 +47,7 @@ class PosixPlatform(Platform):
         except (OSError, IndexError):
             return True
 
-    def find_app_pids(self, words: List[str]) -> List[int]:
+    def find_app_pids(self, match: AppMatch) -> List[int]:
         pids = []
         for name in os.listdir("/proc"):
             if not name.isdigit() or int(name) == os.getpid():
@@ -63,11 +55,19 @@ class PosixPlatform(Platform):
             try:
                 with open("/proc/%s/cmdline" % name, "rb") as handle:
                     argv = handle.read().decode("utf-8", "replace").split("\0")
+                if is_app(argv[:-1] if argv[-1:] == [""] else argv, match, os.path) and (
+                        not match.folder or os.path.samefile("/proc/%s/cwd" % name, match.folder)):
+                    pids.append(int(name))
             except OSError:
                 continue
-            if is_app_argv(argv[:-1] if argv[-1:] == [""] else argv, words):
-                pids.append(int(name))
         return sorted(pids)
+
+    def started(self, pid: int) -> Optional[int]:
+        try:
+            with open("/proc/%d/stat" % pid) as handle:
+                return int(handle.read().rsplit(")", 1)[1].split()[19])  # starttime, in clock ticks
+        except (OSError, IndexError, ValueError):
+            return None
 
     def terminate(self, pid: int, force: bool) -> bool:
         """Signal the app (its process group when it leads one); False if it was gone."""

@@ -33,7 +33,7 @@ _ACCOUNT = re.compile(r"([A-Za-z0-9._-]{1,15}\\)?[A-Za-z0-9._ -]{1,20}\$?")
 
 
 def task_name(app: str) -> str:
-    """``\\ssm-deploy\\<app>`` for the app folder's name."""
+    """``\\ssm-deploy\\<app>`` for the app's name (service.py: the folder's name and a hash of its path)."""
     return FOLDER + (re.sub(r"[^A-Za-z0-9._-]", "_", app) or "app")
 
 
@@ -80,6 +80,10 @@ def task_xml(description: str, argv: List[str], cwd: str, user: Optional[str] = 
     """The task definition (Task Scheduler schema 1.2) running ``argv`` in ``cwd``."""
     if user is not None and not _ACCOUNT.fullmatch(user):
         raise StepError("app user %r is not a Windows account name (NAME or DOMAIN\\NAME)" % user)
+    for word in argv + [cwd]:  # Task Scheduler expands %VAR% in the command, its arguments and folder, unescapable
+        if "%" in word:
+            raise StepError("%s holds a %%, which Task Scheduler would expand as a variable: use an app folder "
+                            "without %%, or app-host process" % word)
     ET.register_namespace("", TASK_NS)
     task = ET.Element("{%s}Task" % TASK_NS, {"version": "1.2"})
     _sub(_sub(task, "RegistrationInfo"), "Description", description)
@@ -174,8 +178,7 @@ class ScheduledTask:
             return self.remove()
         with open(self.kept, "rb") as handle:
             xml = handle.read().decode("utf-16")
-        user = _principal_user(xml)
-        self.register(xml, None if user == SYSTEM_SID else user)
+        self.register(xml, account_of(xml))
         return "task %s restored" % self.name
 
     def remove(self) -> str:
@@ -186,7 +189,7 @@ class ScheduledTask:
         return "task %s removed" % self.name
 
 
-def _principal_user(xml: str) -> Optional[str]:
-    """The UserId of a task definition (the previous one, as /Query /XML printed it)."""
+def account_of(xml: str) -> Optional[str]:
+    """The account of a task definition (as /Query /XML printed it); None: SYSTEM."""
     found = re.search(r"<UserId>([^<]*)</UserId>", xml)
-    return found.group(1) if found else None
+    return found.group(1) if found and found.group(1) != SYSTEM_SID else None

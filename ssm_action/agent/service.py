@@ -11,7 +11,10 @@ and the spec in place; ``restore_previous`` puts both back in a rollback.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import html
 import os
+import re
 import shutil
 import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
@@ -49,17 +52,22 @@ class Service:
         self.where = where
         self.user = params["app_user"] or None
         self.stop_timeout = float(params["stop_timeout"])
-        self.app = app = path_module(plat.name).basename(where.app_dir)
+        path = path_module(plat.name)
+        self.app = app = path.basename(where.app_dir)
+        # Two apps' folders may share a name (/srv/a/web, /srv/b/web): the host's name holds a hash of the path.
+        unique = "%s-%s" % (app[:64], hashlib.sha256(path.normcase(where.app_dir).encode()).hexdigest()[:8])
         keep = records.path("service")
         self.unit: Optional[SystemdUnit] = None
         self.task: Optional[ScheduledTask] = None
+        self.old: Union[SystemdUnit, ScheduledTask]  # the name an older agent gave: the folder's alone
         if plat.name == "windows":
             from ssm_action.agent import scheduled_task as st
-            self.task = st.ScheduledTask(st.task_name(app), shell.run, keep)
+            self.task, self.old = (st.ScheduledTask(st.task_name(n), shell.run, keep) for n in (unique, app))
         else:
             from ssm_action.agent import systemd
-            self.unit = systemd.SystemdUnit(systemd.unit_name(app), shell.run, keep)
+            self.unit, self.old = (systemd.SystemdUnit(systemd.unit_name(n), shell.run, keep) for n in (unique, app))
         self.host: Union[SystemdUnit, ScheduledTask] = self.unit or self.task  # type: ignore[assignment]
+        self.normcase = path.normcase
         self.spec = records.path(SPEC)
         self.kept_spec = os.path.join(keep, SPEC + ".previous")
         self.restarts = 0
@@ -103,6 +111,23 @@ class Service:
             raise StepError("app user %r does not exist on this server: create it, or fix "
                             "app-user" % self.user)
 
+    def adopt(self) -> str:
+        """The unit (task) an older agent named after the folder's name alone, when it runs THIS folder's
+        app, takes this folder's own name: removed (stopped), its definition installed under the new name,
+        so it never runs beside the new one and a rollback can put it back. "" when there is none."""
+        text = self.old.current() or ""
+        found = re.search(r"WorkingDirectory[=>]([^<\r\n]*)", text)
+        if not found or self.host.current() is not None or self.normcase(html.unescape(found.group(1))) != \
+                self.normcase(self.where.app_dir):
+            return ""
+        removed = self.old.remove()
+        if self.task:
+            from ssm_action.agent.scheduled_task import account_of
+            self.task.install(text, account_of(text))
+        else:
+            self.host.install(text)  # type: ignore[call-arg]
+        return "%s, its definition now %s; " % (removed, self.host.name)
+
     def exists(self) -> bool:
         return self.host.current() is not None
 
@@ -117,9 +142,10 @@ class Service:
         return done
 
     def stop(self) -> str:
+        adopted = self.adopt()
         if not self.exists():
-            return "no service"
-        return self.unit.stop(self.stop_timeout) if self.unit else self.host.stop()  # type: ignore[call-arg]
+            return adopted + "no service"
+        return adopted + (self.unit.stop(self.stop_timeout) if self.unit else self.host.stop())  # type: ignore
 
     def pid(self) -> Optional[int]:
         if self.unit:
@@ -147,10 +173,11 @@ class Service:
     def retire(self) -> str:
         """``app_host`` is process now: stop and remove the service, its definition and spec kept, so
         that a rollback to the version it ran (``restore_previous``) puts them back. "" when none."""
+        adopted = self.adopt()
         before = self.host.current()
         if before is None:
             return ""
-        stopped = self.stop()
+        stopped = adopted + self.stop()
         self.host.keep(before)
         if os.path.isfile(self.spec):
             os.makedirs(os.path.dirname(self.kept_spec), exist_ok=True)

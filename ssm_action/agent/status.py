@@ -27,7 +27,9 @@ HEALTH_TIMEOUT_MAX = 5.0  # one quick GET: status runs on a schedule over whole 
 
 
 def _alive(record: Dict[str, Any], plat: Platform) -> bool:
-    return isinstance(record.get("pid"), int) and plat.alive(record["pid"])
+    """The recorded pid runs, and is the process recorded (its start time, when recorded)."""
+    pid = record.get("pid")
+    return isinstance(pid, int) and plat.alive(pid) and record.get("start") in (None, plat.started(pid))
 
 
 def lock_holder(records: StateDir, plat: Platform) -> Optional[str]:

@@ -41,7 +41,8 @@ def quote(arg: str, first: bool = False) -> str:
 
 
 def unit_name(app: str) -> str:
-    """``ssm-app-<app>.service`` for the app folder's name (systemd's allowed characters)."""
+    """``ssm-app-<app>.service`` for the app's name (service.py: the folder's name and a hash of its path),
+    in systemd's allowed characters."""
     return "ssm-app-%s.service" % (re.sub(r"[^A-Za-z0-9:_.-]", "_", app) or "app")
 
 

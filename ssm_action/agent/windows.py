@@ -6,14 +6,49 @@ import ctypes
 import ntpath
 import os
 import subprocess  # nosec B404 # starting and stopping the app is this module's job
-from typing import IO, Any, Dict, List, Optional, Tuple
+from typing import IO, Any, Dict, List, Optional, Tuple, Union
 
 from ssm_action.agent.errors import StepError
-from ssm_action.agent.host import START_WARNING, Platform
+from ssm_action.agent.host import START_WARNING, AppMatch, Platform, is_app
 
 BREAKAWAY_REFUSED = (START_WARNING + "the SSM Agent's job object refused breakaway: the app stays in that "
                      "job and Windows will stop it when the SSM Agent stops or restarts (an agent "
                      "update restarts it); use app-host: service to keep it running")
+
+
+def cmd_line(cmd: str, path: str) -> str:
+    """The command line that has cmd.exe run the batch file ``path``, whatever its folder holds:
+    quoted whole (``/s /c ""path""``), as outside quotes & | < > ^ ( ) end or change the command
+    (list2cmdline quotes only spaces). /d: no AutoRun commands; /v:off: ! is plain text. cmd
+    expands %VAR% even in quotes, with no escape: such a path is refused."""
+    if "%" in path or '"' in path:
+        raise StepError("%s cannot be run by cmd.exe: it would expand the %% in the path: rename the folder, or "
+                        "use a .py hook" % path)
+    return '"%s" /d /v:off /s /c ""%s""' % (cmd, path)
+
+
+def split_command_line(line: str) -> List[str]:
+    """A command line's words by the C runtime's rules (as ``subprocess.list2cmdline`` writes
+    them): quotes group, 2n backslashes before a quote are n, 2n+1 escape it."""
+    words: List[str] = []
+    word, quoted, slashes, seen = "", False, 0, False
+    for char in line + " ":
+        if char == "\\":
+            slashes += 1
+            continue
+        if char == '"':
+            word += "\\" * (slashes // 2) + '"' * (slashes % 2)
+            quoted ^= slashes % 2 == 0
+            seen = True
+        elif char in " \t" and not quoted:
+            word += "\\" * slashes
+            if word or seen:
+                words.append(word)
+            word, seen = "", False
+        else:
+            word += "\\" * slashes + char
+        slashes = 0
+    return words
 
 
 class WindowsPlatform(Platform):
@@ -49,12 +84,12 @@ class WindowsPlatform(Platform):
         exe = ntpath.join(self.system32, "WindowsPowerShell", "v1.0", "powershell.exe")
         return [exe, "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass"]
 
-    def hook_argv(self, hook: str, python: str) -> List[str]:
+    def hook_argv(self, hook: str, python: str) -> Union[List[str], str]:
         kind = ntpath.splitext(hook)[1].lower()
         if kind == ".ps1":
             return self.powershell() + ["-File", hook]
-        if kind == ".cmd":  # /d: no AutoRun commands from the registry
-            return [ntpath.join(self.system32, "cmd.exe"), "/d", "/c", hook]
+        if kind == ".cmd":
+            return cmd_line(ntpath.join(self.system32, "cmd.exe"), hook)
         return [python, hook]
 
     def start(self, argv: List[str], cwd: str, env: Dict[str, str],
@@ -96,7 +131,7 @@ class WindowsPlatform(Platform):
         finally:
             k32.CloseHandle(handle)
 
-    def find_app_pids(self, words: List[str]) -> List[int]:
+    def find_app_pids(self, match: AppMatch) -> List[int]:
         """From the Windows API (winproc.py): the app's processes, a launcher (the venv's
         pythonw.exe, a console script's .exe) and what it started counted once (its pid)."""
         from ssm_action.agent import winproc
@@ -108,23 +143,13 @@ class WindowsPlatform(Platform):
         if me not in {p.pid for p in procs}:  # a real list always holds the agent itself
             raise StepError("the process list (%d entries) lacks the agent's own pid %d: "
                             "cannot tell whether the app runs" % (len(procs), me))
-        found = {p.pid: p.parent for p in procs if p.pid != me
-                 and self._is_app_cmdline(winproc.command_line(p.pid) or "", words)}
+        found = {p.pid: p.parent for p in procs if p.pid != me and not match.folder  # no cwd read here
+                 and is_app(split_command_line(winproc.command_line(p.pid) or ""), match, ntpath)}
         return sorted(pid for pid, parent in found.items() if parent not in found)
 
-    @staticmethod
-    def _is_app_cmdline(cmdline: str, words: List[str]) -> bool:
-        """A python with the words among its arguments, or the console script (``words[0]``,
-        ``Scripts\\<name>.exe``) itself: pip's launcher, whose python is its child."""
-        line = cmdline.strip()
-        if line.startswith('"'):
-            exe, _, rest = line[1:].partition('"')
-        else:
-            exe, _, rest = line.partition(" ")
-        rest = rest.lower()
-        if words and ntpath.normcase(exe) == ntpath.normcase(words[0]):
-            return all(w.lower() in rest for w in words[1:])
-        return "python" in ntpath.basename(exe).lower() and all(w.lower() in rest for w in words)
+    def started(self, pid: int) -> Optional[int]:
+        from ssm_action.agent import winproc
+        return winproc.created(pid)
 
     def terminate(self, pid: int, force: bool) -> bool:
         """TerminateProcess on the process and its children (children first) when forced.

@@ -6,6 +6,7 @@
 - ``command_line``: read from the process's PEB (NtQueryInformationProcess, then
   ReadProcessMemory of RTL_USER_PROCESS_PARAMETERS.CommandLine); offsets for a process of
   the agent's own bitness (64-bit: 0x20 and 0x70; 32-bit: 0x10 and 0x40).
+- ``created``: when the process started (GetProcessTimes): with its pid, who it is.
 - ``terminate``: TerminateProcess (the forced stop).
 """
 
@@ -19,6 +20,7 @@ TH32CS_SNAPPROCESS = 0x2
 PROCESS_TERMINATE = 0x1
 PROCESS_VM_READ = 0x10
 PROCESS_QUERY_INFORMATION = 0x400
+PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
 INVALID_HANDLE = ctypes.c_void_p(-1).value
 WIDE = ctypes.sizeof(ctypes.c_void_p) == 8
 PARAMS_AT, CMDLINE_AT = (0x20, 0x70) if WIDE else (0x10, 0x40)
@@ -120,6 +122,20 @@ def command_line(pid: int) -> Optional[str]:
         return _read(handle, buffer, length).decode("utf-16-le") if length else ""
     except OSError:
         return None
+    finally:
+        k32.CloseHandle(handle)
+
+
+def created(pid: int) -> Optional[int]:
+    """The process's creation time (GetProcessTimes, 100 ns units), None when unreadable."""
+    k32 = kernel32()
+    handle = k32.OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
+    if not handle:
+        return None
+    try:
+        times = (ctypes.c_ulonglong * 4)()  # FILETIMEs: creation, exit, kernel, user
+        ok = k32.GetProcessTimes(handle, *(ctypes.byref(times, 8 * i) for i in range(4)))
+        return int(times[0]) if ok else None
     finally:
         k32.CloseHandle(handle)
 

@@ -92,7 +92,7 @@ def committed_files(repo: Path, commit: str, subdir: str = "") -> dict[str, tupl
                 raise ActionError("Artifact not packed", f"{member.name} in commit {commit} is a link: "
                                   "an artifact carries regular files only; replace it with the file, or "
                                   "mark it export-ignore in .gitattributes.", anchor="artifact-delivery")
-            why = unsafe_name(name)
+            why = unsafe_name(name, False)  # the Windows-only names: refused by a Windows server's agent
             if why and member.isfile():
                 raise ActionError("Artifact not packed", f"{member.name} in commit {commit} has {why}, which "
                                   "a server refuses to unpack: rename it.", anchor="artifact-delivery")

@@ -4,8 +4,10 @@ answer's accepted statuses and text. The values never show in any output or file
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import urllib.parse
 import subprocess
 import sys
 from pathlib import Path
@@ -153,6 +155,39 @@ def test_the_app_printing_its_secret_then_dying_shows_it_redacted(server: Server
     run = deploy(server, world, commit(server, "v2", prelude=dies))
     assert run.result["error"] == "verify: the app exited with code 3: cannot reach ***"
     assert "    app: cannot reach ***" in run.out and DB_URL not in run.out and "db.internal" not in run.out
+
+
+def test_the_apps_last_words_hide_its_secrets_in_every_printed_form(server: Server, world: World):
+    """JSON-escaped, URL-encoded, base64: not in the agent's output, its result (the runner's
+    ::error, summary, audit-json and S3 audit record are made from these), its log, its state files."""
+    keys = json.dumps({"api_key": API_KEY, "port": 5432})  # the whole JSON secret: quotes to escape
+    refs = {**SECRETS, "KEYS": "secretsmanager:app/keys"}
+    deploy(server, world, commit(server, "v1"), app_secrets=refs)
+    dies = ("import base64, urllib.parse\nv = os.environ['DB_URL']\nprint(urllib.parse.quote(v, safe=''))\n"
+            "print(base64.b64encode(b'at ' + v.encode()).decode())\n"
+            "raise SystemExit(json.dumps({'keys': os.environ['KEYS']}))")
+    run = deploy(server, world, commit(server, "v2", prelude=dies), app_secrets=refs)
+    assert run.code == ExitCode.ROLLED_BACK, run.out
+    assert run.result["error"] == 'verify: the app exited with code 1: {"keys": "***"}'
+    forms = [form for value in (DB_URL, keys) for form in (
+        value, json.dumps(value)[1:-1], urllib.parse.quote(value, safe=""),
+        base64.b64encode(value.encode()).decode()[:40], base64.b64encode(b"at " + value.encode()).decode()[4:40])]
+    state = Path(f"{server.app_dir}.deploy")
+    texts = [run.out, run.err, Path(run.result["log_file"]).read_text()] + [
+        path.read_text(errors="replace") for path in files_under(state) if path.name != "app.log"]
+    assert "last-deploy.json" in {path.name for path in files_under(state)}
+    assert not [(form, text) for form in forms for text in texts if form in text]
+    assert urllib.parse.quote(DB_URL, safe="") in (state / "logs" / "app.log").read_text()  # the app's own log
+
+
+def test_a_secret_too_short_to_redact_is_refused_before_anything_changes(server: Server, world: World):
+    v1 = deploy(server, world, commit(server, "v1"))
+    short = {**SECRETS, "DB_PORT": "secretsmanager:app/keys#port"}  # "5432"
+    run = deploy(server, world, commit(server, "v2"), app_secrets=short)
+    assert run.code == ExitCode.FAILED, run.out
+    assert run.result["error"] == ("secrets: app secret(s) DB_PORT: shorter than 6 characters, too short to redact "
+                                   "from the output: use a longer value (nothing was changed)")
+    assert run.result["pid"] == v1.result["pid"] and answer(server)["version"] == "v1"
 
 
 def test_accepted_statuses_and_the_text_the_answer_must_hold(server: Server, world: World):

@@ -4,21 +4,38 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 from typing import Iterator
 
 import pytest
 
-from ssm_action.agent.health import http_status, poll
+from ssm_action.agent.health import http_answer, http_status, poll
 from tests.agent.agent_fixtures import free_port
+
+ELSEWHERE = {"url": ""}  # /elsewhere's Location: another server's /200
 
 
 class Statuses(http.server.BaseHTTPRequestHandler):
-    """/200, /503, /redirect (to /200): each answers what its path says."""
+    """/200, /503, /redirect (to /200), /elsewhere (to another port), /ftp (to ftp://), /loop,
+    /drip (a 200 whose 8-byte body comes one byte every 0.5 s): each answers what its path says."""
+
+    protocol_version = "HTTP/1.1"
 
     def do_GET(self):  # noqa: N802 - the http.server name
-        if self.path == "/redirect":
+        moved = {"/redirect": "/200", "/elsewhere": ELSEWHERE["url"], "/loop": "/loop",
+                 "/ftp": "ftp://127.0.0.1/200"}
+        if self.path == "/drip":
+            self.send_response(200)
+            self.send_header("Content-Length", "8")
+            self.end_headers()
+            for byte in b"dripping":
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.5)
+            return
+        if self.path in moved:
             self.send_response(302)
-            self.send_header("Location", "/200")
+            self.send_header("Location", moved[self.path])
         else:
             self.send_response(int(self.path.strip("/")))
         self.send_header("Content-Length", "0")
@@ -28,14 +45,22 @@ class Statuses(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def serve() -> tuple[http.server.ThreadingHTTPServer, str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Statuses)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 @pytest.fixture
 def base_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Statuses)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    server, url = serve()
+    other, ELSEWHERE["url"] = serve()
+    ELSEWHERE["url"] += "/200"
+    yield url
+    for each in (server, other):
+        each.shutdown()
+        each.server_close()
 
 
 def test_http_status(base_url: str):
@@ -43,6 +68,24 @@ def test_http_status(base_url: str):
     assert http_status(base_url + "/503", 5) == 503
     assert http_status(base_url + "/redirect", 5) == 200
     assert http_status(f"http://127.0.0.1:{free_port()}/", 1) is None  # nothing listens
+
+
+def test_an_answer_that_trickles_in_fails_at_the_deadline(base_url: str):
+    """Each byte comes well within a read timeout; the whole answer does not come within 1 s."""
+    answer = http_answer(base_url + "/drip", 1)
+    assert answer.status is None and answer.problem.startswith("gave no whole answer in time")
+    assert http_answer(base_url + "/drip", 30) == (200, "dripping", "", "")  # given the time, it passes
+
+
+def test_a_redirect_elsewhere_is_not_followed_and_counts_as_no_answer(base_url: str):
+    assert http_answer(ELSEWHERE["url"], 5).status == 200  # the other server is healthy
+    elsewhere = http_answer(base_url + "/elsewhere", 5)
+    assert elsewhere.status == 302 and elsewhere.problem == (
+        "redirects to %s, another scheme, host or port (not followed)" % ELSEWHERE["url"])
+    assert http_status(base_url + "/elsewhere", 5) is None
+    ftp = http_answer(base_url + "/ftp", 5)
+    assert ftp.status == 302 and "ftp://127.0.0.1/200, another scheme" in ftp.problem
+    assert http_answer(base_url + "/loop", 5).problem == "redirects more than 5 times"
 
 
 def test_poll_returns_as_soon_as_done_or_false_after_the_timeout():

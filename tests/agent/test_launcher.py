@@ -15,6 +15,7 @@ import pytest
 
 from ssm_action import payload
 from ssm_action.agent import last_words, launcher
+from ssm_action.agent.output import Redactor
 from tests.agent.aws_world import API_KEY, DB_URL, World, world_fixture  # noqa: F401 # fixture "world"
 from tests.agent.test_secrets import PY38
 
@@ -142,7 +143,7 @@ def test_the_last_words_of_an_app_that_cannot_import(tmp_path: Path):
     with open(log, "ab") as out:
         code = subprocess.run([sys.executable, "-c", f"print('connecting to {DB_URL}'); import waitress_nope"],
                               stdout=out, stderr=subprocess.STDOUT).returncode
-    lines = last_words.last_lines(last_words.read_since(str(log), offset), [DB_URL])
+    lines = last_words.last_lines(last_words.read_since(str(log), offset), Redactor([DB_URL]))
     assert "old output" not in " ".join(lines)
     assert lines[0] == "connecting to ***" and DB_URL not in " ".join(lines)
     assert last_words.exit_message(code, lines) == \
@@ -159,4 +160,4 @@ def test_a_silent_death_and_a_plain_last_line():
 
 @pytest.mark.parametrize("secret", ["s3cr3t-pw-line1\ns3cr3t-pw-line2"])
 def test_a_value_over_two_lines_is_redacted_whole(secret: str):
-    assert last_words.last_lines(f"before\n{secret}\nafter", [secret]) == ["before", "***", "after"]
+    assert last_words.last_lines(f"before\n{secret}\nafter", Redactor([secret])) == ["before", "***", "after"]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from urllib.parse import quote, quote_plus
+
 import pytest
 
 from ssm_action.agent import output
@@ -20,6 +24,22 @@ def test_a_secret_url_is_replaced_whole_before_url_credentials_are_stripped():
     assert redact(f"connecting to {url} failed") == "connecting to *** failed"  # not postgresql://***@db...
     redact.add(["later-added-key"])
     assert redact("key later-added-key, url " + url) == "key ***, url ***"
+
+
+def test_every_form_a_program_prints_a_secret_in_is_redacted():
+    """As is, JSON- and repr()-escaped (also twice, as JSON in JSON), URL-encoded, base64 at any
+    byte alignment, hex escapes in either case; a value under 6 characters is not searched for."""
+    secret = 'p@ss "wörd"/\\x?'
+    redact = output.Redactor([secret, "short"])
+    printed = [secret, json.dumps(secret), json.dumps(secret, ensure_ascii=False), json.dumps(json.dumps(secret)),
+               repr(secret), repr(secret.encode()), repr(repr(secret)), quote(secret), quote(secret, safe=""),
+               quote_plus(secret), quote(secret).lower(), json.dumps(secret).upper()]
+    printed += [base64.b64encode(prefix + secret.encode()).decode() for prefix in (b"", b"x", b"xy", b"xyz")]
+    printed += [base64.urlsafe_b64encode(b"key=" + secret.encode() + b";").decode()]
+    for text in printed:
+        redacted = redact(f"got {text} here")
+        assert text not in redacted and "***" in redacted, (text, redacted)
+    assert redact("a short value") == "a short value"
 
 
 def test_result_line_is_redacted_before_json_escaping(capsys: pytest.CaptureFixture):

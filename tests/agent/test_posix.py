@@ -29,22 +29,27 @@ def test_posix_alive_sees_exited_and_zombie_processes():
     assert plat.alive(os.getpid())
 
 
-def test_posix_finds_and_stops_the_app_by_command_line(tmp_path: Path):
+def test_posix_finds_and_stops_the_app_by_its_exact_command(tmp_path: Path):
     plat = posix.PosixPlatform()
     entry = tmp_path / "app.py"
     entry.write_text("import time\ntime.sleep(60)\n")
     app = subprocess.Popen([sys.executable, str(entry)], start_new_session=True)
     other = subprocess.Popen(["sleep", "60", str(entry)])
+    match = host.AppMatch((sys.executable, str(entry)), str(Path(sys.executable).parent), "")
     try:
         # Right after fork the child still shows the parent's command line: wait for its exec.
         deadline = time.monotonic() + 10
-        while plat.find_app_pids([str(entry)]) != [app.pid] and time.monotonic() < deadline:
+        while plat.find_app_pids(match) != [app.pid] and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert plat.find_app_pids([str(entry)]) == [app.pid]
+        assert plat.find_app_pids(match) == [app.pid]
+        assert plat.find_app_pids(match._replace(folder=str(tmp_path))) == []  # it works elsewhere
+        assert plat.find_app_pids(match._replace(folder=os.getcwd())) == [app.pid]
+        started = plat.started(app.pid)
+        assert started and started == plat.started(app.pid)
         assert plat.terminate(app.pid, force=False) is True
         assert app.wait(timeout=10) == -15
         assert plat.terminate(app.pid, force=False) is False
-        assert plat.find_app_pids([str(entry)]) == []
+        assert plat.find_app_pids(match) == [] and plat.started(app.pid) is None
     finally:
         for proc in (app, other):
             proc.kill()

@@ -31,14 +31,18 @@ class SchtasksStandIn:
     def __init__(self, registered: str | None = None) -> None:
         self.calls: list[list[str]] = []
         self.registered = registered
+        self.name = ""  # the task's name once created ("" answers to any)
 
     def __call__(self, argv: list[str], timeout: float = 0) -> Ran:
-        self.calls.append(argv)
         verb = argv[1]
+        if verb == "/Query" and self.name and argv[3] != self.name:
+            return Ran(1, "", "ERROR: The system cannot find the file specified.")  # another task: none
+        self.calls.append(argv)
         if verb == "/Query":
             return Ran(0, self.registered, "") if self.registered else Ran(
                 1, "", "ERROR: The system cannot find the file specified.")
         if verb == "/Create":
+            self.name = argv[3]
             self.registered = Path(argv[argv.index("/XML") + 1]).read_bytes().decode("utf-16")
         if verb == "/Delete":
             self.registered = None
@@ -93,6 +97,13 @@ def test_arguments_are_quoted_by_windows_rules_and_xml_escaped():
     assert text(root, "t:Actions/t:Exec/t:Arguments") == \
         '-m waitress --listen=127.0.0.1:8000 "say \\"<hi> & bye\\"" "C:\\my app\\\\"'
     assert "&lt;hi&gt; &amp; bye" in xml and text(root, "t:RegistrationInfo/t:Description") == "a <b> & c"
+
+
+@pytest.mark.parametrize("cwd, spec", [("C:\\apps\\50%off", "C:\\apps\\50%off.deploy\\launch.json"),
+                                       ("C:\\apps\\web", "C:\\apps\\%PATH%.deploy\\launch.json")])
+def test_a_percent_task_scheduler_would_expand_is_refused(cwd: str, spec: str):
+    with pytest.raises(StepError, match="holds a %, which Task Scheduler would expand as a variable"):
+        st.task_xml("web", ["C:\\py\\python.exe", "-I", "agent.pyz", "--launch", spec], cwd)
 
 
 def test_install_start_stop_rollback_and_remove_call_schtasks(tmp_path: Path):

@@ -4,6 +4,7 @@ and restart), and on Windows by the task's XML and the schtasks calls (Task Sche
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -25,7 +26,9 @@ from tests.agent.systemd_container import SystemdContainer, agent_folder, podman
 from tests.agent.test_app_deploy import SECRETS, SERVE, sha
 from tests.agent.test_systemd_host import serving, systemd_image, wait_for  # noqa: F401 # fixture
 
-UNIT = "ssm-app-app.service"
+UNIT = "ssm-app-app-%s.service" % hashlib.sha256(b"/srv/app").hexdigest()[:8]  # the folder's name, its path's hash
+OLD_UNIT = "ssm-app-app.service"  # as an older agent named it: the folder's name alone
+TASK = "\\ssm-deploy\\notes-%s" % hashlib.sha256(b"c:\\apps\\notes").hexdigest()[:8]  # of C:\apps\notes
 
 
 # --- Windows: the task's definition and the schtasks calls
@@ -50,7 +53,7 @@ def test_the_windows_task_runs_the_launcher_at_boot_as_the_account_without_a_tim
     monkeypatch.setattr(service_module, "shipped_agent", lambda: __file__)  # any file stands in for the zipapp
     host, schtasks = windows_service(tmp_path, app_user="CORP\\svc-notes")
     argv = ["C:\\apps\\notes\\.venv\\Scripts\\waitress-serve.exe", "--listen=127.0.0.1:8000", "app:app"]
-    assert host.install(argv, {"NOTES_MODE": "production"}, SECRETS, "c" * 40) == "task \\ssm-deploy\\notes installed"
+    assert host.install(argv, {"NOTES_MODE": "production"}, SECRETS, "c" * 40) == f"task {TASK} installed"
     root = parsed(schtasks.registered or "")
     agent, spec = str(tmp_path / "notes.deploy" / "agent.pyz"), str(tmp_path / "notes.deploy" / "launch.json")
     assert text(root, "t:Actions/t:Exec/t:Command") == sys.executable
@@ -74,7 +77,7 @@ def test_the_windows_task_runs_the_launcher_at_boot_as_the_account_without_a_tim
     first = schtasks.registered
     host.install(argv + ["--threads=8"], {}, SECRETS, "d" * 40)
     assert "--threads=8" in json.loads(Path(spec).read_text())["argv"]
-    assert host.restore_previous() == "task \\ssm-deploy\\notes restored"
+    assert host.restore_previous() == f"task {TASK} restored"
     assert schtasks.registered == first and json.loads(Path(spec).read_text())["argv"] == argv
 
 
@@ -170,6 +173,25 @@ def test_the_agent_deploys_a_service_restarts_it_and_rolls_back_its_definition(b
     assert DB_URL not in first["out"] + second["out"]
 
 
+@pytest.mark.slow
+@pytest.mark.container
+def test_the_unit_an_older_agent_named_after_the_folder_is_replaced_not_left_running(box: Box):
+    first = box.deploy(commit(box.srv / "origin", "v1"))
+    assert first["status"] == "success", first["out"]
+    box.container.sh(f"systemctl disable --now {UNIT} && mv /etc/systemd/system/{UNIT} /etc/systemd/system/{OLD_UNIT}"
+                     f" && systemctl daemon-reload && systemctl enable --now {OLD_UNIT}")
+    assert wait_for(lambda: serving(box.port))["version"] == "v1"  # the older agent's unit runs the app
+    second = box.deploy(commit(box.srv / "origin", "v2"))
+    assert second["status"] == "success", second["out"]
+    assert f"unit {OLD_UNIT} removed, its definition now {UNIT}; stopped {UNIT}" in second["out"]
+    assert box.container.sh(f"systemctl is-active {OLD_UNIT}; test -e /etc/systemd/system/{OLD_UNIT} && echo there",
+                            check=False).stdout.split() == ["inactive"]
+    assert wait_for(lambda: serving(box.port))["version"] == "v2" and second["pid"] == int(box.unit("MainPID"))
+    third = box.deploy(commit(box.srv / "origin", "v3", prelude='raise SystemExit("v3 cannot start")'))
+    assert third["status"] == "rolled_back", third["out"]  # the definition put back: v2's, under the new name
+    assert wait_for(lambda: serving(box.port))["version"] == "v2"
+
+
 # --- a switch of app-host from service to process: the old host removed, kept for a rollback
 
 def test_a_retired_task_is_ended_deleted_and_kept_and_a_rollback_registers_it_again(
@@ -180,12 +202,12 @@ def test_a_retired_task_is_ended_deleted_and_kept_and_a_rollback_registers_it_ag
     host.install(argv, {}, SECRETS, "c" * 40)
     first, spec = schtasks.registered, Path(host.spec)
     schtasks.calls.clear()
-    assert host.retire() == ("ended task \\ssm-deploy\\notes; task \\ssm-deploy\\notes removed "
+    assert host.retire() == (f"ended task {TASK}; task {TASK} removed "
                              "(app host is process now)")
     assert [call[1] for call in schtasks.calls] == ["/Query", "/Query", "/End", "/Query", "/End", "/Delete"]
     assert schtasks.registered is None and not spec.exists()  # no task starts the old definition at boot
     assert host.retire() == ""  # nothing left to retire
-    assert host.restore_previous() == "task \\ssm-deploy\\notes restored"
+    assert host.restore_previous() == f"task {TASK} restored"
     assert schtasks.registered == first and json.loads(spec.read_text())["argv"] == argv
 
 
@@ -221,7 +243,7 @@ def test_a_deploy_as_a_process_retires_the_earlier_service_and_its_rollback_brin
     assert schtasks.registered is None and app.retired is not None
     back = app.as_started_with({**app.p, "app_host": "service"})  # the version put back ran as the service
     assert back.installed  # so its start restores the kept definition instead of leaving none
-    assert back.service.restore_previous() == "task \\ssm-deploy\\notes restored" and schtasks.registered
+    assert back.service.restore_previous() == f"task {TASK} restored" and schtasks.registered
 
 
 def test_without_the_service_modules_the_retire_says_what_is_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

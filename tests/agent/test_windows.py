@@ -10,7 +10,7 @@ import types
 
 import pytest
 
-from ssm_action.agent import windows, winproc
+from ssm_action.agent import host, windows, winproc
 from ssm_action.agent.errors import StepError
 
 WIN = windows.WindowsPlatform(system_root=r"C:\Windows")
@@ -58,9 +58,11 @@ def test_windows_hook_runners():
     assert WIN.hook_suffixes == (".ps1", ".cmd", ".py")
     hook = r"C:\apps\shop\deploy\hooks\pre-stop.ps1"
     assert WIN.hook_argv(hook, "py.exe") == POWERSHELL + ["-File", hook]
-    cmd = r"C:\apps\shop\deploy\hooks\post-start.CMD"
-    assert WIN.hook_argv(cmd, "py.exe") == [r"C:\Windows\System32\cmd.exe", "/d", "/c", cmd]
+    cmd = r"C:\apps\R&D (new)\deploy\hooks\post-start.CMD"  # & ( ) would end or change an unquoted command
+    assert WIN.hook_argv(cmd, "py.exe") == r'"C:\Windows\System32\cmd.exe" /d /v:off /s /c ""%s""' % cmd
     assert WIN.hook_argv(r"C:\h\post-start.py", "py.exe") == ["py.exe", r"C:\h\post-start.py"]
+    with pytest.raises(StepError, match=r"cannot be run by cmd.exe: it would expand the % in the path"):
+        WIN.hook_argv(r"C:\apps\%USERPROFILE%\deploy\hooks\post-start.cmd", "py.exe")
 
 
 def test_windows_start_is_detached_out_of_the_job(fake_popen):
@@ -102,18 +104,36 @@ def fake_processes(monkeypatch: pytest.MonkeyPatch, procs: dict, me: bool = True
 
 
 LAUNCHER = r'"C:\apps\shop\.venv\Scripts\pythonw.exe" C:\apps\shop\app.py'
+SHOP = host.AppMatch((VENV + r"\Scripts\pythonw.exe", ENTRY), VENV + r"\Scripts", "")
 
 
-def test_windows_finds_the_app_by_command_line_the_launcher_pair_as_one(monkeypatch):
+def test_windows_finds_the_app_by_its_exact_command_the_launcher_pair_as_one(monkeypatch):
     fake_processes(monkeypatch, {
         10: (1, LAUNCHER),  # the venv launcher ...
-        11: (10, r"C:\Python311\pythonw.exe C:\APPS\shop\app.py"),  # ... and its child
+        11: (10, r"C:\Python311\pythonw.exe C:\APPS\shop\app.py"),  # ... and its child (not the venv's)
         12: (1, r"notepad.exe C:\apps\shop\app.py"),
-        13: (1, r"C:\Python311\python.exe C:\apps\other\app.py"),
+        13: (1, r"C:\Python311\python.exe C:\apps\shop\app.py"),  # another python: not ours
         14: (1, None),  # unreadable (a system process)
-        15: (99, r"C:\Python311\python.exe C:\apps\shop\app.py"),  # an orphaned child
+        15: (99, r"c:\apps\SHOP\.venv\scripts\PYTHONW.EXE C:\apps\shop\app.py"),  # an orphan (paths: any case)
+        16: (1, r"C:\apps\shop\.venv\Scripts\pythonw.exe C:\apps\shop\app.py --more"),
     })
-    assert WIN.find_app_pids([ENTRY]) == [10, 15]
+    assert WIN.find_app_pids(SHOP) == [10, 15]
+
+
+def test_windows_the_same_module_command_of_another_app_is_not_ours(monkeypatch):
+    """Two apps started as ``-m app``: each by its own venv's interpreter, never by a substring
+    (``-m app`` is in ``-m apple``) or by the command's words alone."""
+    other = r"C:\apps\other\.venv\Scripts\pythonw.exe"
+    fake_processes(monkeypatch, {
+        30: (1, VENV + r"\Scripts\pythonw.exe -m app"),
+        31: (1, other + " -m app"),
+        32: (1, VENV + r"\Scripts\pythonw.exe -m apple"),
+        33: (1, r'"%s\Scripts\python.exe" "-m" "app"' % VENV),  # quoted words are the same words
+    })
+    module = host.AppMatch((VENV + r"\Scripts\pythonw.exe", "-m", "app"), VENV + r"\Scripts", "")
+    assert WIN.find_app_pids(module) == [30]
+    assert WIN.find_app_pids(module._replace(argv=())) == [30, 32, 33]  # any python of the venv
+    assert WIN.find_app_pids(module._replace(folder=r"C:\apps\shop")) == []  # no working folder here
 
 
 def test_windows_finds_a_console_script_app_by_its_launcher(monkeypatch):
@@ -125,22 +145,29 @@ def test_windows_finds_a_console_script_app_by_its_launcher(monkeypatch):
         21: (20, r'"C:\apps\shop\.venv\Scripts\python.exe" "%s" --listen=127.0.0.1:8000 app:app'
              % script),
         22: (21, r'"C:\Python313\python.exe" "%s" --listen=127.0.0.1:8000 app:app' % script),
-        23: (1, r"C:\apps\other\.venv\Scripts\waitress-serve.exe app:app"),
+        23: (1, r"C:\apps\other\.venv\Scripts\waitress-serve.exe --listen=127.0.0.1:8000 app:app"),
     })
-    assert WIN.find_app_pids([script.upper()]) == [20]
+    match = host.AppMatch((script.upper(), "--listen=127.0.0.1:8000", "app:app"), VENV + r"\Scripts", "")
+    assert WIN.find_app_pids(match) == [20]
+
+
+def test_windows_command_lines_split_as_the_c_runtime_does():
+    for argv in ([r"C:\a b\python.exe", "-m", "app"], ["x", 'say "hi"', "a\\", 'b\\"c', ""],
+                 [r"C:\R&D\app.py", "%PATH%"]):
+        assert windows.split_command_line(subprocess.list2cmdline(argv)) == argv
 
 
 def test_windows_a_process_list_without_the_agent_is_an_error(monkeypatch):
     fake_processes(monkeypatch, {}, me=False)  # empty, as Wine's stub PowerShell answered
     with pytest.raises(StepError, match="lacks the agent's own pid"):
-        WIN.find_app_pids([ENTRY])
+        WIN.find_app_pids(SHOP)
 
     def broken():
         raise OSError("snapshot refused")
 
     monkeypatch.setattr(winproc, "snapshot", broken)
     with pytest.raises(StepError, match="listing processes failed: snapshot refused"):
-        WIN.find_app_pids(ENTRY)
+        WIN.find_app_pids(SHOP)
 
 
 def test_windows_terminate_forced_ends_the_tree_children_first(monkeypatch):

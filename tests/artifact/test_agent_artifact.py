@@ -130,6 +130,25 @@ def test_unsafe_members_are_refused_before_anything_is_written(tmp_path: Path, n
     assert os.listdir(target.parent) == [] and not (tmp_path / "outside.txt").exists()
 
 
+@pytest.mark.parametrize("name", ["CON", "aux.py", "pkg/COM1", "nul.tar.gz", "LPT9.txt", "conout$", "notes.",
+                                  "dir. /x", "trailing ", "a?b", "a|b"])
+def test_windows_refuses_device_names_and_names_it_cannot_keep(name: str):
+    """On a Windows server these open a device (aux.py is AUX), lose their trailing dot or space, or
+    cannot be made; on Linux they are ordinary names."""
+    assert "Windows reserves" in (artifact.unsafe_name(name, windows=True) or "")
+    assert artifact.unsafe_name(name, windows=False) is None
+    assert artifact.unsafe_name("console.py", True) is None and artifact.unsafe_name("com10", True) is None
+
+
+def test_a_reserved_name_is_refused_by_a_windows_unpack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(artifact, "WINDOWS", True)  # the check a Windows server makes; the unpack itself is POSIX here
+    target = tmp_path / "releases" / "r1"
+    target.parent.mkdir()
+    with pytest.raises(StepError, match="the artifact holds 'app/aux.py', a name Windows reserves"):
+        artifact.unpack(str(zip_with(tmp_path / "a.zip", "app/aux.py")), str(target))
+    assert os.listdir(target.parent) == []
+
+
 def test_an_unpack_is_whole_or_absent(tmp_path: Path):
     archive = tmp_path / "a.zip"
     with zipfile.ZipFile(archive, "w") as out:

@@ -77,3 +77,12 @@ def test_a_ps1_hook_is_handed_to_powershell_which_cannot_run_here(running: WinAp
                                       "-ExecutionPolicy", "Bypass", "-File"]]
     assert ntpath.normpath(ran[0][-1]) == APP_DIR + "\\deploy\\hooks\\pre-stop.ps1", ran
     assert running.serving() == before and running.state("app.json")["pid"] == pid
+
+
+def test_a_cmd_hook_in_a_folder_with_an_ampersand_runs(running: WinApp):
+    """Outside quotes cmd.exe ends a command at '&': the hook's path goes to it quoted whole."""
+    log = r"C:\srv\ampersand.txt"
+    sha = running.commit("ampersand", files={"deploy/R&D/post-start.cmd": "@echo ran %%DEPLOY_PHASE%%>> %s\r\n" % log})
+    run = running.deploy(sha, hooks_dir="deploy\\R&D")
+    assert run.code == ExitCode.OK, run.out + run.err
+    assert "ran post-start.cmd" in run.out and running.path(log).read_text().split() == ["ran", "post-start"]

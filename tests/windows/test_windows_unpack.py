@@ -6,6 +6,7 @@ not run under Wine; the files come from the real script's literals (tests/ssm/un
 from __future__ import annotations
 
 import json
+import zipfile
 
 import boto3
 import pytest
@@ -58,3 +59,21 @@ def test_the_windows_python_fetches_the_agent_from_s3_and_refuses_another(window
     ran = wine.run([python, *(wine.windows(path) for path in laid)], timeout=120)
     assert ran.code == bootstrap.NO_AGENT_EXIT and "it was not run" in ran.err
     assert not laid.agent.exists()
+
+
+def test_a_windows_server_refuses_an_artifact_with_a_device_name(windows_host: WindowsHost):
+    """aux.py opens the device AUX on Windows: the agent's unpack refuses the artifact before it writes."""
+    wine = windows_host.wine
+    folder = wine.linux(r"C:\ssm\reserved")
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(folder / "a.zip", "w") as archive:
+        archive.writestr("ok.txt", "fine")
+        archive.writestr("app/aux.py", "x = 1\n")
+    agent = wine.windows(payload.write(folder, frozenset({"artifact"})))
+    script = folder / "unpack.py"
+    script.write_text(f"import sys\nsys.path.insert(0, {agent!r})\nfrom ssm_action.agent import artifact\n"
+                      "try:\n    artifact.unpack(r'C:\\ssm\\reserved\\a.zip', r'C:\\ssm\\reserved\\r1')\n"
+                      "except Exception as exc:\n    print(exc)\n")
+    ran = wine.run([windows_host.python(NEWEST), wine.windows(script)], timeout=120)
+    assert "the artifact holds 'app/aux.py', a name Windows reserves for a device" in ran.out, ran.out + ran.err
+    assert not (folder / "r1").exists() and not (folder / "r1.partial").exists()
