@@ -17,6 +17,7 @@ import os
 import subprocess  # nosec B404 # running the app is this module's job
 import threading
 import time
+import traceback
 from ctypes import wintypes
 from typing import IO, Any, Dict, List, Optional
 
@@ -106,8 +107,10 @@ class ServiceProcess:
                     launcher.note(log, str(exc))
                     code = launcher.EX_NOCMD
                 launcher.note(log, "service %s stopped" % self.name)
-        except Exception:  # an unreadable spec: STOPPED with a code, never a hung START_PENDING
+        except Exception:  # STOPPED with a code, never a hung START_PENDING; why, beside the spec
             code = launcher.EX_CONFIG
+            with open(self.spec_path + ".error.txt", "w", encoding="utf-8") as out:
+                traceback.print_exc(file=out)
         self.exit_code = code
         self.report(STOPPED, 0, code)
 
