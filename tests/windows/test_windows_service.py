@@ -26,13 +26,16 @@ from typing import Any, Callable, Iterator, TypeVar
 import pytest
 
 from ssm_action import payload
+from ssm_action.contract import ExitCode
 from ssm_action.agent import launcher, service, winservice
 from tests.agent.agent_fixtures import free_port, http_get
 from tests.agent.aws_world import API_KEY, DB_URL, World, world_fixture  # noqa: F401 # fixture "world"
 from tests.windows.host import NEWEST, OLDEST, WindowsHost
 from tests.windows.test_windows_launcher import fingerprints, wait_for
 from tests.windows.wine import Wine
-from tests.windows.winapp import WINDOWS, wine_processes
+from tests.windows.test_windows_deploy import step_line
+from tests.windows.winapp import APP_DIR as WINAPP_DIR
+from tests.windows.winapp import STOP_MARKER, WINDOWS, WinApp, wine_processes
 
 pytestmark = WINDOWS
 T = TypeVar("T")
@@ -277,3 +280,30 @@ def test_the_service_starts_the_app_with_its_secrets_stops_it_gracefully_or_by_f
         if path.is_file():
             data = path.read_bytes()
             assert DB_URL.encode() not in data and API_KEY.encode() not in data, path
+
+
+def test_the_agent_deploys_the_app_as_a_windows_service_and_a_redeploy_stops_it_gracefully(app: WinApp):
+    """The whole agent with app-host service: the start step installs and starts the service, the
+    verify step checks it through the SCM, the next deploy's stop goes through the SCM gracefully."""
+    name = winservice.service_name(WINAPP_DIR)
+    ops = [app.python, app.wine.windows(app.host.wine.linux(r"C:\ssm\winsvcops.py")),
+           app.host.agent_command(app.python, payload.extras_for({"app_host": "service", "platform": "windows"}))[1]]
+    app.wine.linux(r"C:\ssm\winsvcops.py").write_text(OPS)
+    one_scm(app.wine)
+    with app.wine.popen([app.python, "-c", KEEPER]):
+        try:
+            v1 = app.commit("v1")
+            first = app.deploy(v1, app_host="service")
+            assert first.code == ExitCode.OK, first.out + first.err
+            assert app.get() == (200, "v1 tinydep-1.0")
+            assert "service %s installed" % name in step_line(first.out, "start"), first.out
+            v2 = app.commit("v2")
+            second = app.deploy(v2, app_host="service")
+            assert second.code == ExitCode.OK, second.out + second.err
+            assert "stopped service %s (pid " % name in step_line(second.out, "stop"), second.out
+            assert app.path(STOP_MARKER % "v1").exists()  # the app's atexit ran: a graceful stop
+            assert "service %s updated" % name in step_line(second.out, "start")
+            assert app.get() == (200, "v2 tinydep-1.0")
+        finally:
+            app.dirty = True
+            app.wine.run(ops + ["remove", name, WINAPP_DIR + r".deploy\service"], timeout=180)
