@@ -153,6 +153,11 @@ class Service:
         if self.unit:
             return self.unit.active() and self.unit.restarts() == self.restarts
         pid = self.pid()
+        if self.scm:  # the service writes the app's pid once it started it: until then it is starting
+            if self.scm.state().state not in ("running", "start_pending"):
+                return False
+            if pid is None:
+                return self.first_pid is None
         if self.first_pid is None:
             self.first_pid = pid
         running = self.scm.state().state == "running" if self.scm else (

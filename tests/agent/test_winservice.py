@@ -99,6 +99,9 @@ class ScmStandIn:
         self.definition = None
         return "no service %s" % self.name
 
+    def state(self) -> winservice.Status:
+        return winservice.Status("running" if self.running else "stopped", 4242, 0)
+
 
 def test_an_app_run_by_the_earlier_task_moves_to_the_service_once_and_a_rollback_before_that_keeps_the_task(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -136,3 +139,24 @@ def _shell(standin: Any) -> Any:
 
 def _params(host: service_module.Service) -> dict[str, Any]:
     return {"app_user": host.user or "", "stop_timeout": host.stop_timeout, "app_host": "service"}
+
+
+def test_a_service_that_has_not_started_the_app_yet_is_starting_not_dead(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch):
+    """StartServiceW returns before the service has started the app and written its pid: the verify
+    step saw "the app exited" 0.03 s after the start (seen under Wine)."""
+    monkeypatch.setattr(service_module, "shipped_agent", lambda: __file__)
+    scm = ScmStandIn()
+    monkeypatch.setattr(winservice.WindowsService, "of", classmethod(lambda cls, *args: scm))
+    old, schtasks = windows_service(tmp_path)
+    host = service_module.Service(old.plat, _shell(schtasks), old.records, old.where, _params(old))
+    monkeypatch.setattr(host.plat, "alive", lambda pid: pid == 777)
+    host.start()
+    assert host.alive()  # running, no app pid written yet
+    host.records.write(service_module.PID, {"pid": 777})
+    assert host.alive()
+    host.records.write(service_module.PID, {"pid": 778})  # restarted since: a crash, not alive
+    assert not host.alive()
+    scm.running = False
+    host.records.remove(service_module.PID)
+    assert not host.alive()
