@@ -38,7 +38,7 @@ INLINE, S3 = (False,), (True,)  # an artifact needs s3-bucket, so its agent alwa
 CASES: list[tuple[str, dict[str, str], frozenset[str] | None, tuple[bool, ...]]] = [
     ("default", {}, None, INLINE + S3),
     ("service+secrets", SERVICE, None, INLINE + S3),
-    ("every module", SERVICE, frozenset(payload.EXTRAS), INLINE),
+    ("every module", SERVICE, frozenset(payload.EXTRAS), INLINE),  # that an inline command can carry
     ("service+artifact", {**SERVICE, **ARTIFACT}, None, S3),
 ]
 
@@ -56,7 +56,7 @@ def measure(workspace: Path, platform: str, inputs: dict[str, str], extras: froz
         the_plan = dataclasses.replace(the_plan, params={**the_plan.params, "artifact_url": url,
                                                          "artifact_sha256": "a" * 64, "artifact_size": 123_456_789})
     if extras is not None and not by_s3:
-        the_plan = dataclasses.replace(the_plan, payload=payload.build(extras))
+        the_plan = dataclasses.replace(the_plan, payload=payload.build(extras & payload.inline_extras(platform)))
     data = command.script_payload(the_plan, agent_url=url if by_s3 else "")
     parameters = {"commands": bootstrap.commands(platform, data),
                   "executionTimeout": [str(cfg.targets.execution_timeout)]}

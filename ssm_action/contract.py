@@ -68,7 +68,7 @@ PARAMS: Tuple[Param, ...] = (
     Param("app_command", "list", [], doc="the start command's words; empty: [python, entry]"),
     Param("app_env", "dict", {}, doc="plain environment variables for the app (not secret)"),
     Param("app_secrets", "dict", {}, doc="variable -> secret REFERENCE, resolved on the server"),
-    Param("app_host", "str", "process", doc="process (detached) or service (systemd / task)"),
+    Param("app_host", "str", "process", doc="process, service (systemd / Windows service) or task (Windows)"),
     Param("app_user", "str", "", doc="the service's account; empty: root / SYSTEM"),
     Param("health_status", "str", "2xx", doc="accepted codes: 200,204 or 2xx or 200-399"),
     Param("health_contains", "str", "", doc="text the health answer's body must hold"),
@@ -88,7 +88,7 @@ KINDS = {"str": ((str,), "a string"), "number": ((int, float), "a number"),
 PLATFORMS = ("windows", "linux")
 SOURCES = ("git", "artifact")
 INSTALLERS = ("auto", "pip", "uv")
-APP_HOSTS = ("process", "service")
+APP_HOSTS = ("process", "service", "task")
 ACTIONS = ("deploy", "status", "rollback")
 
 
@@ -219,9 +219,11 @@ def _app_checks(p: Dict[str, Any], path: Any) -> List[Tuple[bool, str]]:
          + REFERENCE_FORMS),
         (not set(p["app_secrets"]) & set(p["app_env"]), "app_secrets and app_env name the same "
          "variable: keep one"),
-        (p["app_host"] in APP_HOSTS, "app_host must be process or service"),
-        (bool(re.fullmatch(r"([A-Za-z0-9._-]{1,15}\\)?[A-Za-z0-9._ $-]{0,32}", p["app_user"])),
-         "app_user must be an account name (NAME, or DOMAIN\\NAME on Windows)"),
+        (p["app_host"] in APP_HOSTS, "app_host must be process, service or task"),
+        (p["app_host"] != "task" or p["platform"] == "windows",
+         "app_host task is a Windows Scheduled Task: on Linux use service"),
+        (bool(re.fullmatch(r"(NT SERVICE\\|[A-Za-z0-9._-]{1,15}\\)?[A-Za-z0-9._ $-]{0,32}", p["app_user"])),
+         "app_user must be an account name (NAME, DOMAIN\\NAME, NT SERVICE\\NAME or a gMSA DOMAIN\\NAME$)"),
         (bool(_STATUS.fullmatch(p["health_status"].replace(" ", ""))),
          "health_status must list codes or ranges, e.g. 2xx or 200,204 or 200-399"),
     ]

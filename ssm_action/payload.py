@@ -62,11 +62,19 @@ KEPT_AS_WRITTEN = ("ssm_action/agent/__init__.py",)
 EXTRAS: dict[str, tuple[str, ...]] = {
     "secrets": ("aws.py", "secrets.py"),
     "service-linux": ("service.py", "launcher.py", "systemd.py", "aws.py", "secrets.py"),
-    "service-windows": ("service.py", "launcher.py", "scheduled_task.py", "aws.py", "secrets.py"),
+    "service-windows": ("service.py", "launcher.py", "scheduled_task.py", "winservice.py",
+                        "winservice_run.py", "aws.py", "secrets.py"),
     "artifact": ("artifact.py", "links.py", "releases.py", "wheelhouse.py", "delivery.py"),
 }
 OPTIONAL = frozenset(module for modules in EXTRAS.values() for module in modules)
 GIT_ONLY = ("backups.py",)  # core, but not shipped with the artifact modules: releases, not zip backups, there
+
+
+def inline_extras(platform: str) -> frozenset[str]:
+    """Every feature a command for ``platform`` can carry inline: never the other platform's service host,
+    nor the artifact modules (source: artifact needs s3-bucket, so that agent always comes from S3)."""
+    return frozenset(name for name in EXTRAS if name != "artifact" and (
+        not name.startswith("service-") or name == f"service-{platform}"))
 
 
 def extras_for(params: dict[str, Any]) -> frozenset[str]:
@@ -74,7 +82,7 @@ def extras_for(params: dict[str, Any]) -> frozenset[str]:
     wanted = set()
     if params.get("app_secrets"):
         wanted.add("secrets")
-    if params.get("app_host") == "service":
+    if params.get("app_host") in ("service", "task"):
         wanted.add(f"service-{params.get('platform')}")
     if params.get("source") == "artifact":
         wanted.add("artifact")

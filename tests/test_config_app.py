@@ -52,9 +52,9 @@ def test_every_bad_app_input_is_reported_at_once_naming_value_and_fix(tmp_path: 
                                                             "1X=ssm:/a"]
     first = found["app-secrets"][0][1]
     assert first.startswith("line 1: DB_URL: 'vault:db' is not a secret reference: use ssm:/path/to/parameter")
-    assert found["app-host"] == [("docker", "must be one of: process, service.")]
-    assert found["app-user"] == [("notes", "is used only with app-host: service; set app-host: service, or "
-                                           "clear app-user.")]
+    assert found["app-host"] == [("docker", "must be one of: process, service, task.")]
+    assert found["app-user"] == [("notes", "is used only with app-host: service (or task); set app-host: "
+                                           "service, or clear app-user.")]
     assert set(found) >= {"stop-timeout", "start-grace"}
     cfg_errors = errors_for(tmp_path, app_command="../run.py --port 1", health_check_status="ok")
     assert cfg_errors["app-command"][0][1].startswith("is refused by the deploy agent: app_command must start with")
@@ -71,3 +71,14 @@ def test_a_variable_in_both_env_and_secrets_is_refused(tmp_path: Path):
 def test_app_command_replaces_app_entry(tmp_path: Path):
     assert parse(tmp_path, **dict(DEPLOY, app_entry="", app_command="-m uvicorn notes.main:app"))[1] == []
     assert "app-entry" in errors_for(tmp_path, app_entry="")
+
+
+def test_app_host_task_is_windows_only_and_windows_service_accounts_are_accepted(tmp_path: Path):
+    found = errors_for(tmp_path, app_host="task")
+    assert found["app-host"] == [("task", "is refused by the deploy agent: app_host task is a Windows Scheduled "
+                                          "Task: on Linux use service.")]
+    windows = dict(DEPLOY, app_directory="C:\\apps\\notes", platform="windows")
+    for host, user in (("task", ""), ("service", "NT SERVICE\\ssm-app-notes"), ("service", "CORP\\svc-notes$")):
+        params = plan.build(deploy_config(tmp_path, **dict(windows, app_host=host, app_user=user)), CTX,
+                            "production").params
+        assert (params["app_host"], params["app_user"]) == (host, user)

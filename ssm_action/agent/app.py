@@ -53,7 +53,7 @@ class App:
         self.state = state
         self.command = command.resolve(plat, where, params)
         self.service: Optional[Service] = None
-        if params["app_host"] == "service":
+        if params["app_host"] in ("service", "task"):
             from ssm_action.agent import service
             self.service = service.Service(plat, shell, records, where, params)
         self.secrets: Dict[str, str] = {}  # values: in memory only, redacted from every line
@@ -261,7 +261,7 @@ class App:
     def verify_started(self) -> str:
         proc, service = self.proc, self.service
         if service:
-            return self.verify(service.alive, service.pid() or 0, self.p["start_grace"])
+            return self.verify(service.alive, service.pid() or 0, self.p["start_grace"]) + service.settled()
         assert proc is not None  # nosec B101 # the start step ran before verify
         return self.verify(lambda: proc.poll() is None, proc.pid, self.p["start_grace"])
 

@@ -3,6 +3,7 @@
     python agent.pyz --params-file PATH     # a JSON parameter object
     python agent.pyz --params-b64 B64       # the same JSON, UTF-8, base64
     python agent.pyz --launch SPEC          # a service's start command (launcher.py)
+    python agent.pyz --service NAME SPEC    # a Windows service's binary (winservice_run.py)
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if argv[:1] == ["--launch"]:
         from ssm_action.agent import launcher
         return launcher.main(argv[1:])
+    if argv[:1] == ["--service"]:  # a Windows service's binary (winservice.py registers it)
+        from ssm_action.agent import winservice_run
+        return winservice_run.main(argv[1:])
     plat = local_platform()
     rep = Reporter(Redactor())
     try:

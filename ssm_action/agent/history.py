@@ -82,7 +82,7 @@ def put_back_params(params: Dict[str, Any], record: Any, rep: Reporter) -> Dict[
     need (said): its payload carries only the features of the deploy that sent it (payload.EXTRAS; the
     service modules include the secrets ones)."""
     wanted = start_params(params, record)
-    need = "service" if wanted["app_host"] == "service" else "secrets" if wanted["app_secrets"] else ""
+    need = "service" if wanted["app_host"] in ("service", "task") else "secrets" if wanted["app_secrets"] else ""
     if not need or importlib.util.find_spec("ssm_action.agent." + need):
         return wanted
     rep.say("the version put back was started with app-%s, which this agent does not carry: starting it "

@@ -1,4 +1,5 @@
-"""``app_host: service``: the app run by systemd (Linux) or Task Scheduler (Windows).
+"""``app_host: service``: the app run by systemd (Linux) or the Service Control Manager
+(Windows, winservice.py); ``app_host: task``: by Task Scheduler (Windows, scheduled_task.py).
 
 The definition's command is the launcher (launcher.py) from a copy of this agent in
 the state folder: ``<python> -I <app>.deploy/agent.pyz --launch <app>.deploy/launch.json``.
@@ -16,6 +17,7 @@ import html
 import os
 import re
 import shutil
+import subprocess  # nosec B404 # only list2cmdline, the Windows quoting rules
 import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
@@ -31,6 +33,7 @@ from ssm_action.contract import path_module
 if TYPE_CHECKING:  # one of them is shipped: the server's (payload.EXTRAS)
     from ssm_action.agent.scheduled_task import ScheduledTask
     from ssm_action.agent.systemd import SystemdUnit
+    from ssm_action.agent.winservice import WindowsService
 
 SPEC = SERVICE_SPEC
 PID = "service-app.json"  # the launcher writes the app's pid here
@@ -59,14 +62,23 @@ class Service:
         keep = records.path("service")
         self.unit: Optional[SystemdUnit] = None
         self.task: Optional[ScheduledTask] = None
+        self.scm: Optional[WindowsService] = None
         self.old: Union[SystemdUnit, ScheduledTask]  # the name an older agent gave: the folder's alone
         if plat.name == "windows":
             from ssm_action.agent import scheduled_task as st
             self.task, self.old = (st.ScheduledTask(st.task_name(n), shell.run, keep) for n in (unique, app))
+            # A process deploy retires what an earlier one installed: the task, else the service.
+            if params["app_host"] == "service" or (params["app_host"] == "process" and self.task.current() is None
+                                                   and self.old.current() is None):
+                from ssm_action.agent import winservice
+                self.scm = winservice.WindowsService.of(plat, where.app_dir, keep)
+                self.earlier_task = winservice.EarlierTask(self.task)  # moved to the service once
+                self.task = None
         else:
             from ssm_action.agent import systemd
             self.unit, self.old = (systemd.SystemdUnit(systemd.unit_name(n), shell.run, keep) for n in (unique, app))
-        self.host: Union[SystemdUnit, ScheduledTask] = self.unit or self.task  # type: ignore[assignment]
+        self.host: Union[SystemdUnit, ScheduledTask, WindowsService] = (
+            self.unit or self.task or self.scm)  # type: ignore[assignment]
         self.normcase = path.normcase
         self.spec = records.path(SPEC)
         self.kept_spec = os.path.join(keep, SPEC + ".previous")
@@ -85,24 +97,31 @@ class Service:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(self.kept_spec)
         owner = self.owner()
-        launcher.write_spec(self.spec, launcher.make_spec(
-            argv, self.where.app_dir, env, secrets, self.where.app_log, self.records.path(PID)),
-            owner)
+        spec = launcher.make_spec(argv, self.where.app_dir, env, secrets, self.where.app_log,
+                                  self.records.path(PID))
+        spec["stop_timeout"] = self.stop_timeout  # the Windows service's wait before it ends the app
+        launcher.write_spec(self.spec, spec, owner)
         if owner is not None:  # the launcher appends the app's output as the app's account
             open(self.where.app_log, "ab").close()
             os.chown(self.where.app_log, owner, -1)
         command = [sys.executable, "-I", agent, "--launch", self.spec]
         what = "%s %s (ssm-deploy-action)" % (self.app, sha[:12])
+        if self.scm:
+            return self.scm.install(subprocess.list2cmdline(
+                [sys.executable, "-I", agent, "--service", self.scm.name, self.spec]),
+                what, "%s at commit %s, managed by ssm-deploy-action (deploys replace this "
+                "definition)" % (self.where.app_dir, sha), self.user)
         if self.task:
             from ssm_action.agent.scheduled_task import task_xml
             return self.task.install(task_xml(what, command, self.where.app_dir, self.user),
                                      self.user)
         from ssm_action.agent.systemd import unit_text
-        return self.host.install(unit_text(what, command, self.where.app_dir, self.user,
+        assert self.unit is not None  # nosec B101 # neither a task nor a Windows service: Linux
+        return self.unit.install(unit_text(what, command, self.where.app_dir, self.user,
                                            self.stop_timeout))
 
     def owner(self) -> Optional[int]:
-        if not self.user or self.task:
+        if not self.user or not self.unit:
             return None
         import pwd
         try:
@@ -117,16 +136,17 @@ class Service:
         so it never runs beside the new one and a rollback can put it back. "" when there is none."""
         text = self.old.current() or ""
         found = re.search(r"WorkingDirectory[=>]([^<\r\n]*)", text)
-        if not found or self.host.current() is not None or self.normcase(html.unescape(found.group(1))) != \
+        renamed = self.earlier_task.task if self.scm else self.host  # a task moving to the service: renamed first
+        if not found or renamed.current() is not None or self.normcase(html.unescape(found.group(1))) != \
                 self.normcase(self.where.app_dir):
             return ""
         removed = self.old.remove()
-        if self.task:
-            from ssm_action.agent.scheduled_task import account_of
-            self.task.install(text, account_of(text))
+        if self.unit:
+            self.unit.install(text)
         else:
-            self.host.install(text)  # type: ignore[call-arg]
-        return "%s, its definition now %s; " % (removed, self.host.name)
+            from ssm_action.agent.scheduled_task import account_of
+            renamed.install(text, account_of(text))  # type: ignore[call-arg, arg-type]
+        return "%s, its definition now %s; " % (removed, renamed.name)
 
     def exists(self) -> bool:
         return self.host.current() is not None
@@ -143,6 +163,8 @@ class Service:
 
     def stop(self) -> str:
         adopted = self.adopt()
+        if self.scm:
+            return adopted + self.earlier_task.stop() + self.scm.stop(self.stop_timeout)
         if not self.exists():
             return adopted + "no service"
         return adopted + (self.unit.stop(self.stop_timeout) if self.unit else self.host.stop())  # type: ignore
@@ -158,9 +180,16 @@ class Service:
         if self.unit:
             return self.unit.active() and self.unit.restarts() == self.restarts
         pid = self.pid()
+        if self.scm:  # the service writes the app's pid once it started it: until then it is starting
+            if self.scm.state().state not in ("running", "start_pending"):
+                return False
+            if pid is None:
+                return self.first_pid is None
         if self.first_pid is None:
             self.first_pid = pid
-        return bool(self.task and self.task.state() == "Running" and pid is not None
+        running = self.scm.state().state == "running" if self.scm else (
+            self.task is not None and self.task.state() == "Running")
+        return bool(running and pid is not None
                     and pid == self.first_pid and self.plat.alive(pid))
 
     def exit_code(self) -> Optional[int]:
@@ -188,4 +217,12 @@ class Service:
         """The definition and spec in place before ``install`` (none: the service removed)."""
         if os.path.isfile(self.kept_spec):
             shutil.copyfile(self.kept_spec, self.spec)
-        return self.host.restore_previous()
+        done = self.host.restore_previous()
+        if self.scm and self.earlier_task.present():  # the version put back ran as the task
+            self.host = self.task = self.earlier_task.task
+            self.scm = None
+        return done
+
+    def settled(self) -> str:
+        """After the health check: the task of an earlier deploy removed, once the service serves."""
+        return self.earlier_task.remove() if self.scm else ""

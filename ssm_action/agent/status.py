@@ -47,6 +47,16 @@ def health_of(url: str, running: bool, timeout: float) -> Tuple[str, Optional[in
     return ("healthy" if code is not None and 200 <= code < 300 else "unhealthy"), code
 
 
+def service_note(params: Dict[str, Any], plat: Platform) -> str:
+    """The Windows service's state and process as the SCM says them ("" for every other host)."""
+    if plat.name != "windows" or params.get("app_host") != "service":
+        return ""
+    from ssm_action.agent import winservice  # shipped with app_host service (payload.EXTRAS)
+    name = winservice.service_name(params["app_dir"])
+    now = winservice.Scm(name).status()
+    return "; service %s %s%s" % (name, now.state, " (pid %d)" % now.pid if now.pid else "")
+
+
 def status(params: Dict[str, Any], plat: Platform, rep: Reporter) -> int:
     records = StateDir(Layout.of(params).state_dir)
     app = records.read(PID_FILE)
@@ -55,10 +65,11 @@ def status(params: Dict[str, Any], plat: Platform, rep: Reporter) -> int:
     last = records.read(history.LAST_DEPLOY) or None
     good = history.last_good(records)
     lock = lock_holder(records, plat)
-    rep.say("status: %s; %s; health %s%s; lock %s" % (
+    rep.say("status: %s; %s; health %s%s; lock %s%s" % (
         "running %s (pid %s) since %s" % (short(app.get("sha")), app["pid"], app.get("started")) if running
         else "no app process running", "last deploy %s: %s" % (last["deploy_id"], last["status"]) if last
-        else "no deploy recorded", health, " (HTTP %s)" % code if code else "", lock or "free"))
+        else "no deploy recorded", health, " (HTTP %s)" % code if code else "", lock or "free",
+        service_note(params, plat)))
     rep.result(AgentResult(
         "success", action="status", deploy_id=params["deploy_id"], running_sha=app.get("sha") if running else None,
         since=app.get("started") if running else None, pid=app["pid"] if running else None,

@@ -15,7 +15,7 @@ from ssm_action.contract import parse_secret_lines
 if TYPE_CHECKING:
     from ssm_action.config import Reader
 
-APP_HOSTS = ("process", "service")
+APP_HOSTS = ("process", "service", "task")
 VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -57,6 +57,6 @@ def read(r: Reader) -> AppConfig:
         health_check_status=r.text("health-check-status").replace(" ", ""),
         health_check_contains=r.raw["health-check-contains"],
     )
-    if app.app_user and app.app_host != "service":
-        r.fail("app-user", "is used only with app-host: service; set app-host: service, or clear app-user.")
+    if app.app_user and app.app_host == "process":
+        r.fail("app-user", "is used only with app-host: service (or task); set app-host: service, or clear app-user.")
     return app

@@ -35,7 +35,7 @@ TASK = "\\ssm-deploy\\notes-%s" % hashlib.sha256(b"c:\\apps\\notes").hexdigest()
 
 def windows_service(tmp_path: Path, **params: Any) -> tuple[service_module.Service, SchtasksStandIn]:
     raw = {"deploy_id": "7-1", "app_dir": "C:\\apps\\notes", "sha": "c" * 40, "platform": "windows",
-           "app_command": ["waitress-serve", "--listen=127.0.0.1:8000", "app:app"], "app_host": "service",
+           "app_command": ["waitress-serve", "--listen=127.0.0.1:8000", "app:app"], "app_host": "task",
            "app_secrets": SECRETS, **params}
     checked, errors = check_params(raw)
     assert errors == []
@@ -241,7 +241,7 @@ def test_a_deploy_as_a_process_retires_the_earlier_service_and_its_rollback_brin
     app, schtasks = process_app(tmp_path, monkeypatch)
     assert app.retire().endswith("removed (app host is process now); ")
     assert schtasks.registered is None and app.retired is not None
-    back = app.as_started_with({**app.p, "app_host": "service"})  # the version put back ran as the service
+    back = app.as_started_with({**app.p, "app_host": "task"})  # the version put back ran as the task
     assert back.installed  # so its start restores the kept definition instead of leaving none
     assert back.service.restore_previous() == f"task {TASK} restored" and schtasks.registered
 
