@@ -135,7 +135,11 @@ class Module:
             function = owner.functions.get(func.attr) if owner else None
             return (owner, function) if owner and function else None
         found = [m for (_, name), m in self.methods.items() if name == func.attr]  # reader.fail(...)
-        return (self, found[0]) if len(found) == 1 else None
+        if found:
+            return (self, found[0]) if len(found) == 1 else None
+        # a method of a class another module holds (config's Reader): when its name is the package's only one
+        owners = [(mod, m) for mod in modules() for (_, name), m in mod.methods.items() if name == func.attr]
+        return owners[0] if len(owners) == 1 else None
 
 
 @lru_cache(maxsize=1)

@@ -189,8 +189,12 @@ UNSCOPED = {
         "ec2messages:FailMessage", "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
         "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel",
         "ssmmessages:OpenDataChannel", "logs:DescribeLogGroups"},
+    # ELB's Describe calls take no resource; DescribeAlarms can be scoped, but then returns no composite alarm.
     "runner-policy.json": {"ssm:DescribeInstanceInformation", "ssm:ListCommands", "ssm:ListCommandInvocations",
-                           "ssm:GetCommandInvocation", "ssm:CancelCommand"},
+                           "ssm:GetCommandInvocation", "ssm:CancelCommand",
+                           "elasticloadbalancing:DescribeTargetGroups",
+                           "elasticloadbalancing:DescribeTargetGroupAttributes",
+                           "elasticloadbalancing:DescribeTargetHealth", "cloudwatch:DescribeAlarms"},
 }
 
 

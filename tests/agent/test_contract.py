@@ -79,7 +79,7 @@ def test_windows_paths_are_not_linux_paths():
     (LINUX, {"app_secrets": {"DB": "vault:x"}}, "app_secrets must map variable names to references"),
     (LINUX, {"app_secrets": {"1DB": "ssm:/x"}}, "app_secrets must map variable names to references"),
     (LINUX, {"app_secrets": {"A": "ssm:/x"}, "app_env": {"A": "1"}}, "app_secrets and app_env name the same"),
-    (LINUX, {"app_host": "docker"}, "app_host must be process or service"),
+    (LINUX, {"app_host": "docker"}, "app_host must be process, service or task"),
     (LINUX, {"app_user": "a;b"}, "app_user must be an account name"),
     (LINUX, {"health_status": "ok"}, "health_status must list codes or ranges"),
     (LINUX, {"health_status": "600"}, "health_status must list codes or ranges"),
