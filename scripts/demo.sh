@@ -77,7 +77,9 @@ fi
 
 echo "Deploying $next from $demo/origin to $app_dir ..."
 status=0
-PORT="$port" .venv/bin/python -m ssm_action \
+# The gates run the project's code as another user when the action runs as root (its container);
+# here the sample app is ours and the action's Python may sit where no other user can run it.
+SSM_ACTION_RUN_AS="${SSM_ACTION_RUN_AS:-self}" PORT="$port" .venv/bin/python -m ssm_action \
   --mode all --transport local \
   --working-directory "$demo/origin" \
   --smoke-imports "app, store" \
