@@ -147,20 +147,26 @@ def time_to_verdict(endpoint: str, workspace: str, size: int, output: str, code:
     return statistics.median(times)
 
 
+def start_moto() -> ThreadedMotoServer:
+    """One moto server over HTTP, boto3 pointed at it, the fake SSM actions installed; the caller stops it."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    os.environ.update({"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "bench",
+                       "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})
+    fake_ssm.install()
+    return server
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1,10,100,500")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rollout", type=int, default=500, help="instances in the rollout (waves of 10%%)")
     args = parser.parse_args()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                       "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})
-    fake_ssm.install()
+    server = start_moto()
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
     try:
         with tempfile.TemporaryDirectory() as tmp:
             agent = real_runs(Path(tmp) / "agent")

@@ -21,7 +21,6 @@ one initial for 1. Printed:
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import os
 import statistics
@@ -38,9 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from moto.cloudwatch.responses import CloudWatchResponse  # noqa: E402
-from moto.server import ThreadedMotoServer  # noqa: E402
 
-from benchmarks.ssm_bench import NO_SLEEP, fresh_fleet, make_cfg, rollout_quietly  # noqa: E402
+from benchmarks.ssm_bench import NO_SLEEP, fresh_fleet, make_cfg, rollout_quietly, start_moto  # noqa: E402
 from ssm_action.transports.ssm import traffic  # noqa: E402
 from tests.ssm import fake_elb, fake_ssm  # noqa: E402
 from tests.ssm.agent_runs import real_runs  # noqa: E402
@@ -101,14 +99,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=500)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                       "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})
-    fake_ssm.install()
+    server = start_moto()
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
     fake_elb.install()
     CloudWatchResponse.call_action = counted_cloudwatch
     traffic.Traffic._wait = timed_wait  # type: ignore[method-assign]
