@@ -33,7 +33,7 @@ class AppMatch(NamedTuple):
 def is_app(argv: List[str], match: AppMatch, path: Any) -> bool:
     """Whether a process's ``argv`` is the app's (``path``: the OS's path module)."""
     def norm(name: str) -> str:
-        return path.normcase(path.normpath(name))
+        return str(path.normcase(path.normpath(name)))
 
     if not argv or not argv[0]:
         return False
