@@ -24,7 +24,7 @@ from ssm_action.agent.files import StateDir
 from ssm_action.agent.health import Rule, poll, wait_healthy
 from ssm_action.agent.host import START_WARNING, AppMatch, Platform
 from ssm_action.agent.journal import DeployState
-from ssm_action.agent.layout import Layout
+from ssm_action.agent.layout import PID_FILE, SERVICE_SPEC, STOP_REQUEST, Layout
 from ssm_action.agent.output import MIN_SECRET, Reporter, short, utc_now
 from ssm_action.agent.shell import Shell
 
@@ -33,9 +33,6 @@ if TYPE_CHECKING:  # shipped only to deploys that use it (payload.EXTRAS)
 
 HOOK_TIMEOUT = 600
 APP_LOG_ROTATE_BYTES = 10 * 1024 * 1024
-PID_FILE = "app.json"
-STOP_REQUEST = "stop-request"
-SERVICE_SPEC = "launch.json"  # in the state folder while a service of this app is installed (service.py)
 
 
 class App:

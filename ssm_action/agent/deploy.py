@@ -14,7 +14,7 @@ from ssm_action.agent.files import StateDir, inside, keep_newest
 from ssm_action.agent.git import Git
 from ssm_action.agent.host import Platform
 from ssm_action.agent.journal import DeployState, Journal
-from ssm_action.agent.layout import Layout
+from ssm_action.agent.layout import LOGS, Layout
 from ssm_action.agent.lock import DeployLock
 from ssm_action.agent.output import Reporter, cap_error, cap_list, short, utc_stamp
 from ssm_action.agent.shell import Shell
@@ -84,7 +84,7 @@ class Deploy:
     # -- the run
 
     def run(self) -> int:
-        logs = self.records.path("logs")
+        logs = self.records.path(LOGS)
         os.makedirs(logs, exist_ok=True)
         self.rep.open_log(os.path.join(logs, "%s-%s.log" % (utc_stamp(fraction=True),
                                                             self.p["deploy_id"])))
@@ -150,7 +150,7 @@ class Deploy:
         if self.lock.held:
             running = self.app.running()
             for keep in (lambda: history.record_outcome(self.records, self.p, status, error), self.journal.remove,
-                         lambda: keep_newest(self.records.path("logs"), r".+Z-.+\.log", LOGS_KEPT,
+                         lambda: keep_newest(self.records.path(LOGS), r".+Z-.+\.log", LOGS_KEPT,
                                              spare=[self.rep.log_path or ""])):
                 try:
                     keep()

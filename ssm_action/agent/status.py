@@ -11,13 +11,11 @@ import os
 from typing import Any, Dict, Optional, Tuple
 
 from ssm_action.agent import history
-from ssm_action.agent.app import PID_FILE
 from ssm_action.agent.files import StateDir
 from ssm_action.agent.git import Git
 from ssm_action.agent.health import Rule, check_once
 from ssm_action.agent.host import Platform
-from ssm_action.agent.layout import Layout
-from ssm_action.agent.lock import OWNER
+from ssm_action.agent.layout import LAST_DEPLOY, OWNER, PID_FILE, Layout
 from ssm_action.agent.output import Reporter, short
 from ssm_action.agent.shell import Shell
 from ssm_action.agent.venv import RUNNING_PYTHON
@@ -65,7 +63,7 @@ def status(params: Dict[str, Any], plat: Platform, rep: Reporter) -> int:
     app = records.read(PID_FILE)
     running = _alive(app, plat)
     health, code, why = health_of(params, running)
-    last = records.read(history.LAST_DEPLOY) or None
+    last = records.read(LAST_DEPLOY) or None
     good = history.last_good(records)
     lock = lock_holder(records, plat)
     rep.say("status: %s; %s; health %s%s; lock %s%s" % (

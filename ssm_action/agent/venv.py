@@ -20,13 +20,12 @@ from typing import Any, Dict, Optional
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir, file_hash
 from ssm_action.agent.host import Platform
-from ssm_action.agent.layout import Layout
+from ssm_action.agent.layout import DEPS, Layout
 from ssm_action.agent.output import tail
 from ssm_action.agent.shell import Shell
 
 INSTALL_TIMEOUT = 1800
 RUNNING_PYTHON = "%d.%d.%d" % sys.version_info[:3]
-DEPS = "deps.json"
 
 
 class Environment:
