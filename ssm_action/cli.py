@@ -93,7 +93,10 @@ def _main(argv: Sequence[str] | None) -> int:
     raw.update(overrides)
     runner.save_state("started", "true")  # tells the post step that this runner passes state
     try:
-        cfg, errors = config.parse(raw)  # inside: a value the checks missed is still one ::error, no traceback
+        from ssm_action.deploy import plan  # the agent's checks of the inputs (config sits below deploy)
+
+        # inside the try: a value the checks missed is still one ::error, no traceback
+        cfg, errors = config.parse(raw, agent_check=plan.input_errors)
         if cfg is None:
             report_config_errors(errors)
             return 1

@@ -17,8 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ssm_action import __version__, runner
 from ssm_action.config.sections import TargetsConfig
 from ssm_action.deploy import artifact_store
-from ssm_action.deploy.model import DeployOutcome
-from ssm_action.deploy.plan import Plan
+from ssm_action.deploy.model import DeployOutcome, Plan
 from ssm_action.errors import ActionError
 from ssm_action.transports.ssm import agent_store, bootstrap
 from ssm_action.transports.ssm import preflight
