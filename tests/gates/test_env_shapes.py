@@ -5,6 +5,7 @@ compiled files), with uv and with pip (which checks every hash once one has hash
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,12 @@ CASES = {
                     {"passed": 1, "failed": 1}),
     "pip-tools": (Direct(((*PIP, "-r", "requirements/base.txt", "-r", "requirements/test.txt"),),
                          (*PYTEST, "--cov=pt_app", REPORT)), {"passed": 2}),
+    # pluggy 1.0.0 and no pytest-cov locked: the pytest-cov the action adds must suit that pluggy
+    "pipenv-old-pluggy": (Direct((("{bin}/pipenv", "sync", "--dev"),),
+                                 ("{python}", "-m", "coverage", "run", "--source=op_app", "-m", "pytest", "-p",
+                                  "no:cacheprovider"),
+                                 after=(("{python}", "-m", "coverage", "json", "-o", "{json}"),)),
+                          {"passed": 2}),
 }
 
 
@@ -66,3 +73,19 @@ def test_deps_never_passes_over_an_environment_without_what_the_project_declares
     assert "1 declared requirement(s) not installed" in deps.outcome.message
     assert [(f.code, f.message.split(" but ")[0]) for f in deps.outcome.findings] == [
         ("six", "declared by Pipfile.lock")]
+
+
+def test_a_runner_the_project_pins_against_its_pluggy_is_an_error_naming_the_package(copy_project):
+    """The project chose pytest-cov 6.2.0 itself (beside pluggy 1.0.0, which it does not suit):
+    the action keeps the project's choice, and pytest's crash is an error that names the package."""
+    project = copy_project(SHAPES / "pipenv-old-pluggy", "pipenv-own-pytest-cov")
+    lock = project / "Pipfile.lock"
+    data = json.loads(lock.read_text())
+    data["develop"]["pytest-cov"] = {"version": "==6.2.0"}
+    lock.write_text(json.dumps(data))
+    tests = by_name(run_gates(project, "uv", gates="tests"))["tests"]
+    assert tests.state == "error", tests.outcome.message
+    message = tests.outcome.message
+    assert message.startswith("pytest crashed before running the tests: TypeError:"), message
+    assert "(raised in pytest_cov)" in message and "pin a version" in message, message
+    assert tests.outcome.coverage is None
