@@ -252,7 +252,7 @@ def _build(env: ProjectEnv, reqs: Requirements, cfg: Config, log: GateLog, uv: s
            python: interpreter.Interpreter) -> None:
     cwd = cfg.working_directory
     variables = {k: v for k, v in isolation.without_secrets(env.keep).items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
-    wanted = [*reqs.args, *_runners(env, reqs)]
+    wanted = [*reqs.args, *runners(reqs)]
     if reqs.pins:  # beside the environment: the build starts from an empty folder
         wanted += ["-c", str(_beside(env, "pins", reqs.pins))]
     hashed = list(reqs.hashed_args)
@@ -286,12 +286,17 @@ def _build(env: ProjectEnv, reqs: Requirements, cfg: Config, log: GateLog, uv: s
     env.marker.write_text(json.dumps(marker, indent=1), encoding="utf-8")
 
 
-def _runners(env: ProjectEnv, reqs: Requirements) -> list[str]:
-    """The runners, resolved with the project's pins; a runner the project names itself keeps
-    the version the project chose, the others skip the releases that need more than they declare."""
-    named = {name for name, _, _ in env.declared}
-    named |= {missing.normalise(m.group(1)) for word in reqs.args if (m := missing.NAME.match(word))}
-    return [runner if runner in named else runner + UNDECLARED_NEEDS.get(runner, "") for runner in RUNNERS]
+def runners(reqs: Requirements) -> list[str]:
+    """The runners, resolved with the project's pins. A runner that the project's files name
+    (anywhere: a requirement, a lock, an extra) keeps the version the project's resolution
+    chooses; the others skip the releases that need more than they declare."""
+    said = b"\n".join(content for _, content in reqs.hashed)
+    return [runner if _names(said, runner) else runner + UNDECLARED_NEEDS.get(runner, "") for runner in RUNNERS]
+
+
+def _names(text: bytes, name: str) -> bool:
+    spelled = rb"[-_.]".join(re.escape(part.encode()) for part in name.split("-"))
+    return re.search(rb"(?<![\w.-])" + spelled + rb"(?![\w-])", text, re.IGNORECASE) is not None
 
 
 def _hash_mismatch(output: str) -> str:

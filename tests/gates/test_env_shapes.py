@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.gates.conftest import SHAPES, by_name, run_gates, tool_venv
+from ssm_action.gates import projectenv
+from tests.gates.conftest import SHAPES, by_name, gates_config, run_gates, tool_venv
 from tests.gates.test_shapes import PIP, PYTEST, REPORT, Direct, counts, run_directly
 
 CASES = {
@@ -89,3 +90,15 @@ def test_a_runner_the_project_pins_against_its_pluggy_is_an_error_naming_the_pac
     assert message.startswith("pytest crashed before running the tests: TypeError:"), message
     assert "(raised in pytest_cov)" in message and "pin a version" in message, message
     assert tests.outcome.coverage is None
+
+
+RUNNER_CASES = [("pipenv-old-pluggy", "pytest-cov!=6.2.0"), ("pipenv-lock", "pytest-cov"),
+                ("src-layout", "pytest-cov"), ("uv-lock", "pytest-cov!=6.2.0")]
+
+
+@pytest.mark.parametrize(("shape", "pytest_cov"), RUNNER_CASES)
+def test_the_runners_skip_a_release_that_needs_more_than_it_declares_unless_the_project_names_them(shape, pytest_cov):
+    """pytest-cov 6.2.0 needs pluggy 1.2 without declaring it: skipped when the action chooses the
+    version, kept when the project names pytest-cov (its lock or extra decides)."""
+    requirements = projectenv.find_requirements(gates_config(SHAPES / shape))
+    assert projectenv.runners(requirements) == ["pytest", pytest_cov]
