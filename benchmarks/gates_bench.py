@@ -3,8 +3,9 @@ generated project with thousands of tests and of findings, all in the same run:
 
 1. concurrent vs one-after-another, with a warm environment: wall times, their ratio
    (target <= 0.6 on 2 cores) and the action's overhead: total minus the shortest time
-   the tools alone allow, the longer of the slowest gate's tool time and all tool time
-   divided by the CPUs (target < 1 s); the job summary's size (under 1 MiB);
+   the tools alone allow, the best split of the gates' tool times over the CPUs (a gate's
+   tool runs whole on one CPU; never less than the slowest gate's tool time or all tool time
+   divided by the CPUs) (target < 1 s); the job summary's size (under 1 MiB);
 2. setting up: every gate with a venv + pip environment, with uv from an empty cache
    (cold), and with the cached environment (warm). Targets: uv cold <= 40% of pip;
    warm, all nine gates on the sample app < 8 s.
@@ -18,6 +19,7 @@ SSM_ACTION_TOOLS (or, as in the tests, .cache/gate-tools-*/bin). Run from the re
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import statistics
@@ -102,6 +104,19 @@ def timed(run: Callable[[], schedule.GatesRun], may_fail: tuple[str, ...] = ()) 
     return done
 
 
+def best_packing(seconds: list[float], cpus: int) -> float:
+    """The shortest time the tools alone allow: each gate's tool runs whole on one CPU, so the
+    best split of their times over the CPUs (exact while the splits are few), never less than
+    the slowest gate's time or all tool time divided by the CPUs."""
+    work = sorted((t for t in seconds if t > 0), reverse=True)
+    bound = max(max(work, default=0.0), sum(work) / cpus)
+    if cpus ** len(work) > 200_000:
+        return bound
+    best = min(max(sum(t for t, cpu in zip(work, split) if cpu == n) for n in range(cpus))
+               for split in itertools.product(range(cpus), repeat=len(work)))
+    return max(bound, best)
+
+
 def concurrency(name: str, project: Path, osv_url: str, rounds: int, may_fail: tuple[str, ...] = ()) -> None:
     cfg = make_config(project, project / ".ssm-action-cache", osv_url)
     timed(lambda: schedule.run_gates(cfg), may_fail)  # warm the environment
@@ -110,7 +125,7 @@ def concurrency(name: str, project: Path, osv_url: str, rounds: int, may_fail: t
         run = timed(lambda: schedule.run_gates(cfg), may_fail)
         together.append(run.seconds)
         work = [r.tool_seconds for r in run.results]
-        overheads.append(run.seconds - max(max(work), sum(work) / schedule.cpu_count()))
+        overheads.append(run.seconds - best_packing(work, schedule.cpu_count()))
         alone.append(timed(lambda: schedule.run_gates(cfg, workers=1), may_fail).seconds)
     c, s, o = statistics.median(together), statistics.median(alone), statistics.median(overheads)
     slowest = max(run.results, key=lambda r: r.tool_seconds)

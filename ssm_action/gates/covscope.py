@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ssm_action.gates.projectfiles import ini, pyproject
+from ssm_action.gates.projectfiles import tox as tox_config
 
 # pytest-cov options that set no source (they tune a measurement chosen elsewhere)
 TUNING = ("--cov-report", "--cov-fail-under", "--cov-config", "--cov-branch", "--cov-append", "--cov-context",
@@ -39,7 +40,7 @@ def scope(root: Path, pytest_args: Sequence[str], cache_directory: Path) -> tupl
         return [], "--cov in the project's pytest addopts"
     tox = tox_sources(root)
     if tox:
-        return [f"--cov={name}" for name in tox], "--cov in tox.ini's [testenv] commands"
+        return [f"--cov={name}" for name in tox], f"--cov in {tox_config(root)[1]}'s [testenv] commands"
     where = configured_source(root)
     if where:
         return ["--cov"], f"source in {where}"
@@ -69,8 +70,8 @@ def addopts(root: Path) -> list[str]:
 
 
 def tox_sources(root: Path) -> list[str]:
-    """The sources of `--cov X` / `--cov=X` in the pytest command of tox.ini's [testenv]."""
-    parser = ini(root / "tox.ini")
+    """The sources of `--cov X` / `--cov=X` in the pytest command of tox's [testenv]."""
+    parser, _ = tox_config(root)
     try:
         words = shlex.split(parser.get("testenv", "commands", fallback="").replace("\\\n", " "))
     except ValueError:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ssm_action.gates import hatch, pipenv, piptools, poetry, testcommand
+from ssm_action.gates import hatch, pipenv, piptools, poetry, projectfiles, testcommand
 from ssm_action.gates.projectfiles import ini
 from ssm_action.gates.reqfiles import included
 
@@ -224,14 +224,14 @@ def _pep735(groups: dict[str, Any], name: str, seen: set[str]) -> list[str]:
 def _tox_deps(root: Path, result: Plan) -> bool:
     """Plain requirements in tox's [testenv] deps (the project's tests run with them); True when
     tox's test environment declares its dependencies (then no file is guessed by its name)."""
-    tox = ini(root / "tox.ini")
+    tox, where = projectfiles.tox(root)
     if not tox.has_option("testenv", "deps"):
         return False
     specs = [line.strip() for line in tox["testenv"]["deps"].splitlines()
              if line.strip() and not line.strip().startswith(("-", "#", "{")) and not re.match(r"^[\w,-]+:\s", line)]
     if specs:
         result.args += specs
-        result.reasons.append(f"{', '.join(f'`{spec}`' for spec in specs)}: tox.ini [testenv] deps")
+        result.reasons.append(f"{', '.join(f'`{spec}`' for spec in specs)}: {where} [testenv] deps")
     return True
 
 

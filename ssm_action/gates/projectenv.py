@@ -33,6 +33,10 @@ from ssm_action.gates.process import GateLog
 LAYOUT = "3"  # bump when the layout or the way environments are built changes
 USER_FOLDERS = ("envs", "uv", "pip", "python")  # where the project's user writes
 RUNNERS = ("pytest", "pytest-cov")  # the tests gate runs them inside the project
+# Releases of the runners that need more than their metadata declares, so that no resolver can
+# tell when they do not suit the project's pins: skipped when the action chooses the version.
+# pytest-cov 6.2.0 needs pluggy >= 1.2 (new-style hook wrappers); 6.2.1 declares it.
+UNDECLARED_NEEDS = {"pytest-cov": "!=6.2.0"}
 # The installer's words for requirements that cannot be satisfied (uv; pip), as opposed to
 # a failure to download or build. pip says the second also when its index is unreachable.
 CONFLICT_WORDS = ("No solution found", "ResolutionImpossible", "No matching distribution found")
@@ -110,7 +114,8 @@ def cache_key(reqs: Requirements, python: interpreter.Interpreter | None = None)
     """Changes with the requirements or the Python (the action's by default), and with nothing else."""
     python = python or interpreter.current()
     digest = hashlib.sha256()
-    digest.update(json.dumps((LAYOUT, python.implementation, python.version, python.base, *RUNNERS)).encode())
+    digest.update(json.dumps((LAYOUT, python.implementation, python.version, python.base, *RUNNERS,
+                              UNDECLARED_NEEDS)).encode())
     for name, content in reqs.hashed:
         digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
     system = f"{platform.system()}-{platform.machine()}".lower()
@@ -247,7 +252,7 @@ def _build(env: ProjectEnv, reqs: Requirements, cfg: Config, log: GateLog, uv: s
            python: interpreter.Interpreter) -> None:
     cwd = cfg.working_directory
     variables = {k: v for k, v in isolation.without_secrets(env.keep).items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
-    wanted = [*reqs.args, *RUNNERS]
+    wanted = [*reqs.args, *runners(reqs)]
     if reqs.pins:  # beside the environment: the build starts from an empty folder
         wanted += ["-c", str(_beside(env, "pins", reqs.pins))]
     hashed = list(reqs.hashed_args)
@@ -279,6 +284,19 @@ def _build(env: ProjectEnv, reqs: Requirements, cfg: Config, log: GateLog, uv: s
                            f"{refused or causes.INSTALL_HINT}\n{_tail(output)}", conflict and not refused)
     marker = {"key": env.key, "installer": env.installer, "distributions": _distributions(env.site_packages)}
     env.marker.write_text(json.dumps(marker, indent=1), encoding="utf-8")
+
+
+def runners(reqs: Requirements) -> list[str]:
+    """The runners, resolved with the project's pins. A runner that the project's files name
+    (anywhere: a requirement, a lock, an extra) keeps the version the project's resolution
+    chooses; the others skip the releases that need more than they declare."""
+    said = b"\n".join(content for _, content in reqs.hashed)
+    return [runner if _names(said, runner) else runner + UNDECLARED_NEEDS.get(runner, "") for runner in RUNNERS]
+
+
+def _names(text: bytes, name: str) -> bool:
+    spelled = rb"[-_.]".join(re.escape(part.encode()) for part in name.split("-"))
+    return re.search(rb"(?<![\w.-])" + spelled + rb"(?![\w-])", text, re.IGNORECASE) is not None
 
 
 def _hash_mismatch(output: str) -> str:

@@ -19,6 +19,22 @@ def ini(path: Path) -> configparser.ConfigParser:
     return parser
 
 
+def tox(root: Path) -> tuple[configparser.ConfigParser, str]:
+    """tox's configuration and where it is, in tox's order: tox.ini, else pyproject.toml's
+    [tool.tox] legacy_tox_ini (an ini in a string). Empty when neither."""
+    if (root / "tox.ini").is_file():
+        return ini(root / "tox.ini"), "tox.ini"
+    legacy = pyproject(root).get("tool", {}).get("tox", {}).get("legacy_tox_ini")
+    parser = configparser.ConfigParser(interpolation=None)
+    if not isinstance(legacy, str):
+        return parser, "tox.ini"
+    try:
+        parser.read_string(legacy)
+    except configparser.Error:
+        return configparser.ConfigParser(interpolation=None), "tox.ini"
+    return parser, "pyproject.toml [tool.tox] legacy_tox_ini"
+
+
 def pyproject(root: Path) -> dict[str, Any]:
     try:
         return tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))

@@ -23,6 +23,9 @@ TESTS_FAILED, NO_TESTS = 1, 5  # pytest exit codes; 2, 3 and 4 mean it could not
 COLOURS = re.compile(r"\x1b\[[0-9;]*m")  # a project's --color=yes
 RUNNER_OWN = ("INPUT_", "ACTIONS_")  # withheld, but set by the runner, not by the workflow
 WIDE = "500"  # terminal columns: pytest's short summary never cuts a cause off
+FRAME_PACKAGE = re.compile(r'File "[^"]*/site-packages/([^/"]+)/')  # a traceback frame's installed package
+PLUGIN_HINT = ("a package does not suit the installed pytest or pluggy: pin a version of it that does in the "
+               "project's test dependencies")
 
 
 def tests(ctx: GateContext) -> Outcome:
@@ -114,12 +117,23 @@ def _pytest_verdict(ctx: GateContext, ran: Ran) -> Outcome:
         fix = causes.hint(cause, ran.returncode)
         return Outcome(ERROR, f"pytest could not run (exit code {ran.returncode}): {cause or 'no output'}"
                        + (f". Fix: {fix}" if fix else ""), failures, coverage=coverage)
+    if ran.returncode == TESTS_FAILED and ran.counts is None and not failures and "Traceback" in ran.stderr:
+        return _crashed(ran)
     counted = ran.counts.words() if ran.counts else last_line(ran.stdout).strip("= ")
     if ran.returncode == TESTS_FAILED and not failures:  # e.g. --cov-fail-under in the project's config
         return Outcome(FAILED, f"pytest failed with no failing test: {_reason(ran.stdout)}", coverage=coverage)
     if ran.returncode == TESTS_FAILED:
         return Outcome(FAILED, f"{len(failures)} test(s) failed: {counted}", failures, coverage=coverage)
     return judge_coverage(ctx.cfg.coverage_threshold, coverage, counted)
+
+
+def _crashed(ran: Ran) -> Outcome:
+    """pytest died of an exception before its summary (exit code 1 without counts), e.g. a plugin
+    that its pluggy cannot load: the exception and the package it was raised in."""
+    cause = causes.first_cause(ran.stderr) or last_line(ran.stderr)
+    packages = FRAME_PACKAGE.findall(ran.stderr)
+    where = f" (raised in {packages[-1]})" if packages else ""
+    return Outcome(ERROR, f"pytest crashed before running the tests: {cause}{where}. Fix: {PLUGIN_HINT}")
 
 
 def _verdict(ctx: GateContext, ran: Ran) -> Outcome:

@@ -10,7 +10,7 @@ import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from ssm_action.gates import hatch, testsources
+from ssm_action.gates import hatch, projectfiles, testsources
 
 PYTEST, UNITTEST, DJANGO, COMMAND = "pytest", "unittest", "django", "command"
 PYTHON = re.compile(r"^(?:python(?:\d(?:\.\d+)?)?(?:\.exe)?|py)$")
@@ -81,7 +81,8 @@ def _declared(root: Path) -> list[tuple[list[str], str]]:
     """Each declaration's lines, in order: Hatch, tox, nox, the Makefile, the CI workflows."""
     ci = testsources.workflows(root)
     hatch_lines = [line for line in ci if re.search(r"\bhatch\s+(run|test)\b", line)] or _hatch_default(root)
-    return [(hatch_lines, "the project's Hatch script"), (testsources.tox(root), "tox.ini [testenv] commands"),
+    tox = (testsources.tox(root), f"{projectfiles.tox(root)[1]} [testenv] commands")
+    return [(hatch_lines, "the project's Hatch script"), tox,
             (testsources.nox(root), "noxfile.py's test session"),
             (testsources.makefile(root), "the Makefile's test target"),
             (ci, "the CI workflow's test step")]

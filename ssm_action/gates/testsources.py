@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ssm_action.gates.projectfiles import ini
+from ssm_action.gates import projectfiles
 
 TEST_TARGETS = ("test", "tests")
 TOX_SUBSTITUTIONS = {"{envpython}": "python", "{toxinidir}": ".", "{toxworkdir}": ".tox", "{envbindir}/": ""}
@@ -20,8 +20,9 @@ WORKFLOWS = (".github/workflows/*.yml", ".github/workflows/*.yaml")
 
 
 def tox(root: Path, env: str = "") -> list[str]:
-    """The commands of tox's [testenv:<env>] (else [testenv]), as lines."""
-    parser = ini(root / "tox.ini")
+    """The commands of tox's [testenv:<env>] (else [testenv]), as lines (tox.ini, or the ini
+    in pyproject.toml's [tool.tox] legacy_tox_ini)."""
+    parser, _ = projectfiles.tox(root)
     section = f"testenv:{env}" if env and parser.has_section(f"testenv:{env}") else "testenv"
     text = parser.get(section, "commands", fallback="")
     lines = []

@@ -5,11 +5,13 @@ compiled files), with uv and with pip (which checks every hash once one has hash
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from tests.gates.conftest import SHAPES, by_name, run_gates, tool_venv
+from ssm_action.gates import projectenv
+from tests.gates.conftest import SHAPES, by_name, gates_config, run_gates, tool_venv
 from tests.gates.test_shapes import PIP, PYTEST, REPORT, Direct, counts, run_directly
 
 CASES = {
@@ -17,6 +19,12 @@ CASES = {
                     {"passed": 1, "failed": 1}),
     "pip-tools": (Direct(((*PIP, "-r", "requirements/base.txt", "-r", "requirements/test.txt"),),
                          (*PYTEST, "--cov=pt_app", REPORT)), {"passed": 2}),
+    # pluggy 1.0.0 and no pytest-cov locked: the pytest-cov the action adds must suit that pluggy
+    "pipenv-old-pluggy": (Direct((("{bin}/pipenv", "sync", "--dev"),),
+                                 ("{python}", "-m", "coverage", "run", "--source=op_app", "-m", "pytest", "-p",
+                                  "no:cacheprovider"),
+                                 after=(("{python}", "-m", "coverage", "json", "-o", "{json}"),)),
+                          {"passed": 2}),
 }
 
 
@@ -66,3 +74,31 @@ def test_deps_never_passes_over_an_environment_without_what_the_project_declares
     assert "1 declared requirement(s) not installed" in deps.outcome.message
     assert [(f.code, f.message.split(" but ")[0]) for f in deps.outcome.findings] == [
         ("six", "declared by Pipfile.lock")]
+
+
+def test_a_runner_the_project_pins_against_its_pluggy_is_an_error_naming_the_package(copy_project):
+    """The project chose pytest-cov 6.2.0 itself (beside pluggy 1.0.0, which it does not suit):
+    the action keeps the project's choice, and pytest's crash is an error that names the package."""
+    project = copy_project(SHAPES / "pipenv-old-pluggy", "pipenv-own-pytest-cov")
+    lock = project / "Pipfile.lock"
+    data = json.loads(lock.read_text())
+    data["develop"]["pytest-cov"] = {"version": "==6.2.0"}
+    lock.write_text(json.dumps(data))
+    tests = by_name(run_gates(project, "uv", gates="tests"))["tests"]
+    assert tests.state == "error", tests.outcome.message
+    message = tests.outcome.message
+    assert message.startswith("pytest crashed before running the tests: TypeError:"), message
+    assert "(raised in pytest_cov)" in message and "pin a version" in message, message
+    assert tests.outcome.coverage is None
+
+
+RUNNER_CASES = [("pipenv-old-pluggy", "pytest-cov!=6.2.0"), ("pipenv-lock", "pytest-cov"),
+                ("src-layout", "pytest-cov"), ("uv-lock", "pytest-cov!=6.2.0")]
+
+
+@pytest.mark.parametrize(("shape", "pytest_cov"), RUNNER_CASES)
+def test_the_runners_skip_a_release_that_needs_more_than_it_declares_unless_the_project_names_them(shape, pytest_cov):
+    """pytest-cov 6.2.0 needs pluggy 1.2 without declaring it: skipped when the action chooses the
+    version, kept when the project names pytest-cov (its lock or extra decides)."""
+    requirements = projectenv.find_requirements(gates_config(SHAPES / shape))
+    assert projectenv.runners(requirements) == ["pytest", pytest_cov]

@@ -68,9 +68,23 @@ def test_a_hatch_environment_inherits_from_default(tmp_path):
     assert declared.plan(tmp_path, "requirements.txt", ()).args == ["-e", ".[web]", "coverage", "pytest"]
 
 
+LEGACY_TOX = '''[tool.tox]
+legacy_tox_ini = """
+[tox]
+envlist = py311
+[testenv]
+deps =
+    pytest
+    httpx>=0.27
+commands = pytest {posargs:tests} -q
+"""
+'''
+
+
 @pytest.mark.parametrize("files, runner, args, why", [
     ({"tox.ini": "[testenv]\ncommands =\n    pip list\n    {envpython} -m pytest {posargs:tests} -q\n"},
      PYTEST, ("tests", "-q"), "tox.ini"),
+    ({"pyproject.toml": LEGACY_TOX}, PYTEST, ("tests", "-q"), "pyproject.toml [tool.tox] legacy_tox_ini"),
     ({"noxfile.py": "import nox\n\n@nox.session\ndef tests(session):\n    session.install('.')\n"
                     "    session.run('pytest', '--maxfail=1')\n"}, PYTEST, ("--maxfail=1",), "noxfile"),
     ({"Makefile": "PY ?= python3\nlint:\n\truff check .\ntest:\n\t@$(PY) -m unittest discover -s tests\n"},
@@ -90,6 +104,15 @@ def test_the_projects_own_declarations_are_read_in_order(tmp_path, files, runner
     found = testcommand.choose(_write(tmp_path, files))
     assert (found.runner, found.args) == (runner, args)
     assert why in found.why
+
+
+def test_tox_in_pyproject_declares_the_deps_like_tox_ini_and_tox_ini_comes_first(tmp_path):
+    _write(tmp_path, {"pyproject.toml": LEGACY_TOX})
+    found = declared.plan(tmp_path, "requirements.txt", ())
+    assert found.args[-2:] == ["pytest", "httpx>=0.27"]
+    assert "`pytest`, `httpx>=0.27`: pyproject.toml [tool.tox] legacy_tox_ini [testenv] deps" in found.reasons
+    _write(tmp_path, {"tox.ini": "[testenv]\ncommands = python -m unittest discover\n"})
+    assert testcommand.choose(tmp_path).why.startswith("tox.ini [testenv] commands")
 
 
 def test_each_workflow_step_starts_at_the_checkout_in_its_working_directory(tmp_path):
