@@ -1,6 +1,7 @@
 """The Windows service host's parts that need no Windows: its name, accounts, the settings it asks the
 SCM for (through a stand-in for advapi32), and the move of an app off the earlier Scheduled Task
-(through a stand-in for the SCM). The SCM itself runs under Wine: tests/windows/test_windows_service.py."""
+(through a stand-in for the SCM), the service's Event Log lines (through a stand-in for the event log calls)
+and the start time's form. The SCM itself runs under Wine: tests/windows/test_windows_service*.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from ssm_action.agent import service as service_module
-from ssm_action.agent import winservice
+from ssm_action.agent import winproc, winservice, winservice_run
 from ssm_action.agent.errors import StepError
 from tests.agent.test_service_host import windows_service
 
@@ -160,3 +161,55 @@ def test_a_service_that_has_not_started_the_app_yet_is_starting_not_dead(tmp_pat
     scm.running = False
     host.records.remove(service_module.PID)
     assert not host.alive()
+
+
+class EventLogStandIn:
+    """Stands in for advapi32's event log calls (the service's own calls are declared, never made here):
+    what ReportEventW got is kept; ``source`` 0 is a refused RegisterEventSourceW."""
+
+    def __init__(self, source: int = 0xCAFE) -> None:
+        self.reported: list[tuple[int, int, list[str]]] = []
+        self.closed: list[int] = []
+        for name in ("RegisterServiceCtrlHandlerExW", "SetServiceStatus"):
+            setattr(self, name, _declarable(lambda *args: 0))
+        self.RegisterEventSourceW = _declarable(lambda server, name: source)
+        self.ReportEventW = _declarable(self._report)
+        self.DeregisterEventSource = _declarable(self.closed.append)
+
+    def _report(self, handle: int, kind: int, category: int, event: int, sid: Any, count: int, size: int,
+                strings: Any, data: Any) -> int:
+        self.reported.append((kind, event, [strings[i] for i in range(count)]))
+        return 1
+
+
+def _declarable(function: Any) -> Any:
+    """A function that takes ctypes' restype and argtypes, as a WinDLL's do."""
+    def call(*args: Any) -> Any:
+        return function(*args)
+    return call
+
+
+@pytest.mark.parametrize("event, kind", [(winservice_run.EV_STARTED, 4), (winservice_run.EV_STOPPED, 4),
+                                         (winservice_run.EV_RESTARTING, 2), (winservice_run.EV_ENDED, 2),
+                                         (winservice_run.EV_FAILED, 1)])
+def test_the_service_writes_its_lines_to_the_application_event_log_and_the_app_log(
+        tmp_path: Path, event: int, kind: int):
+    api = EventLogStandIn()
+    svc = winservice_run.ServiceProcess("ssm-app-notes-0123abcd", str(tmp_path / "launch.json"), api)
+    with open(tmp_path / "app.log", "ab") as log:
+        svc.note(log, "the app exited with code 1: starting it again in 2s", event)
+    assert api.reported == [(kind, event, ["the app exited with code 1: starting it again in 2s"])]
+    assert api.closed == [0xCAFE]  # the source is let go after each line
+    assert "launcher: the app exited with code 1: starting it again in 2s" in (tmp_path / "app.log").read_text()
+
+
+def test_an_event_log_that_refuses_the_source_never_stops_the_service(tmp_path: Path):
+    api = EventLogStandIn(source=0)
+    svc = winservice_run.ServiceProcess("ssm-app-notes-0123abcd", str(tmp_path / "launch.json"), api)
+    svc.note(None, "service ssm-app-notes-0123abcd failed: see launch.json.error.txt", winservice_run.EV_FAILED)
+    assert api.reported == [] and api.closed == []
+
+
+def test_a_process_start_time_reads_as_utc():
+    assert winproc.utc(116444736000000000) == "1970-01-01T00:00:00Z"  # the Unix epoch as a FILETIME
+    assert winproc.utc(134096304459999999) == "2025-12-08T01:20:45Z"  # 100 ns units, cut to the second

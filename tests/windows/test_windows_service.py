@@ -17,6 +17,7 @@ import contextlib
 import json
 import ntpath
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -102,6 +103,9 @@ elif what == "config":
 elif what == "note":  # what the status action adds to its line
     from ssm_action.agent.status import service_note
     out = service_note({"app_host": "service", "app_dir": args[0]}, plat)
+elif what == "kill":  # TerminateProcess of one process, exit code 1: a crash
+    from ssm_action.agent import winproc
+    out = winproc.terminate(int(args[0]))
 else:
     out = getattr(svc, {"start": "start", "remove": "remove", "restore": "restore_previous"}[what])()
 print(json.dumps(out))
@@ -248,7 +252,8 @@ def test_the_service_starts_the_app_with_its_secrets_stops_it_gracefully_or_by_f
     assert version == "v1" and seen == fingerprints(DB_URL, API_KEY)
     status = box.op("status")
     assert status["state"] == "running" and status["pid"] > 0, status
-    assert box.op("note", APP_DIR) == "; service %s running (pid %d)" % (box.name, status["pid"])
+    assert re.fullmatch(r"; service %s running \(pid %d, since \S+Z\)" % (box.name, status["pid"]),
+                        box.op("note", APP_DIR))  # the start time: tests/windows/test_windows_service_more.py
 
     # A redeploy: a graceful stop (the app's atexit ran), the service's process gone, then v2.
     stopped = box.op("stop", str(STOP_TIMEOUT))
