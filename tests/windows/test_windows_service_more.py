@@ -34,31 +34,38 @@ from tests.windows.winapp import APP_DIR as WINAPP_DIR
 from tests.windows.winapp import ROLLBACK_WAIT, WINDOWS, WinApp, wine_processes
 
 pytestmark = WINDOWS
-TRACE = "-all,+eventlog,fixme+advapi"  # the event lines, and RegisterEventSourceW's source name
-EVENT = re.compile(r":(trace|warn|err):eventlog:ReportEventW L\"(.*)\"")
+# The event lines; the source name (RegisterEventSourceW's) and each line's type and event ID (ReportEventW's
+# arguments) on the advapi channel's fixme, printed by the same thread just before the line.
+TRACE = "-all,+eventlog,fixme+advapi"
+EVENT = re.compile(r"^([0-9a-f]+):(trace|warn|err):eventlog:ReportEventW L\"(.*)\"")
+CALL = re.compile(r"^([0-9a-f]+):fixme:advapi:ReportEventW \([0-9A-F]+,0x([0-9a-f]+),0x[0-9a-f]+,0x([0-9a-f]+),")
+SOURCE = re.compile(r"RegisterEventSourceW \(\(null\),L\"([^\"]+)\"\)")
 
 
 class EventLines:
-    """What the SCM's processes printed on the eventlog channel: (level, text)."""
+    """What the SCM's processes printed on the eventlog channel: (level, text, event type, event ID)."""
 
     def __init__(self, lines: "queue.Queue[tuple[str, str | None]]") -> None:
         self.lines = lines
-        self.seen: list[tuple[str, str]] = []
+        self.seen: list[tuple[str, str, int, int]] = []
         self.sources: set[str] = set()
+        self.calls: dict[str, tuple[int, int]] = {}  # thread -> the type and ID of its last ReportEventW
 
-    def read(self) -> list[tuple[str, str]]:
+    def read(self) -> list[tuple[str, str, int, int]]:
         with contextlib.suppress(queue.Empty):
             while True:
-                _, line = self.lines.get_nowait()
-                found = EVENT.search(line or "")
+                line = self.lines.get_nowait()[1] or ""
+                call, found, source = CALL.search(line), EVENT.search(line), SOURCE.search(line)
+                if call:
+                    self.calls[call.group(1)] = (int(call.group(2), 16), int(call.group(3), 16))
                 if found:
-                    self.seen.append((found.group(1), found.group(2).replace("\\\\", "\\")))
-                source = re.search(r"RegisterEventSourceW \(\(null\),L\"([^\"]+)\"\)", line or "")
+                    self.seen.append((found.group(2), found.group(3).replace("\\\\", "\\"),
+                                      *self.calls.pop(found.group(1), (0, 0))))
                 if source:
                     self.sources.add(source.group(1))
         return self.seen
 
-    def having(self, text: str) -> list[tuple[str, str]]:
+    def having(self, text: str) -> list[tuple[str, str, int, int]]:
         return [event for event in self.read() if text in event[1]]
 
 
@@ -107,7 +114,7 @@ def test_a_crashed_app_is_started_again_by_the_service_and_the_event_log_and_sta
         datetime.timezone.utc), note
 
     started = box.wait(lambda: events.having("started the app (pid "), 30, "the start's event line")
-    assert started[0][0] == "trace"  # information
+    assert started[0][0] == "trace" and started[0][2:] == (4, 1000)  # information, "started"
     assert box.name in events.sources  # the event source is the service's name
 
     # A crash (TerminateProcess, exit code 1): the service starts the app again, its secrets read again.
@@ -120,7 +127,7 @@ def test_a_crashed_app_is_started_again_by_the_service_and_the_event_log_and_sta
     assert box.op("status")["pid"] == status["pid"]  # the same service process supervised both
     restarted = box.wait(lambda: events.having("the app exited with code 1: starting it again in"), 30,
                          "the crash's event line")
-    assert restarted[0][0] == "warn"
+    assert restarted[0][0] == "warn" and restarted[0][2:] == (2, 1002)  # warning, "restarting"
     assert "launcher: the app exited with code 1: starting it again in " in box.log()
 
     # A deaf version: the forced end (a warning), then the service's stop (information).
@@ -130,11 +137,11 @@ def test_a_crashed_app_is_started_again_by_the_service_and_the_event_log_and_sta
     box.wait(lambda: box.answering("v2"), 90, "v2 answers")
     assert box.op("stop", str(STOP_TIMEOUT)).startswith("stopped service")
     ended = box.wait(lambda: events.having("the app did not stop within %gs" % STOP_TIMEOUT), 30, "the end's line")
-    assert ended[0][0] == "warn"
+    assert ended[0][0] == "warn" and ended[0][2:] == (2, 1003)
     stopped = "service %s stopped" % box.name
     stops = box.wait(lambda: len(events.having(stopped)) == 2 and events.having(stopped), 30, "the stops' lines")
-    assert [level for level, _ in stops] == ["trace", "trace"]  # one per stop
-    assert not any(DB_URL in text or API_KEY in text for _, text in events.read())
+    assert [(level, kind, event) for level, _, kind, event in stops] == [("trace", 4, 1001)] * 2  # one per stop
+    assert not any(DB_URL in event[1] or API_KEY in event[1] for event in events.read())
     assert box.op("note", APP_DIR) == "; service %s stopped" % box.name
 
 
