@@ -31,9 +31,11 @@ from tests.windows.test_windows_deploy import step_line
 from tests.windows.test_windows_launcher import fingerprints
 from tests.windows.test_windows_service import APP_DIR, KEEPER, OPS, STOP_TIMEOUT, ServiceBox, one_scm
 from tests.windows.winapp import APP_DIR as WINAPP_DIR
-from tests.windows.winapp import ROLLBACK_WAIT, WINDOWS, WinApp, wine_processes
+from tests.windows.winapp import WINDOWS, WinApp, wine_processes
+from tests.windows.wine import Wine
 
 pytestmark = WINDOWS
+UNHEALTHY_FOR = 15  # the health check's wait: time to read v2's definition while it is in place
 # The event lines; the source name (RegisterEventSourceW's) and each line's type and event ID (ReportEventW's
 # arguments) on the advapi channel's fixme, printed by the same thread just before the line.
 TRACE = "-all,+eventlog,fixme+advapi"
@@ -75,9 +77,7 @@ def traced(request: pytest.FixtureRequest, windows_host: WindowsHost,
     """A ServiceBox whose one services.exe runs with the eventlog channel on, its stderr read."""
     made = ServiceBox(windows_host, world, request.param)
     wine = made.wine
-    for pid in wine_processes(wine.prefix, "services.exe"):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    end_scm(wine)
     with wine.popen(["sc", "query", "ssm-app-none"], env=wine.env(WINEDEBUG=TRACE)) as (sc, lines):
         sc.wait(timeout=120)
         assert len(wine_processes(wine.prefix, "services.exe")) == 1
@@ -87,6 +87,13 @@ def traced(request: pytest.FixtureRequest, windows_host: WindowsHost,
                 yield made, EventLines(lines)
             finally:
                 made.clean()
+    end_scm(wine)  # the next test's SCM client starts one without the debug channels
+
+
+def end_scm(wine: Wine) -> None:
+    for pid in wine_processes(wine.prefix, "services.exe"):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def utc(text: str) -> datetime.datetime:
@@ -177,10 +184,18 @@ def test_a_failed_health_check_rolls_the_service_back_to_its_previous_definition
             assert v1_definition["display"] == "app %s (ssm-deploy-action)" % v1[:12]
 
             bad = app.commit("unhealthy", status=503)
-            run = app.deploy(bad, python, app_host="service", app_command=["app.py", "--unhealthy"],
-                             health_timeout=ROLLBACK_WAIT)
+            during: dict[str, object] = {}
+
+            def read_v2(line: str, proc: object) -> None:  # after the start step, while verify waits
+                if line.split()[:1] == ["start"]:
+                    during.update(op("config"), argv=spec())
+
+            run = app.deploy(bad, python, on_line=read_v2, app_host="service",
+                             app_command=["app.py", "--unhealthy"], health_timeout=UNHEALTHY_FOR)
             assert run.code == ExitCode.ROLLED_BACK, run.out + run.err
             assert "answered 503" in run.result["error"]
+            assert during["display"] == "app %s (ssm-deploy-action)" % bad[:12] and bad in str(during["description"])
+            assert during["argv"] == v1_argv + ["--unhealthy"]
             assert "service %s updated" % name in step_line(run.out, "start")
             assert "service %s restored; started service %s" % (name, name) in step_line(run.out, "rollback-start")
             assert op("config") == v1_definition  # binary, display name, description, account, start type
