@@ -52,12 +52,11 @@ def service_note(params: Dict[str, Any], plat: Platform) -> str:
     """The Windows service's state, process and start time as the SCM says them ("" for every other host)."""
     if plat.name != "windows" or params.get("app_host") != "service":
         return ""
-    from ssm_action.agent import winproc, winservice  # winservice: shipped with app_host service (payload.EXTRAS)
+    from ssm_action.agent import winservice  # shipped with app_host service (payload.EXTRAS)
     name = winservice.service_name(params["app_dir"])
     now = winservice.Scm(name).status()
-    since = now.pid and plat.started(now.pid)  # the service process's creation: when it started
     return "; service %s %s%s" % (name, now.state, " (pid %d%s)" % (
-        now.pid, ", since " + winproc.utc(since) if since else "") if now.pid else "")
+        now.pid, winservice.since(plat, now.pid)) if now.pid else "")
 
 
 def status(params: Dict[str, Any], plat: Platform, rep: Reporter) -> int:

@@ -6,15 +6,13 @@
 - ``command_line``: read from the process's PEB (NtQueryInformationProcess, then
   ReadProcessMemory of RTL_USER_PROCESS_PARAMETERS.CommandLine); offsets for a process of
   the agent's own bitness (64-bit: 0x20 and 0x70; 32-bit: 0x10 and 0x40).
-- ``created``: when the process started (GetProcessTimes): with its pid, who it is;
-  ``utc`` says it as people read it.
+- ``created``: when the process started (GetProcessTimes): with its pid, who it is.
 - ``terminate``: TerminateProcess (the forced stop).
 """
 
 from __future__ import annotations
 
 import ctypes
-import datetime
 from ctypes import wintypes
 from typing import Any, Dict, List, NamedTuple, Optional
 
@@ -140,12 +138,6 @@ def created(pid: int) -> Optional[int]:
         return int(times[0]) if ok else None
     finally:
         k32.CloseHandle(handle)
-
-
-def utc(filetime: int) -> str:
-    """A FILETIME (100 ns since 1601-01-01 UTC) as ``2026-12-08T01:23:45Z``."""
-    return (datetime.datetime(1601, 1, 1) + datetime.timedelta(microseconds=filetime // 10)).strftime(
-        "%Y-%m-%dT%H:%M:%SZ")
 
 
 def terminate(pid: int, code: int = 1) -> bool:

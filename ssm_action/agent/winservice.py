@@ -69,6 +69,12 @@ def check_account(user: Optional[str]) -> None:
                         "DOMAIN\\NAME or a gMSA DOMAIN\\NAME$)" % user)
 
 
+def since(plat: Any, pid: int) -> str:
+    """", since <UTC time>" the process ``pid`` started (its FILETIME: 100 ns from 1601), "" when unknown."""
+    born = plat.started(pid)
+    return time.strftime(", since %Y-%m-%dT%H:%M:%SZ", time.gmtime(born // 10**7 - 11644473600)) if born else ""
+
+
 class SERVICE_STATUS(ctypes.Structure):
     _fields_ = [(name, wintypes.DWORD) for name in (
         "dwServiceType", "dwCurrentState", "dwControlsAccepted", "dwWin32ExitCode",

@@ -7,9 +7,9 @@ one of its own, which registers the control handler and runs the app as the laun
 exit with backoff). States: START_PENDING until the app's first start, RUNNING, then on STOP
 or shutdown STOP_PENDING while the app is asked to stop (the stop-request file named in its
 DEPLOY_STOP_FILE), ``stop_timeout`` seconds, then its process tree ended; STOPPED is reported
-only once the app's process is gone. The app's starts, stops, restarts after a crash and a
-start that cannot be done are written to the Application event log too (source: the service's
-name; EVENTS), where administrators look first.
+only once the app's process is gone. The app's starts and exits, a forced end, the service's stop
+and a start that cannot be done are written to the Application event log too (source: the
+service's name; EVENTS), where administrators look first.
 """
 
 from __future__ import annotations
@@ -32,13 +32,11 @@ CONTROL_STOP, CONTROL_INTERROGATE, CONTROL_SHUTDOWN = 1, 4, 5
 ACCEPT_STOP, ACCEPT_SHUTDOWN = 0x1, 0x4
 ERROR_SERVICE_SPECIFIC = 1066
 NO_ERROR = 0
-ERROR_FAILED_SERVICE_CONTROLLER_CONNECT = 1063
 DEFAULT_STOP_TIMEOUT = 15.0
 HINT_MS = 30000
-# Event Log lines: event ID -> type (4 information, 2 warning, 1 error). No message file is
-# registered: Event Viewer prefaces the text with "The description ... cannot be found".
-EV_STARTED, EV_STOPPED, EV_RESTARTING, EV_ENDED, EV_FAILED = 1000, 1001, 1002, 1003, 1004
-EVENTS = {EV_STARTED: 4, EV_STOPPED: 4, EV_RESTARTING: 2, EV_ENDED: 2, EV_FAILED: 1}
+# Event Log lines: EVENTS[i] is the type of event ID 1000 + i (4 information, 2 warning, 1 error). No
+# message file is registered: Event Viewer prefaces the text with "The description ... cannot be found".
+EVENTS = (4, 4, 2, 2, 1)  # 1000 starting, 1001 stopped, 1002 exited, 1003 ended, 1004 cannot start
 
 _FUNCTYPE = getattr(ctypes, "WINFUNCTYPE", ctypes.CFUNCTYPE)  # importable off Windows (tests, payload checks)
 SERVICE_MAIN = _FUNCTYPE(None, wintypes.DWORD, ctypes.POINTER(wintypes.LPWSTR))
@@ -62,12 +60,7 @@ class ServiceProcess:
         self.api.RegisterServiceCtrlHandlerExW.restype = ctypes.c_void_p
         self.api.RegisterServiceCtrlHandlerExW.argtypes = (wintypes.LPCWSTR, HANDLER_EX, ctypes.c_void_p)
         self.api.SetServiceStatus.argtypes = (ctypes.c_void_p, ctypes.POINTER(SERVICE_STATUS))
-        self.api.RegisterEventSourceW.restype = wintypes.HANDLE
-        self.api.RegisterEventSourceW.argtypes = (wintypes.LPCWSTR, wintypes.LPCWSTR)
-        self.api.ReportEventW.argtypes = (wintypes.HANDLE, wintypes.WORD, wintypes.WORD, wintypes.DWORD,
-                                          ctypes.c_void_p, wintypes.WORD, wintypes.DWORD,
-                                          ctypes.POINTER(wintypes.LPCWSTR), ctypes.c_void_p)
-        self.api.DeregisterEventSource.argtypes = (wintypes.HANDLE,)
+        self.api.RegisterEventSourceW.restype = ctypes.c_void_p  # a handle: 64 bits, passed back as c_void_p
         self.stopping = threading.Event()
         self.handle: Optional[int] = None
         self.status = SERVICE_STATUS(SERVICE_WIN32_OWN_PROCESS, START_PENDING, 0, 0, 0, 0, HINT_MS)
@@ -87,15 +80,15 @@ class ServiceProcess:
             if self.handle:
                 self.api.SetServiceStatus(self.handle, ctypes.byref(s))
 
-    def note(self, log: Optional[IO[bytes]], text: str, event: int) -> None:
+    def note(self, log: IO[bytes], text: str, event: int) -> None:
         """A line in the app log and in the Application event log (best effort: a refused
         ReportEventW never stops the service)."""
-        if log:
-            launcher.note(log, text)
+        launcher.note(log, text)
         source = self.api.RegisterEventSourceW(None, self.name)
-        if source:
-            lines = (wintypes.LPCWSTR * 1)(text)
-            self.api.ReportEventW(source, EVENTS[event], 0, event, None, 1, 0, lines, None)
+        if source:  # ReportEventW's other arguments fit ctypes' defaults (ints, NULL, an array's pointer)
+            source = ctypes.c_void_p(source)
+            self.api.ReportEventW(source, EVENTS[event - 1000], 0, event, None, 1, 0,
+                                  (wintypes.LPCWSTR * 1)(text), None)
             self.api.DeregisterEventSource(source)
 
     def handler(self, control: int, event: int, data: Any, context: Any) -> int:
@@ -112,7 +105,7 @@ class ServiceProcess:
                                            SERVICE_TABLE_ENTRYW(None, SERVICE_MAIN()))
         self.api.StartServiceCtrlDispatcherW.argtypes = (ctypes.POINTER(SERVICE_TABLE_ENTRYW),)
         if not self.api.StartServiceCtrlDispatcherW(table):
-            return 2  # ERROR_FAILED_SERVICE_CONTROLLER_CONNECT: started by hand, not by the SCM
+            return 2  # ERROR_FAILED_SERVICE_CONTROLLER_CONNECT (1063): started by hand, not by the SCM
         return self.exit_code
 
     def service_main(self, argc: int, argv: Any) -> None:
@@ -127,14 +120,13 @@ class ServiceProcess:
                 try:
                     code = self.supervise(spec, log)
                 except StepError as exc:  # the app's command cannot be run at all
-                    self.note(log, "cannot start the app: %s" % exc, EV_FAILED)
+                    self.note(log, str(exc), 1004)
                     code = launcher.EX_NOCMD
-                self.note(log, "service %s stopped" % self.name, EV_STOPPED)
+                self.note(log, "service %s stopped" % self.name, 1001)
         except Exception:  # STOPPED with a code, never a hung START_PENDING; why, beside the spec
             code = launcher.EX_CONFIG
             with open(self.spec_path + ".error.txt", "w", encoding="utf-8") as out:
                 traceback.print_exc(file=out)
-            self.note(None, "service %s failed: see %s.error.txt" % (self.name, self.spec_path), EV_FAILED)
         self.exit_code = code
         self.report(STOPPED, 0, code)
 
@@ -162,20 +154,18 @@ class ServiceProcess:
                 pass
             if self.stopping.is_set():
                 return self.end(child, spec, stop_file, log)
+            self.note(log, "the app exited with code %d" % child.returncode, 1002)
             if child.returncode == 0:
-                launcher.note(log, "the app exited with code 0")
                 return 0
             delay = 1.0 if time.monotonic() - started > launcher.BACKOFF_CAP else min(
                 delay * 2, launcher.BACKOFF_CAP)
-            self.note(log, "the app exited with code %d: starting it again in %gs" % (
-                child.returncode, delay), EV_RESTARTING)
             try:
                 self.wait(delay)
             except Stopping:
                 return 0
 
     def launch(self, spec: Dict[str, Any], env: Dict[str, str], log: IO[bytes]) -> "subprocess.Popen[bytes]":
-        launcher.note(log, "starting %s" % " ".join(spec["argv"]))
+        self.note(log, "starting %s" % " ".join(spec["argv"]), 1000)
         try:
             child = subprocess.Popen(  # nosec B603 # the app's own command, no shell
                 spec["argv"], cwd=spec["cwd"], env=env, stdin=subprocess.DEVNULL, stdout=log,
@@ -183,7 +173,6 @@ class ServiceProcess:
         except OSError as exc:
             raise launcher.StartError.of(spec, exc)
         launcher.record_pid(spec, child.pid, log)
-        self.note(log, "started the app (pid %d)" % child.pid, EV_STARTED)
         return child
 
     def end(self, child: "subprocess.Popen[bytes]", spec: Dict[str, Any], stop_file: str,
@@ -198,7 +187,7 @@ class ServiceProcess:
             self.report(STOP_PENDING, HINT_MS)
             time.sleep(0.25)
         if child.poll() is None:
-            self.note(log, "the app did not stop within %gs: ending its process tree" % timeout, EV_ENDED)
+            self.note(log, "the app did not stop within %gs: ending its process tree" % timeout, 1003)
             from ssm_action.agent.windows import WindowsPlatform
             WindowsPlatform().terminate(child.pid, True)
             while child.poll() is None:  # TerminateProcess is asynchronous

@@ -1,17 +1,18 @@
 """The Windows service host's parts that need no Windows: its name, accounts, the settings it asks the
 SCM for (through a stand-in for advapi32), and the move of an app off the earlier Scheduled Task
 (through a stand-in for the SCM), the service's Event Log lines (through a stand-in for the event log calls)
-and the start time's form. The SCM itself runs under Wine: tests/windows/test_windows_service*.py."""
+and status's start time. The SCM itself runs under Wine: tests/windows/test_windows_service*.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from ssm_action.agent import service as service_module
-from ssm_action.agent import winproc, winservice, winservice_run
+from ssm_action.agent import status, winservice, winservice_run
 from ssm_action.agent.errors import StepError
 from tests.agent.test_service_host import windows_service
 
@@ -168,17 +169,17 @@ class EventLogStandIn:
     what ReportEventW got is kept; ``source`` 0 is a refused RegisterEventSourceW."""
 
     def __init__(self, source: int = 0xCAFE) -> None:
-        self.reported: list[tuple[int, int, list[str]]] = []
+        self.reported: list[tuple[int, int, int, list[str]]] = []
         self.closed: list[int] = []
         for name in ("RegisterServiceCtrlHandlerExW", "SetServiceStatus"):
             setattr(self, name, _declarable(lambda *args: 0))
         self.RegisterEventSourceW = _declarable(lambda server, name: source)
         self.ReportEventW = _declarable(self._report)
-        self.DeregisterEventSource = _declarable(self.closed.append)
+        self.DeregisterEventSource = _declarable(lambda handle: self.closed.append(handle.value))
 
-    def _report(self, handle: int, kind: int, category: int, event: int, sid: Any, count: int, size: int,
+    def _report(self, handle: Any, kind: int, category: int, event: int, sid: Any, count: int, size: int,
                 strings: Any, data: Any) -> int:
-        self.reported.append((kind, event, [strings[i] for i in range(count)]))
+        self.reported.append((handle.value, kind, event, [strings[i] for i in range(count)]))
         return 1
 
 
@@ -189,27 +190,44 @@ def _declarable(function: Any) -> Any:
     return call
 
 
-@pytest.mark.parametrize("event, kind", [(winservice_run.EV_STARTED, 4), (winservice_run.EV_STOPPED, 4),
-                                         (winservice_run.EV_RESTARTING, 2), (winservice_run.EV_ENDED, 2),
-                                         (winservice_run.EV_FAILED, 1)])
+@pytest.mark.parametrize("event, kind", [(1000, 4), (1001, 4), (1002, 2), (1003, 2), (1004, 1)])
 def test_the_service_writes_its_lines_to_the_application_event_log_and_the_app_log(
         tmp_path: Path, event: int, kind: int):
+    """Information: starting, stopped; warning: the app exited, its forced end; error: it cannot start."""
     api = EventLogStandIn()
     svc = winservice_run.ServiceProcess("ssm-app-notes-0123abcd", str(tmp_path / "launch.json"), api)
     with open(tmp_path / "app.log", "ab") as log:
-        svc.note(log, "the app exited with code 1: starting it again in 2s", event)
-    assert api.reported == [(kind, event, ["the app exited with code 1: starting it again in 2s"])]
+        svc.note(log, "the app exited with code 1", event)
+    assert api.reported == [(0xCAFE, kind, event, ["the app exited with code 1"])]
     assert api.closed == [0xCAFE]  # the source is let go after each line
-    assert "launcher: the app exited with code 1: starting it again in 2s" in (tmp_path / "app.log").read_text()
+    assert "launcher: the app exited with code 1" in (tmp_path / "app.log").read_text()
 
 
 def test_an_event_log_that_refuses_the_source_never_stops_the_service(tmp_path: Path):
     api = EventLogStandIn(source=0)
     svc = winservice_run.ServiceProcess("ssm-app-notes-0123abcd", str(tmp_path / "launch.json"), api)
-    svc.note(None, "service ssm-app-notes-0123abcd failed: see launch.json.error.txt", winservice_run.EV_FAILED)
+    with open(tmp_path / "app.log", "ab") as log:
+        svc.note(log, "launch spec x has no command", 1004)
     assert api.reported == [] and api.closed == []
+    assert "launch spec x has no command" in (tmp_path / "app.log").read_text()
 
 
-def test_a_process_start_time_reads_as_utc():
-    assert winproc.utc(116444736000000000) == "1970-01-01T00:00:00Z"  # the Unix epoch as a FILETIME
-    assert winproc.utc(134096304459999999) == "2025-12-08T01:20:45Z"  # 100 ns units, cut to the second
+class StatusScmStandIn:
+    """Stands in for winservice.Scm in the status action: a running service, its process 4242."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def status(self) -> winservice.Status:
+        return winservice.Status("running", 4242, 0)
+
+
+def test_status_says_when_the_service_process_started(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(winservice, "Scm", StatusScmStandIn)
+    plat = SimpleNamespace(name="windows", started=lambda pid: 134096304459999999)  # a FILETIME: 100 ns since 1601
+    name = winservice.service_name("C:\\apps\\notes")
+    assert status.service_note({"app_host": "service", "app_dir": "C:\\apps\\notes"}, plat) == (
+        "; service %s running (pid 4242, since 2025-12-08T01:20:45Z)" % name)
+    plat.started = lambda pid: None  # its start time cannot be read
+    assert status.service_note({"app_host": "service", "app_dir": "C:\\apps\\notes"}, plat) == (
+        "; service %s running (pid 4242)" % name)
