@@ -2,7 +2,7 @@
 
 Members: ``__main__.py`` (calls the agent's main), ``ssm_action/__init__.py`` as
 an empty stub (the action's real package module is never shipped, as Ansible's
-AnsiballZ does it), ``ssm_action/contract.py`` and ``ssm_action/agent/*.py``.
+AnsiballZ does it), ``ssm_action/contract/*.py`` and ``ssm_action/agent/*.py``.
 Members are sorted, with a fixed time (1980-01-01) and fixed permissions, and
 stored uncompressed (ZIP_STORED): the same code gives the same bytes and the
 same sha256 on any machine, whatever its zlib (deflate output differs between
@@ -29,6 +29,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ssm_action.contract import AgentParams
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the folder holding ssm_action/
 MAIN = b'''"""ssm-deploy-action's deploy agent: python <this file> --params-file PATH."""
@@ -77,18 +79,18 @@ def inline_extras(platform: str) -> frozenset[str]:
         not name.startswith("service-") or name == f"service-{platform}"))
 
 
-def extras_for(params: dict[str, Any]) -> frozenset[str]:
+def extras_for(params: AgentParams) -> frozenset[str]:
     """The features a deploy with these agent parameters uses."""
     wanted = set()
-    if params.get("app_secrets"):
+    if params.app_secrets:
         wanted.add("secrets")
-    if params.get("app_host") in ("service", "task"):
-        wanted.add(f"service-{params.get('platform')}")
-    if params.get("source") == "artifact":
+    if params.app_host in ("service", "task"):
+        wanted.add(f"service-{params.platform}")
+    if params.source == "artifact":
         wanted.add("artifact")
     # A rollback starts the version put back as it was started: maybe as a service, with secrets.
-    if params.get("action") == "rollback":
-        wanted.update(("secrets", f"service-{params.get('platform')}"))
+    if params.action == "rollback":
+        wanted.update(("secrets", f"service-{params.platform}"))
     return frozenset(wanted)
 
 
@@ -96,7 +98,7 @@ def sources(root: Path, extras: frozenset[str] = frozenset(), every: bool = Fals
             as_written: bool = False) -> dict[str, bytes]:
     """Each member's name and bytes, from the tree under ``root`` (``every``: GIT_ONLY's too)."""
     package = root / "ssm_action"
-    files = {"ssm_action/contract.py": (package / "contract.py").read_bytes()}
+    files = {f"ssm_action/contract/{path.name}": path.read_bytes() for path in (package / "contract").glob("*.py")}
     shipped = {module for extra in extras for module in EXTRAS[extra]}
     left_out = GIT_ONLY if "artifact" in extras and not every else ()
     for path in (package / "agent").glob("*.py"):

@@ -155,8 +155,8 @@ def backup_step(d: "Deploy") -> str:
     app_dir = d.where.app_dir
     if not os.path.isdir(app_dir) or not os.listdir(app_dir):
         return "nothing to back up (no app files yet)"
-    backups = Backups(d.where, d.p["backup_retention"])
-    path, links = backups.create(d.p["deploy_id"], state.head, state.previous_sha)
+    backups = Backups(d.where, d.p.backup_retention)
+    path, links = backups.create(d.p.deploy_id, state.head, state.previous_sha)
     state.backup_path = path
     d.journal.save()
     pruned = backups.prune(spare=path)

@@ -19,7 +19,7 @@ from ssm_action.agent.lock import DeployLock
 from ssm_action.agent.output import Reporter, cap_error, cap_list, short, utc_stamp
 from ssm_action.agent.shell import Shell
 from ssm_action.agent.venv import Environment
-from ssm_action.contract import AgentResult, ExitCode
+from ssm_action.contract import AgentParams, AgentResult, ExitCode
 
 STEPS = ("lock", "secrets", "record", "backup", "sync", "deps", "pre-stop", "stop", "start", "verify",
          "post-start")
@@ -27,17 +27,17 @@ LOGS_KEPT = 20
 
 
 class Deploy:
-    def __init__(self, params: Dict[str, Any], plat: Platform, rep: Reporter) -> None:
+    def __init__(self, params: AgentParams, plat: Platform, rep: Reporter) -> None:
         self.p = params
         self.plat = plat
         self.rep = rep
         self.where = where = Layout.of(params)
         self.records = StateDir(where.state_dir, warn=self.said_warning)
-        self.state = DeployState(params["deploy_id"], params["sha"])
+        self.state = DeployState(params.deploy_id, params.sha)
         self.journal = Journal(self.records, self.state)
         self.lock = DeployLock(self.records, plat)
         shell = Shell(rep)
-        self.git = Git(shell, where.app_dir, params["git_remote"], params["branch"])
+        self.git = Git(shell, where.app_dir, params.git_remote, params.branch)
         self.env = Environment(shell, plat, self.records, where, params)
         self.app = App(plat, shell, self.records, where, params, self.state)
 
@@ -87,10 +87,10 @@ class Deploy:
         logs = self.records.path("logs")
         os.makedirs(logs, exist_ok=True)
         self.rep.open_log(os.path.join(logs, "%s-%s.log" % (utc_stamp(fraction=True),
-                                                            self.p["deploy_id"])))
+                                                            self.p.deploy_id)))
         self.rep.say("deploy %s: %s%s -> %s" % (
-            self.p["deploy_id"], short(self.p["sha"]),
-            " (%s)" % self.p["branch"] if self.p["branch"] else "", self.where.app_dir))
+            self.p.deploy_id, short(self.p.sha),
+            " (%s)" % self.p.branch if self.p.branch else "", self.where.app_dir))
         try:
             self.step("lock", self.take_lock)
         except Busy as exc:
@@ -103,10 +103,10 @@ class Deploy:
             self.lock.release()
 
     def deploy(self) -> int:
-        if self.p["source"] == "artifact":  # imported here: the artifact modules ship only with such deploys
+        if self.p.source == "artifact":  # imported here: the artifact modules ship only with such deploys
             from ssm_action.agent.delivery import ArtifactDeploy
             return ArtifactDeploy(self).run()
-        sha = self.p["sha"]
+        sha = self.p.sha
         actions = {
             "secrets": self.app.read_secrets, "record": self.record, "backup": self.backup, "sync": self.sync,
             "deps": self.env.deps, "pre-stop": lambda: self.app.hooks("pre-stop", sha),
@@ -132,7 +132,7 @@ class Deploy:
         error = "%s: %s" % (step, exc)
         if not self.state.dirty:
             return self.finish("failed", ExitCode.FAILED, error + " (nothing was changed)")
-        if not self.p["rollback"]:
+        if not self.p.rollback:
             return self.finish("failed", ExitCode.FAILED, error + " (rollback is off)")
         if self.state.previous_sha is None:
             return self.finish("failed", ExitCode.FAILED,
@@ -159,19 +159,19 @@ class Deploy:
         self.rep.say("result: %s%s" % (status, ": " + error if error else ""))
         state = self.state
         self.rep.result(AgentResult(
-            status, error=cap_error(error), deploy_id=self.p["deploy_id"],
-            target_sha=self.p["sha"], previous_sha=state.previous_sha,
+            status, error=cap_error(error), deploy_id=self.p.deploy_id,
+            target_sha=self.p.sha, previous_sha=state.previous_sha,
             running_sha=running.get("sha"), backup_path=state.backup_path,
             health=self.app.health, health_status=self.app.health_status,
             pid=running.get("pid"), log_file=self.rep.log_path, python=self.env.python_version,
             rolled_back=status == "rolled_back", steps=self.rep.steps,
-            discarded_changes=cap_list(state.discarded, 50), action=self.p["action"]).to_dict())
+            discarded_changes=cap_list(state.discarded, 50), action=self.p.action).to_dict())
         return code
 
     # -- the steps of its own (the others belong to git, env and app)
 
     def take_lock(self) -> str:
-        detail = self.lock.take(self.p["deploy_id"])
+        detail = self.lock.take(self.p.deploy_id)
         self.journal.take_over()
         return detail
 
@@ -208,7 +208,7 @@ class Deploy:
         return backup_step(self)
 
     def sync(self) -> str:
-        sha, state = self.p["sha"], self.state
+        sha, state = self.p.sha, self.state
         self.git.ensure_repo()
         self.git.remove_stale_locks()
         fetched = self.git.fetch(sha)

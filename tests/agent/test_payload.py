@@ -4,6 +4,7 @@ readable with ``python -m zipfile``, and deploying for real under the oldest Pyt
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import os
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ssm_action import payload
-from ssm_action.contract import AgentResult, ExitCode
+from ssm_action.contract import AgentParams, AgentResult, ExitCode, SecretRef
 from tests.agent.agent_fixtures import Server, agent_zipapp
 
 PY38 = "/root/.pyenv/versions/3.8.18/bin/python"
@@ -27,7 +28,8 @@ def copy_tree(target: Path) -> Path:
     """The files the zipapp is built from, copied under ``target``."""
     shutil.copytree(PACKAGE / "agent", target / "ssm_action" / "agent",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(PACKAGE / "contract.py", target / "ssm_action" / "contract.py")
+    shutil.copytree(PACKAGE / "contract", target / "ssm_action" / "contract",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     return target
 
 
@@ -52,7 +54,8 @@ def test_a_changed_source_file_changes_the_sha(tmp_path: Path):
 
 def test_exactly_the_agent_files_and_a_stub_package_marker():
     agent = payload.build()
-    expected = sorted(["__main__.py", "ssm_action/__init__.py", "ssm_action/contract.py"]
+    expected = sorted(["__main__.py", "ssm_action/__init__.py"]
+                      + [f"ssm_action/contract/{p.name}" for p in (PACKAGE / "contract").glob("*.py")]
                       + [f"ssm_action/agent/{p.name}" for p in (PACKAGE / "agent").glob("*.py")
                          if p.name not in payload.OPTIONAL])
     assert list(agent.members) == expected
@@ -98,8 +101,7 @@ def _without_docstrings(tree: ast.Module) -> str:
 
 
 def test_compact_code_is_the_same_code_without_comments_docstrings_and_unread_annotations():
-    sources = [payload.PACKAGE_ROOT / "ssm_action" / "contract.py",
-               *(PACKAGE / "agent").glob("*.py")]
+    sources = [*(PACKAGE / "contract").glob("*.py"), *(PACKAGE / "agent").glob("*.py")]
     for path in sources:
         source = path.read_bytes()
         small = payload.compact(source)
@@ -185,12 +187,14 @@ def test_a_feature_ships_its_modules_and_only_a_deploy_that_uses_it_carries_them
     for extra, modules in payload.EXTRAS.items():
         members = set(payload.build(frozenset({extra})).members)
         assert members - core == {f"ssm_action/agent/{m}" for m in modules}, extra
-    assert payload.extras_for({"platform": "linux"}) == frozenset()
-    assert payload.extras_for({"platform": "windows", "app_host": "service",
-                               "app_secrets": {"K": "ssm:/k"}}) == {"service-windows", "secrets"}
+    linux = AgentParams(deploy_id="1-1", app_dir="/srv/app", sha="a" * 40, platform="linux")
+    windows = dataclasses.replace(linux, app_dir="C:\\apps\\app", platform="windows")
+    assert payload.extras_for(linux) == frozenset()
+    assert payload.extras_for(dataclasses.replace(windows, app_host="service", app_secrets={
+        "K": SecretRef("ssm", "/k")})) == {"service-windows", "secrets"}
     # a rollback starts the version put back as it was started: as a service, with secrets, maybe
-    assert payload.extras_for({"platform": "linux", "action": "rollback"}) == {"service-linux", "secrets"}
-    assert payload.extras_for({"platform": "windows", "action": "rollback", "source": "artifact"}) == {
+    assert payload.extras_for(dataclasses.replace(linux, action="rollback")) == {"service-linux", "secrets"}
+    assert payload.extras_for(dataclasses.replace(windows, action="rollback", source="artifact")) == {
         "artifact", "service-windows", "secrets"}
     with pytest.raises(ValueError):
         payload.build(frozenset({"nope"}))
