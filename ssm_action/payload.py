@@ -28,9 +28,8 @@ import tokenize
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
-
-from ssm_action.contract import AgentParams
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the folder holding ssm_action/
 MAIN = b'''"""ssm-deploy-action's deploy agent: python <this file> --params-file PATH."""
@@ -79,18 +78,18 @@ def inline_extras(platform: str) -> frozenset[str]:
         not name.startswith("service-") or name == f"service-{platform}"))
 
 
-def extras_for(params: AgentParams) -> frozenset[str]:
-    """The features a deploy with these agent parameters uses."""
+def extras_for(params: Mapping[str, Any]) -> frozenset[str]:
+    """The features a deploy with these agent parameters (their JSON, as sent) uses."""
     wanted = set()
-    if params.app_secrets:
+    if params.get("app_secrets"):
         wanted.add("secrets")
-    if params.app_host in ("service", "task"):
-        wanted.add(f"service-{params.platform}")
-    if params.source == "artifact":
+    if params.get("app_host") in ("service", "task"):
+        wanted.add(f"service-{params.get('platform')}")
+    if params.get("source") == "artifact":
         wanted.add("artifact")
     # A rollback starts the version put back as it was started: maybe as a service, with secrets.
-    if params.action == "rollback":
-        wanted.update(("secrets", f"service-{params.platform}"))
+    if params.get("action") == "rollback":
+        wanted.update(("secrets", f"service-{params.get('platform')}"))
     return frozenset(wanted)
 
 

@@ -10,7 +10,7 @@ config time and by the agent on the server); ``secrets`` the app secret referenc
 from ssm_action.contract.checks import GIT_PROTOCOLS, PLATFORMS, path_module, status_ok
 from ssm_action.contract.params import BY_NAME, PARAMS, AgentParams, Param, ParamProblem, parse_params
 from ssm_action.contract.result import RESULT_PREFIX, AgentResult, ExitCode, result_line
-from ssm_action.contract.secrets import (
+from ssm_action.contract.secret_refs import (
     REFERENCE_FORMS, LineError, SecretRef, parse_secret_lines, parse_secret_ref, ref_texts)
 
 __all__ = ["GIT_PROTOCOLS", "PLATFORMS", "path_module", "status_ok", "BY_NAME", "PARAMS", "AgentParams", "Param",

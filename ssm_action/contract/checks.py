@@ -11,7 +11,7 @@ import posixpath
 import re
 from typing import TYPE_CHECKING, Any, Iterable, List, Set, Tuple
 
-from ssm_action.contract.secrets import REFERENCE_FORMS
+from ssm_action.contract.secret_refs import REFERENCE_FORMS
 
 if TYPE_CHECKING:
     from ssm_action.contract.params import AgentParams

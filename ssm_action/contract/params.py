@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from ssm_action.contract.checks import value_checks, path_module
-from ssm_action.contract.secrets import VARIABLE, SecretRef, parse_secret_ref, ref_texts
+from ssm_action.contract.secret_refs import VARIABLE, SecretRef, parse_secret_ref, ref_texts
 
 
 class Param(NamedTuple):

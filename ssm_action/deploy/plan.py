@@ -125,7 +125,7 @@ def build(cfg: DeployConfig, ctx: RunContext, environment: str) -> Plan:
         runner.mask(value)
     # Through SSM with a bucket the agent travels by S3 (transports/ssm/agent_store.py): size is no concern.
     by_s3 = cfg.transport == "ssm" and bool(cfg.targets.s3_bucket)
-    agent = build_full() if by_s3 else build_payload(extras_for(params))
+    agent = build_full() if by_s3 else build_payload(extras_for(params.to_json()))
     return Plan(environment=environment, ctx=ctx, transport=cfg.transport, dry_run=cfg.dry_run, params=params,
                 payload=agent, targets=cfg.targets, server=cfg.server,
                 python_on_server=cfg.python_on_server)

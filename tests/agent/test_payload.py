@@ -4,7 +4,6 @@ readable with ``python -m zipfile``, and deploying for real under the oldest Pyt
 from __future__ import annotations
 
 import ast
-import dataclasses
 import io
 import os
 import shutil
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ssm_action import payload
-from ssm_action.contract import AgentParams, AgentResult, ExitCode, SecretRef
+from ssm_action.contract import AgentResult, ExitCode
 from tests.agent.agent_fixtures import Server, agent_zipapp
 
 PY38 = "/root/.pyenv/versions/3.8.18/bin/python"
@@ -187,14 +186,12 @@ def test_a_feature_ships_its_modules_and_only_a_deploy_that_uses_it_carries_them
     for extra, modules in payload.EXTRAS.items():
         members = set(payload.build(frozenset({extra})).members)
         assert members - core == {f"ssm_action/agent/{m}" for m in modules}, extra
-    linux = AgentParams(deploy_id="1-1", app_dir="/srv/app", sha="a" * 40, platform="linux")
-    windows = dataclasses.replace(linux, app_dir="C:\\apps\\app", platform="windows")
-    assert payload.extras_for(linux) == frozenset()
-    assert payload.extras_for(dataclasses.replace(windows, app_host="service", app_secrets={
-        "K": SecretRef("ssm", "/k")})) == {"service-windows", "secrets"}
+    assert payload.extras_for({"platform": "linux"}) == frozenset()
+    assert payload.extras_for({"platform": "windows", "app_host": "service",
+                               "app_secrets": {"K": "ssm:/k"}}) == {"service-windows", "secrets"}
     # a rollback starts the version put back as it was started: as a service, with secrets, maybe
-    assert payload.extras_for(dataclasses.replace(linux, action="rollback")) == {"service-linux", "secrets"}
-    assert payload.extras_for(dataclasses.replace(windows, action="rollback", source="artifact")) == {
+    assert payload.extras_for({"platform": "linux", "action": "rollback"}) == {"service-linux", "secrets"}
+    assert payload.extras_for({"platform": "windows", "action": "rollback", "source": "artifact"}) == {
         "artifact", "service-windows", "secrets"}
     with pytest.raises(ValueError):
         payload.build(frozenset({"nope"}))

@@ -243,7 +243,7 @@ def test_a_deploy_as_a_process_retires_the_earlier_service_and_its_rollback_brin
     app, schtasks = process_app(tmp_path, monkeypatch)
     assert app.retire().endswith("removed (app host is process now); ")
     assert schtasks.registered is None and app.retired is not None
-    back = app.as_started_with({**app.p, "app_host": "task"})  # the version put back ran as the task
+    back = app.as_started_with(dataclasses.replace(app.p, app_host="task"))  # the version put back ran as the task
     assert back.installed  # so its start restores the kept definition instead of leaving none
     assert back.service.restore_previous() == f"task {TASK} restored" and schtasks.registered
 

@@ -209,7 +209,7 @@ def test_the_presigned_url_is_a_secret_parameter(tmp_path: Path):
     shown = dataclasses.replace(the_plan, params=dataclasses.replace(the_plan.params,
                                                                      artifact_url="https://s3/k?X-Amz-Signature=s"))
     assert shown.shown_params()["artifact_url"] == "(hidden)" and the_plan.params.source == "artifact"
-    assert "artifact" in payload.extras_for(the_plan.params) and "delivery.py" not in "".join(
+    assert "artifact" in payload.extras_for(the_plan.params.to_json()) and "delivery.py" not in "".join(
         payload.build().members)
 
 
