@@ -3,16 +3,13 @@
 Stdlib only, Python 3.8+: it is shipped inside the agent's zipapp. ``params`` holds the
 agent's parameters (one frozen dataclass, each field knowing its input, kind, default
 and secrecy) and ``parse_params``; ``checks`` the checks on them (run by the action at
-config time and by the agent on the server); ``secrets`` the app secret references;
+config time and by the agent on the server); ``secret_refs`` the app secret references;
 ``result`` the result line, the exit codes and the parsed result.
 """
 
-from ssm_action.contract.checks import GIT_PROTOCOLS, PLATFORMS, path_module, status_ok
-from ssm_action.contract.params import BY_NAME, PARAMS, AgentParams, Param, ParamProblem, parse_params
-from ssm_action.contract.result import RESULT_PREFIX, AgentResult, ExitCode, result_line
-from ssm_action.contract.secret_refs import (
+# What callers import from ssm_action.contract (re-exported: F401 does not apply).
+from ssm_action.contract.checks import GIT_PROTOCOLS, PLATFORMS, path_module, status_ok  # noqa: F401
+from ssm_action.contract.params import BY_NAME, PARAMS, AgentParams, Param, ParamProblem, parse_params  # noqa: F401
+from ssm_action.contract.result import RESULT_PREFIX, AgentResult, ExitCode, result_line  # noqa: F401
+from ssm_action.contract.secret_refs import (  # noqa: F401
     REFERENCE_FORMS, LineError, SecretRef, parse_secret_lines, parse_secret_ref, ref_texts)
-
-__all__ = ["GIT_PROTOCOLS", "PLATFORMS", "path_module", "status_ok", "BY_NAME", "PARAMS", "AgentParams", "Param",
-           "ParamProblem", "parse_params", "RESULT_PREFIX", "AgentResult", "ExitCode", "result_line",
-           "REFERENCE_FORMS", "LineError", "SecretRef", "parse_secret_lines", "parse_secret_ref", "ref_texts"]
