@@ -7,9 +7,13 @@ config time and by the agent on the server); ``secret_refs`` the app secret refe
 ``result`` the result line, the exit codes and the parsed result.
 """
 
-# What callers import from ssm_action.contract (re-exported: F401 does not apply).
-from ssm_action.contract.checks import GIT_PROTOCOLS, PLATFORMS, path_module, status_ok  # noqa: F401
-from ssm_action.contract.params import BY_NAME, PARAMS, AgentParams, Param, ParamProblem, parse_params  # noqa: F401
-from ssm_action.contract.result import RESULT_PREFIX, AgentResult, ExitCode, result_line  # noqa: F401
-from ssm_action.contract.secret_refs import (  # noqa: F401
+from ssm_action.contract.checks import GIT_PROTOCOLS, PLATFORMS, path_module, status_ok
+from ssm_action.contract.params import BY_NAME, PARAMS, AgentParams, Param, ParamProblem, parse_params
+from ssm_action.contract.result import RESULT_PREFIX, AgentResult, ExitCode, result_line
+from ssm_action.contract.secret_refs import (
     REFERENCE_FORMS, LineError, SecretRef, parse_secret_lines, parse_secret_ref, ref_texts)
+
+# What callers import from ssm_action.contract (an explicit export, as mypy --strict wants it)
+__all__ = ["GIT_PROTOCOLS", "PLATFORMS", "path_module", "status_ok", "BY_NAME", "PARAMS", "AgentParams", "Param",
+           "ParamProblem", "parse_params", "RESULT_PREFIX", "AgentResult", "ExitCode", "result_line",
+           "REFERENCE_FORMS", "LineError", "SecretRef", "parse_secret_lines", "parse_secret_ref", "ref_texts"]
