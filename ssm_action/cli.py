@@ -52,6 +52,14 @@ def report_config_errors(errors: Sequence[config.ConfigError]) -> None:
     runner.set_output("result", "failure")
 
 
+def _fail(exc: ActionError) -> int:
+    """The one way a run stops on a fatal error: one ::error, its summary section, result failure."""
+    runner.error(f"{exc.message} See {exc.doc_url}", title=exc.title)
+    runner.add_summary(summary.fatal(exc))
+    runner.set_output("result", "failure")
+    return 1
+
+
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise Cancelled(f"signal {signum}: the workflow was cancelled")
 
@@ -93,7 +101,10 @@ def _main(argv: Sequence[str] | None) -> int:
     raw.update(overrides)
     runner.save_state("started", "true")  # tells the post step that this runner passes state
     try:
-        cfg, errors = config.parse(raw)  # inside: a value the checks missed is still one ::error, no traceback
+        from ssm_action.deploy import plan  # the agent's checks of the inputs (config sits below deploy)
+
+        # inside the try: a value the checks missed is still one ::error, no traceback
+        cfg, errors = config.parse(raw, agent_check=plan.input_errors)
         if cfg is None:
             report_config_errors(errors)
             return 1
@@ -104,27 +115,16 @@ def _main(argv: Sequence[str] | None) -> int:
         signal.signal(signal.SIGINT, _on_signal)
         return 0 if run_modes(cfg) else 1
     except ActionError as exc:
-        runner.error(f"{exc.message} See {exc.doc_url}", title=exc.title)
-        runner.add_summary(summary.fatal(exc))
-        runner.set_output("result", "failure")
-        return 1
+        return _fail(exc)
     except Cancelled as exc:
-        stop = ActionError("Cancelled", f"Stopped: {exc}.", anchor="cancelled-runs-and-the-post-step")
-        runner.error(stop.message, title=stop.title)
-        runner.add_summary(summary.fatal(stop))
-        runner.set_output("result", "failure")
-        return 1
+        return _fail(ActionError("Cancelled", f"Stopped: {exc}.", anchor="cancelled-runs-and-the-post-step"))
     except FileCommandError as exc:  # a runner file written outside runner's guard: not a bug of ours
         runner.report_file_error(exc)
         return 1
     except Exception as exc:  # a bug: say so, with what to send us
         runner.log(traceback.format_exc())
-        bug = ActionError("Internal error", f"Unexpected {type(exc).__name__}: {exc}. This is a bug in "
-                          f"ssm-deploy-action; please report it with this log at {PROJECT_URL}/issues.",
-                          anchor="internal-error")
-        runner.error(bug.message, title=bug.title)
-        runner.add_summary(summary.fatal(bug))
-        runner.set_output("result", "failure")
-        return 1
+        return _fail(ActionError("Internal error", f"Unexpected {type(exc).__name__}: {exc}. This is a bug in "
+                                 f"ssm-deploy-action; please report it with this log at {PROJECT_URL}/issues.",
+                                 anchor="internal-error"))
     finally:
         runner.flush()

@@ -10,14 +10,16 @@ TROUBLESHOOTING = "troubleshooting.md"
 class ActionError(Exception):
     """A fatal, expected problem: one ::error and a summary section, with a fix and a link.
 
-    ``anchor`` is the section of docs/troubleshooting.md that explains it (a test checks each exists).
+    ``anchor`` is the section of docs/troubleshooting.md that explains it (a test checks each exists);
+    ``details``, Markdown for the summary only (e.g. a table of the targets and their problems).
     """
 
-    def __init__(self, title: str, message: str, anchor: str):
+    def __init__(self, title: str, message: str, anchor: str, details: str = ""):
         super().__init__(message)
         self.title = title
         self.message = message
         self.anchor = anchor
+        self.details = details
         self.doc_url = f"{DOCS_URL}/{TROUBLESHOOTING}#{anchor}"
 
 

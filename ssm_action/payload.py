@@ -68,7 +68,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "artifact": ("artifact.py", "links.py", "releases.py", "wheelhouse.py", "delivery.py"),
 }
 OPTIONAL = frozenset(module for modules in EXTRAS.values() for module in modules)
-GIT_ONLY = ("backups.py",)  # core, but not shipped with the artifact modules: releases, not zip backups, there
+GIT_ONLY = ("backups.py", "git_source.py")  # core, but not shipped with the artifact modules: releases there
 
 
 def inline_extras(platform: str) -> frozenset[str]:

@@ -73,4 +73,5 @@ def fatal(exc: ActionError) -> str:
     return (headline(":x:", escape(exc.title)) + "\n"
             + f"**What happened:** {escape(exc.title)}. The run stopped here.\n\n"
             + f"**Why, and how to fix it:** {escape(exc.message)}\n\n"
-            + f"**More:** {link('troubleshooting: ' + exc.anchor.replace('-', ' '), exc.doc_url)}\n")
+            + f"**More:** {link('troubleshooting: ' + exc.anchor.replace('-', ' '), exc.doc_url)}\n"
+            + (f"\n{exc.details}" if exc.details else ""))

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ssm_action import config
+from ssm_action.deploy import plan
 from ssm_action.config import Config, ConfigError, DeployConfig, GatesConfig
 
 
@@ -27,7 +28,7 @@ def parse(workspace: Path | None = None, env: Mapping[str, str] | None = None,
     environ = dict(env or {})
     if workspace is not None:
         environ["GITHUB_WORKSPACE"] = str(workspace)
-    return config.parse(config.raw_inputs(environ, inputs(**given)), environ)
+    return config.parse(config.raw_inputs(environ, inputs(**given)), environ, agent_check=plan.input_errors)
 
 
 def make(workspace: Path | None = None, env: Mapping[str, str] | None = None, **given: str) -> Config:

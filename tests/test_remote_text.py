@@ -11,7 +11,7 @@ import pytest
 from ssm_action import runner
 from ssm_action.deploy.model import InstanceResult
 from ssm_action.transports import local
-from ssm_action.transports.ssm import command
+from ssm_action.transports.ssm import waves
 from ssm_action.transports.ssm.output import Collector
 from tests.command_parsers import executed
 
@@ -53,14 +53,14 @@ def test_each_block_has_its_own_token(github, capsys):
 @pytest.mark.parametrize("which", RUNNERS)
 def test_the_agents_output_and_the_result_lines_issue_no_command(github, capsys, which):
     failed = InstanceResult("i-0123456789abcdef0", "Failed", output=HOSTILE, error="##[add-mask]z ::error::e")
-    command.show_outputs([failed])
+    waves.show_outputs([failed])
     runner.log(Collector.line(failed))  # as printed before: the test of the line below can fail
     unguarded = capsys.readouterr().out
     assert ("add-mask", "z ::error::e") in executed(unguarded, "github")
     collector = Collector(None, None, None)  # type: ignore[arg-type]
     collector.result = lambda watch: failed  # type: ignore[method-assign]
     collector([object()])  # type: ignore[list-item]
-    command.show_outputs([failed])
+    waves.show_outputs([failed])
     out = capsys.readouterr().out
     assert [name for name, _ in executed(out, which)] == ["group", "endgroup"]
 

@@ -150,3 +150,10 @@ def test_a_fatal_error_writes_what_why_the_fix_and_a_working_link(main_in_proces
 def test_every_fatal_section_links_its_own_anchor():
     error = ActionError("T", "M: do X.", anchor="ssm-pre-flight")
     assert fatal_links(summary.fatal(error)) == ["ssm-pre-flight"]
+
+
+def test_a_fatal_errors_details_close_its_section():
+    table = summary.table(("instance", "problem"), [["`i-1`", "offline"]])
+    section = summary.fatal(ActionError("Pre-flight failed", "Nothing was sent.", "ssm-pre-flight", details=table))
+    assert section.endswith("\n" + table) and section.count("## ") == 1
+    assert "offline" not in summary.fatal(ActionError("Pre-flight failed", "Nothing was sent.", "ssm-pre-flight"))

@@ -16,29 +16,24 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess  # nosec B404 # only for the type of the started app
-import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from ssm_action.agent import command, last_words
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir
-from ssm_action.agent.health import Answer, http_answer, poll
+from ssm_action.agent.health import Rule, poll, wait_healthy
 from ssm_action.agent.host import START_WARNING, AppMatch, Platform
 from ssm_action.agent.journal import DeployState
-from ssm_action.agent.layout import Layout
+from ssm_action.agent.layout import PID_FILE, SERVICE_SPEC, STOP_REQUEST, Layout
 from ssm_action.agent.output import MIN_SECRET, Reporter, short, utc_now
 from ssm_action.agent.shell import Shell
-from ssm_action.contract import AgentParams, ref_texts, status_ok
+from ssm_action.contract import AgentParams, ref_texts
 
 if TYPE_CHECKING:  # shipped only to deploys that use it (payload.EXTRAS)
     from ssm_action.agent.service import Service
 
 HOOK_TIMEOUT = 600
-LAST_TRY = 0.5  # seconds the health check's last GET may take, at the deadline
 APP_LOG_ROTATE_BYTES = 10 * 1024 * 1024
-PID_FILE = "app.json"
-STOP_REQUEST = "stop-request"
-SERVICE_SPEC = "launch.json"  # in the state folder while a service of this app is installed (service.py)
 
 
 class App:
@@ -271,7 +266,7 @@ class App:
             lambda: self.plat.alive(pid), pid, 0)
 
     def verify(self, alive: Callable[[], bool], pid: int, grace: float) -> str:
-        """Alive through the grace, then a 2xx from the health URL (polled with backoff)."""
+        """Alive through the grace, then a healthy answer from the health URL (health.wait_healthy)."""
         poll(lambda: not alive(), grace, 0.05, 0.05)
         if not alive():
             raise StepError(self.died(pid))
@@ -280,34 +275,15 @@ class App:
             return "pid %d alive after %gs (no health URL)" % (pid, grace)
         self.health = "unhealthy"
         timeout = self.p.health_timeout
-        deadline = time.monotonic() + timeout
-        delay, why = 0.05, ""
-        while True:  # each GET ends by the deadline (the last one gets LAST_TRY): a trickling answer cannot hold it
-            answer = http_answer(url, max(LAST_TRY, min(5.0, deadline - time.monotonic())))
-            self.health_status = answer.status
-            why = self.unhealthy(answer)
-            if not why and alive():  # and answered while ours was alive
-                self.health = "healthy"
-                return "pid %d: %s answered %d" % (pid, url, self.health_status or 0)
-            if not alive():
-                raise StepError(self.died(pid))
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise StepError("%s %s for %gs: check the app log" % (url, why, timeout))
-            time.sleep(min(delay, left))
-            delay = min(delay * 2, 2.0)
-
-    def unhealthy(self, answer: Answer) -> str:
-        """Why the answer does not pass ("" when it does)."""
-        status, body = answer.status, answer.body
-        if answer.problem:  # too slow, or sent elsewhere: whatever its status, no proof of health
-            return "answered %s, which %s" % (status, answer.problem) if status else answer.problem
-        if status is None or not status_ok(self.p.health_status, status):
-            return "answered %s (accepted: %s)" % (status or "nothing", self.p.health_status)
-        wanted = self.p.health_contains
-        if wanted and wanted not in body:
-            return "answered %d without %r in its body" % (status, wanted)
-        return ""
+        answer, why = wait_healthy(
+            url, Rule(self.p.health_status, self.p.health_contains), timeout, alive)
+        self.health_status = answer.status
+        if not alive():
+            raise StepError(self.died(pid))
+        if why:
+            raise StepError("%s %s for %gs: check the app log" % (url, why, timeout))
+        self.health = "healthy"
+        return "pid %d: %s answered %d" % (pid, url, self.health_status or 0)
 
     def died(self, pid: int) -> str:
         """Why the app is gone: its exit code and its last words (redacted)."""

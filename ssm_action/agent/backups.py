@@ -20,15 +20,11 @@ import stat
 import time
 import zipfile
 import zlib
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ssm_action.agent.files import atomic_file, inside, keep_newest, safe_relative, write_atomic
 from ssm_action.agent.layout import CACHE_DIRS, Layout
-from ssm_action.agent.errors import StepError
-from ssm_action.agent.output import cap_list, short, utc_now, utc_stamp
-
-if TYPE_CHECKING:
-    from ssm_action.agent.deploy import Deploy
+from ssm_action.agent.output import utc_now, utc_stamp
 
 MANIFEST = "DEPLOY_BACKUP.json"
 
@@ -144,43 +140,3 @@ class Backups:
     def prune(self, spare: str) -> List[str]:
         return keep_newest(self.where.backup_dir, re.escape(self.name) + r"-\d{8}T\d{6}Z-.+\.zip",
                            self.retention, spare=[spare])
-
-
-# -- the steps of a git deploy that use them (Deploy.backup, the rollback's Deploy.restore_files)
-
-def backup_step(d: "Deploy") -> str:
-    state = d.state
-    if state.backup_path:
-        return "reusing %s (made before the interrupted deploy)" % state.backup_path
-    app_dir = d.where.app_dir
-    if not os.path.isdir(app_dir) or not os.listdir(app_dir):
-        return "nothing to back up (no app files yet)"
-    backups = Backups(d.where, d.p.backup_retention)
-    path, links = backups.create(d.p.deploy_id, state.head, state.previous_sha)
-    state.backup_path = path
-    d.journal.save()
-    pruned = backups.prune(spare=path)
-    return "%s (%.1f MB%s%s)" % (path, os.path.getsize(path) / 1e6, ", %d symlink(s) kept as links" % links
-                                 if links else "", ", %d old pruned" % len(pruned) if pruned else "")
-
-
-def restore_files(d: "Deploy", sha: str) -> str:
-    """The previous commit from git; the server-local changes it dropped from the backup, or every file
-    from the backup when git fails."""
-    backup, discarded = d.state.backup_path, d.state.discarded
-    try:
-        d.git.checkout(sha)
-        note = "HEAD %s" % short(sha)
-    except StepError as exc:
-        if not backup:
-            raise
-        failed = restore_from_backup(backup, d.where.app_dir)
-        if failed:  # without git the backup is the version: a part of it would not run
-            raise StepError("git failed (%s) and the backup is damaged: %s" % (exc, "; ".join(failed[:3])))
-        return "git failed (%s): restored every file from %s" % (exc, backup)
-    if backup and discarded:  # git put the commit back: a damaged backup costs only the local changes
-        failed = restore_from_backup(backup, d.where.app_dir, discarded)
-        note += "; %d local change(s) restored from the backup" % (len(discarded) - len(failed))
-        if failed:
-            d.rep.warn("the rollback could not restore from %s: %s" % (backup, ", ".join(cap_list(failed, 10))))
-    return note

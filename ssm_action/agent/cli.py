@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import sys
 import traceback
 from typing import Any, List, Optional
@@ -18,12 +19,21 @@ from typing import Any, List, Optional
 from ssm_action.agent import status
 from ssm_action.agent.deploy import Deploy
 from ssm_action.agent.errors import ParamError
-from ssm_action.agent.host import Platform, local_platform
+from ssm_action.agent.host import Platform
 from ssm_action.agent.output import Redactor, Reporter, cap_error
 from ssm_action.agent.venv import RUNNING_PYTHON
 from ssm_action.contract import PLATFORMS, AgentParams, AgentResult, ExitCode, parse_params
 
 USAGE = "usage: agent.pyz --params-file PATH | --params-b64 B64"
+
+
+def local_platform() -> Platform:
+    """This OS's processes, files and locks (chosen here, so the host interface imports no host)."""
+    if os.name == "nt":
+        from ssm_action.agent.windows import WindowsPlatform
+        return WindowsPlatform()
+    from ssm_action.agent.posix import PosixPlatform
+    return PosixPlatform()
 
 
 def validate(raw: Any, os_name: str) -> AgentParams:

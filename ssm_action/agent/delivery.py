@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional
 
 from ssm_action.agent import artifact, history, wheelhouse
 from ssm_action.agent.app import App
@@ -29,9 +29,9 @@ from ssm_action.agent.host import Platform
 from ssm_action.agent.layout import Layout
 from ssm_action.agent.links import Links, local_links
 from ssm_action.agent.output import short
+from ssm_action.agent.pipeline import Pipeline, Step
 from ssm_action.agent.releases import READY, Releases
 from ssm_action.agent.shell import Shell
-from ssm_action.agent.deploy import Deploy
 from ssm_action.contract import AgentParams, ExitCode
 
 
@@ -130,21 +130,22 @@ class Delivery:
         return self.releases.switch(self.previous) + "; no reinstall"
 
 
-class ArtifactDeploy:
-    """``Deploy`` for ``source: artifact``: its steps, and a rollback that switches back (no reinstall).
+class ArtifactSource:
+    """The artifact source of a deploy (pipeline.Source): its steps, and a rollback that switches back
+    (no reinstall).
 
     Everything up to ``install`` happens beside the running app; ``pre-stop`` runs the NEW
     release's hook (from its folder, with its venv); from ``stop`` on the deploy is ``dirty``
     (journaled), so a failure, or the next deploy after a kill, puts the previous release back.
     """
 
-    def __init__(self, deploy: Deploy) -> None:
-        self.d = deploy
-        p = deploy.p
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.d = pipeline
+        p = pipeline.p
         self.delivery = Delivery(p, ArtifactRef(p.artifact_url, p.artifact_sha256, p.artifact_size),
-                                 deploy.plat, deploy.app.shell)
+                                 pipeline.plat, pipeline.app.shell)
 
-    def steps(self) -> List[Tuple[str, Callable[[], str]]]:
+    def steps(self) -> List[Step]:
         d, dl, sha = self.d, self.delivery, self.d.p.sha
         if d.p.action == "rollback":  # the release is still here, installed: switched to, as a rollback does
             fetch = [("prepare", dl.pick)]
@@ -156,16 +157,8 @@ class ArtifactDeploy:
             ("start", lambda: d.app.start(sha)), ("verify", d.app.verify_started),
             ("post-start", lambda: d.app.hooks("post-start", sha)), ("keep", dl.keep)]
 
-    def run(self) -> int:
-        d, failed = self.d, ""
-        try:
-            for name, action in self.steps():
-                failed = name
-                d.step(name, action)
-        except StepError as exc:
-            return self.fail(failed, exc)
-        history.record_good(d.records, d.p, None)
-        return d.finish("success", ExitCode.OK)
+    def succeeded(self) -> None:
+        history.record_good(self.d.records, self.d.p, None)
 
     def pre_stop(self) -> str:
         release = self.delivery.releases.path(self.delivery.name)
@@ -178,9 +171,9 @@ class ArtifactDeploy:
         self.d.journal.save()
         return self.d.app.stop()
 
-    def fail(self, step: str, exc: StepError) -> int:
+    def fail(self, step: str, error: str) -> int:
         d, dl = self.d, self.delivery
-        error = "%s: %s" % (step, exc)
+        error = "%s: %s" % (step, error)
         if not d.state.dirty:
             return d.finish("failed", ExitCode.FAILED, error + " (nothing was changed: the app kept running)")
         if not d.p.rollback:

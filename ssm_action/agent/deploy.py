@@ -1,4 +1,5 @@
-"""One deploy: the steps in order, and the rollback when a step fails after the tree changed."""
+"""The deploy pipeline: the lock, the journal, a source's steps in order with their lines, the outcome, and
+the restart of the version a rollback puts back (pipeline.py says what a source brings)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,16 @@ from ssm_action.agent.files import StateDir, inside, keep_newest
 from ssm_action.agent.git import Git
 from ssm_action.agent.host import Platform
 from ssm_action.agent.journal import DeployState, Journal
-from ssm_action.agent.layout import Layout
+from ssm_action.agent.layout import LOGS, Layout
 from ssm_action.agent.lock import DeployLock
 from ssm_action.agent.output import Reporter, cap_error, cap_list, short, utc_stamp
+from ssm_action.agent.pipeline import Source
 from ssm_action.agent.shell import Shell
 from ssm_action.agent.venv import Environment
 from ssm_action.contract import AgentParams, AgentResult, ExitCode
 
 STEPS = ("lock", "secrets", "record", "backup", "sync", "deps", "pre-stop", "stop", "start", "verify",
-         "post-start")
+         "post-start")  # a git deploy's (git_source.py)
 LOGS_KEPT = 20
 
 
@@ -84,7 +86,7 @@ class Deploy:
     # -- the run
 
     def run(self) -> int:
-        logs = self.records.path("logs")
+        logs = self.records.path(LOGS)
         os.makedirs(logs, exist_ok=True)
         self.rep.open_log(os.path.join(logs, "%s-%s.log" % (utc_stamp(fraction=True),
                                                             self.p.deploy_id)))
@@ -103,54 +105,32 @@ class Deploy:
             self.lock.release()
 
     def deploy(self) -> int:
-        if self.p.source == "artifact":  # imported here: the artifact modules ship only with such deploys
-            from ssm_action.agent.delivery import ArtifactDeploy
-            return ArtifactDeploy(self).run()
-        sha = self.p.sha
-        actions = {
-            "secrets": self.app.read_secrets, "record": self.record, "backup": self.backup, "sync": self.sync,
-            "deps": self.env.deps, "pre-stop": lambda: self.app.hooks("pre-stop", sha),
-            "stop": self.app.stop, "start": lambda: self.app.start(sha),
-            "verify": self.app.verify_started,
-            "post-start": lambda: self.app.hooks("post-start", sha),
-        }
-        failed_step = ""
+        """The source's steps in order; on a failure, the source puts the previous version back."""
+        source = self.source()
+        failed = ""
         try:
-            for name in STEPS[1:]:
-                failed_step = name
-                self.step(name, actions[name])
-                if name == "stop" and self.env.deferred is not None:  # Windows: see venv.py
-                    failed_step = "venv"
-                    self.step("venv", self.env.rebuild)
+            for name, action in source.steps():
+                failed = name
+                self.step(name, action)
         except StepError as exc:
-            return self.fail(failed_step, exc)
-        history.record_good(self.records, self.p, self.state.backup_path)
-        self.git.mark_good(sha)
+            return source.fail(failed, str(exc))
+        source.succeeded()
         return self.finish("success", ExitCode.OK)
 
-    def fail(self, step: str, exc: StepError) -> int:
-        error = "%s: %s" % (step, exc)
-        if not self.state.dirty:
-            return self.finish("failed", ExitCode.FAILED, error + " (nothing was changed)")
-        if not self.p.rollback:
-            return self.finish("failed", ExitCode.FAILED, error + " (rollback is off)")
-        if self.state.previous_sha is None:
-            return self.finish("failed", ExitCode.FAILED,
-                               error + " (no previous version to restore)")
-        self.rep.say("rolling back to %s" % short(self.state.previous_sha))
-        try:
-            self.roll_back(self.state.previous_sha)
-        except StepError as rb_exc:
-            return self.finish("failed", ExitCode.FAILED,
-                               "%s; rollback failed: %s" % (error, rb_exc))
-        return self.finish("rolled_back", ExitCode.ROLLED_BACK, error)
+    def source(self) -> Source:
+        """Where the version comes from: the git clone, or an artifact the runner packed."""
+        if self.p.source == "artifact":  # imported here: the artifact modules ship only with such deploys
+            from ssm_action.agent.delivery import ArtifactSource
+            return ArtifactSource(self)
+        from ssm_action.agent.git_source import GitSource  # git deploys only (payload.GIT_ONLY)
+        return GitSource(self)
 
     def finish(self, status: str, code: ExitCode, error: Optional[str] = None) -> int:
         running: Dict[str, Any] = {}
         if self.lock.held:
             running = self.app.running()
             for keep in (lambda: history.record_outcome(self.records, self.p, status, error), self.journal.remove,
-                         lambda: keep_newest(self.records.path("logs"), r".+Z-.+\.log", LOGS_KEPT,
+                         lambda: keep_newest(self.records.path(LOGS), r".+Z-.+\.log", LOGS_KEPT,
                                              spare=[self.rep.log_path or ""])):
                 try:
                     keep()
@@ -168,7 +148,7 @@ class Deploy:
             discarded_changes=cap_list(state.discarded, 50), action=self.p.action).to_dict())
         return code
 
-    # -- the steps of its own (the others belong to git, env and app)
+    # -- the steps every source shares
 
     def take_lock(self) -> str:
         detail = self.lock.take(self.p.deploy_id)
@@ -203,49 +183,9 @@ class Deploy:
                    if state.old_pid else "no app process recorded")
         return "; ".join(["previous %s, %s" % (short(state.previous_sha), running)] + notes)
 
-    def backup(self) -> str:
-        from ssm_action.agent.backups import backup_step  # git deploys only (payload.GIT_ONLY)
-        return backup_step(self)
-
-    def sync(self) -> str:
-        sha, state = self.p.sha, self.state
-        self.git.ensure_repo()
-        self.git.remove_stale_locks()
-        fetched = self.git.fetch(sha)
-        if not state.recovering and state.head:
-            state.discarded = self.git.local_changes(sha)
-        # From here on the work tree may differ from the backup: a failure rolls back.
-        state.dirty = True
-        self.journal.save()
-        self.git.checkout(sha)
-        notes = ["HEAD %s" % short(sha), fetched]
-        if state.discarded:
-            notes.append("discarded %d local change(s): %s" % (
-                len(state.discarded), ", ".join(cap_list(state.discarded, 5))))
-        return "; ".join(n for n in notes if n)
-
-    # -- rollback
-
-    def roll_back(self, previous: str) -> None:
-        """Previous commit and files, its requirements, its process, its health."""
-        old_pid = self.state.old_pid
-        keep_old = self.app.untouched(old_pid)
-        if not keep_old:
-            self.step("rollback-stop", self.app.stop)
-        self.step("rollback-sync", lambda: self.restore_files(previous))
-        self.step("rollback-deps", self.env.restore)
-        if keep_old and old_pid is not None:
-            self.step("rollback-verify", lambda: self.app.verify_kept(old_pid))
-        else:
-            self.restart(previous)
-
     def restart(self, previous: str) -> None:
         """Start the version put back as it was started (its recorded command, variables, host)."""
         wanted = history.put_back_params(self.p, self.state.previous_start, self.rep)
         app = self.app = self.app.as_started_with(wanted)
         self.step("rollback-start", lambda: app.start(previous, rollback=True))
         self.step("rollback-verify", app.verify_started)
-
-    def restore_files(self, sha: str) -> str:
-        from ssm_action.agent.backups import restore_files
-        return restore_files(self, sha)

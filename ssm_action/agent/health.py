@@ -1,4 +1,5 @@
-"""Waiting: polling with backoff, and the health URL's answer within a deadline."""
+"""Health, judged in one place: the health URL's answer within a deadline, the judge of that
+answer (deploy, verify, rollback and status all ask ``judge``), and waiting with one backoff."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ import socket
 import threading
 import time
 import urllib.parse
-from typing import Callable, NamedTuple, Optional, Tuple
+from typing import Callable, List, NamedTuple, Optional, Tuple
+
+from ssm_action.contract import status_ok
 
 BODY_LIMIT = 64 * 1024  # bytes of the answer searched for health_contains
 REDIRECTS = 5  # redirects followed within the health URL's own scheme, host and port
 MOVED = (301, 302, 303, 307, 308)
 LATE = "gave no whole answer in time (a slow or trickling answer fails)"
+LAST_TRY = 0.5  # seconds the last GET may take, at the deadline
+EACH_TRY = 5.0  # seconds one GET may take before the next is tried
 
 
 class Answer(NamedTuple):
@@ -48,7 +53,7 @@ def _get(url: str, deadline: float) -> Answer:
     def cut() -> None:
         late.set()
         with contextlib.suppress(OSError, AttributeError):  # closed meanwhile
-            conn.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+            conn.sock.shutdown(socket.SHUT_RDWR)
 
     timer = threading.Timer(left, cut)
     timer.start()
@@ -86,7 +91,42 @@ def _origin(url: str) -> Tuple[str, str]:
     return parts.scheme.lower(), parts.netloc.lower()
 
 
-def http_status(url: str, timeout: float) -> Optional[int]:
-    """The HTTP status of a GET that counts (same-origin redirects followed), else None."""
+class Rule(NamedTuple):
+    """What a healthy answer is: the parameters health_status and health_contains."""
+
+    accepted: str = "2xx"  # 200,204 or 2xx or 200-399
+    contains: str = ""  # text the body must hold
+
+
+def judge(answer: Answer, rule: Rule) -> str:
+    """Why ``answer`` is not healthy by ``rule`` ("" when it is)."""
+    status = answer.status
+    if answer.problem:  # too slow, or sent elsewhere: whatever its status, no proof of health
+        return "answered %s, which %s" % (status, answer.problem) if status else answer.problem
+    if status is None or not status_ok(rule.accepted, status):
+        return "answered %s (accepted: %s)" % (status or "nothing", rule.accepted)
+    if rule.contains and rule.contains not in answer.body:
+        return "answered %d without %r in its body" % (status, rule.contains)
+    return ""
+
+
+def check_once(url: str, rule: Rule, timeout: float) -> Tuple[Answer, str]:
+    """One GET of ``url``, judged: the answer and why it fails ("" when healthy)."""
     answer = http_answer(url, timeout)
-    return None if answer.problem else answer.status
+    return answer, judge(answer, rule)
+
+
+def wait_healthy(url: str, rule: Rule, timeout: float, alive: Callable[[], bool]) -> Tuple[Answer, str]:
+    """Ask ``url`` until a healthy answer comes while ``alive()``, the app dies, or ``timeout`` passes
+    (backing off as ``poll`` does): the last answer and why it failed ("" when healthy). Each GET ends
+    by the deadline (the last gets LAST_TRY), so a trickling answer cannot hold the wait."""
+    deadline = time.monotonic() + timeout
+    last: List[Tuple[Answer, str]] = []
+
+    def settled() -> bool:
+        left = deadline - time.monotonic()
+        last[:] = [check_once(url, rule, max(LAST_TRY, min(EACH_TRY, left)))]
+        return not last[0][1] and alive() or not alive()
+
+    poll(settled, timeout, 0.05, 2.0)
+    return last[0]

@@ -22,9 +22,8 @@ from ssm_action.agent.files import StateDir, mistyped
 from ssm_action.agent.journal import NULL, SHA
 from ssm_action.agent.output import Reporter, utc_now
 from ssm_action.contract import AgentParams, parse_params
+from ssm_action.agent.layout import LAST_DEPLOY, LAST_GOOD
 
-LAST_GOOD = "last-good.json"
-LAST_DEPLOY = "last-deploy.json"
 HISTORY_KEPT = 10
 STARTED_WITH = ("app_command", "entry", "app_env", "app_secrets", "app_host", "app_user")
 ENTRY_KEYS = ("sha", "deploy_id", "time", "backup_path", "started_with")

@@ -6,7 +6,6 @@ the rest of the agent never asks which one it has.
 
 from __future__ import annotations
 
-import os
 import subprocess  # nosec B404 # only for the type of a started process
 from typing import IO, Any, Dict, List, NamedTuple, Optional, Protocol, Tuple, Union
 
@@ -33,7 +32,7 @@ class AppMatch(NamedTuple):
 def is_app(argv: List[str], match: AppMatch, path: Any) -> bool:
     """Whether a process's ``argv`` is the app's (``path``: the OS's path module)."""
     def norm(name: str) -> str:
-        return path.normcase(path.normpath(name))
+        return str(path.normcase(path.normpath(name)))
 
     if not argv or not argv[0]:
         return False
@@ -94,11 +93,3 @@ class Platform(Protocol):
     def try_lock(self, fd: int) -> bool:
         """Take an exclusive OS lock on an open file without waiting."""
         ...
-
-
-def local_platform() -> Platform:
-    if os.name == "nt":
-        from ssm_action.agent.windows import WindowsPlatform
-        return WindowsPlatform()
-    from ssm_action.agent.posix import PosixPlatform
-    return PosixPlatform()

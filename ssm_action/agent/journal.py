@@ -17,8 +17,8 @@ from typing import Any, Dict, List, Optional
 
 from ssm_action.agent.files import StateDir, mistyped, safe_relative
 from ssm_action.agent.output import utc_now
+from ssm_action.agent.layout import JOURNAL
 
-JOURNAL = "journal.json"
 SHA = re.compile(r"[0-9a-f]{40}")
 NULL = type(None)
 TYPES: Dict[str, Any] = {  # each field's type when read back: a journal that differs is set aside

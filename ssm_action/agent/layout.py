@@ -7,6 +7,22 @@ from typing import NamedTuple
 
 from ssm_action.contract import AgentParams
 
+# The state folder's files (``<app_dir>.deploy``), named here only
+LOCK = "deploy.lock"  # the OS lock a deploy holds
+OWNER = "lock-owner.json"  # who holds it, for the "busy" message
+JOURNAL = "journal.json"  # the deploy in progress: what a crashed agent's successor repairs
+LAST_GOOD = "last-good.json"  # the versions that were healthy, newest first
+LAST_DEPLOY = "last-deploy.json"  # how the last deploy ended (status reads it)
+PID_FILE = "app.json"  # the app started as a process: pid, start time, commit
+STOP_REQUEST = "stop-request"  # asks the app's launcher to stop it gracefully
+SERVICE_SPEC = "launch.json"  # while a service of this app is installed: what the launcher starts
+PID = "service-app.json"  # the launcher writes the service's app pid here
+AGENT_COPY = "agent.pyz"  # the agent kept for the service host's start command
+DEPS = "deps.json"  # what the venv was installed from (skip an unchanged install)
+RECORD = "releases.json"  # artifact deploys: the releases kept
+ADOPTING = "adopting.json"  # artifact deploys: a git clone being adopted
+LOGS = "logs"  # the agent's per-deploy logs and the app's log
+
 CACHE_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox", ".nox"}  # never backed up
 
 
@@ -29,4 +45,4 @@ class Layout(NamedTuple):
             backup_dir=params.backup_dir or app_dir + "-backups",
             entry=os.path.join(app_dir, os.path.normpath(params.entry)),
             requirements=os.path.join(app_dir, params.requirements_file),
-            app_log=os.path.join(state_dir, "logs", "app.log"))
+            app_log=os.path.join(state_dir, LOGS, "app.log"))

@@ -9,8 +9,7 @@ from ssm_action.agent.errors import Busy
 from ssm_action.agent.files import StateDir
 from ssm_action.agent.host import Platform
 from ssm_action.agent.output import utc_now
-
-OWNER = "lock-owner.json"  # who holds it, for the "busy" message
+from ssm_action.agent.layout import LOCK, OWNER
 
 
 class DeployLock:
@@ -26,7 +25,7 @@ class DeployLock:
         return self.handle is not None
 
     def take(self, deploy_id: str) -> str:
-        handle = open(self.records.path("deploy.lock"), "a+b")
+        handle = open(self.records.path(LOCK), "a+b")
         if not self.plat.try_lock(handle.fileno()):
             owner = self.records.read(OWNER)
             handle.close()

@@ -31,14 +31,12 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 from ssm_action.agent.artifact import MANIFEST, read_manifest
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir
-from ssm_action.agent.layout import CACHE_DIRS
+from ssm_action.agent.layout import ADOPTING, CACHE_DIRS, RECORD
 from ssm_action.agent.links import Links, link_target
 from ssm_action.agent.output import utc_now, utc_stamp
 
 READY = "DEPLOY_RELEASE.json"
 WHEELHOUSE = ".wheelhouse"
-RECORD = "releases.json"
-ADOPTING = "adopting.json"
 NAME = re.compile(r"\d{8}T\d{12}Z-(?:[0-9a-f]{12}|adopted)")
 GOOD_KEPT = 20
 

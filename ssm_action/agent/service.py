@@ -22,11 +22,10 @@ import sys
 from typing import TYPE_CHECKING, Dict, List, Optional, Union
 
 from ssm_action.agent import launcher
-from ssm_action.agent.app import SERVICE_SPEC
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir
 from ssm_action.agent.host import Platform
-from ssm_action.agent.layout import Layout
+from ssm_action.agent.layout import AGENT_COPY, PID, SERVICE_SPEC, Layout
 from ssm_action.agent.shell import Shell
 from ssm_action.contract import AgentParams, path_module
 
@@ -34,9 +33,6 @@ if TYPE_CHECKING:  # one of them is shipped: the server's (payload.EXTRAS)
     from ssm_action.agent.scheduled_task import ScheduledTask
     from ssm_action.agent.systemd import SystemdUnit
     from ssm_action.agent.winservice import WindowsService
-
-SPEC = SERVICE_SPEC
-PID = "service-app.json"  # the launcher writes the app's pid here
 
 
 def shipped_agent() -> str:
@@ -80,15 +76,15 @@ class Service:
         self.host: Union[SystemdUnit, ScheduledTask, WindowsService] = (
             self.unit or self.task or self.scm)  # type: ignore[assignment]
         self.normcase = path.normcase
-        self.spec = records.path(SPEC)
-        self.kept_spec = os.path.join(keep, SPEC + ".previous")
+        self.spec = records.path(SERVICE_SPEC)
+        self.kept_spec = os.path.join(keep, SERVICE_SPEC + ".previous")
         self.restarts = 0
         self.first_pid: Optional[int] = None
 
     def install(self, argv: List[str], env: Dict[str, str], secrets: Dict[str, str],
                 sha: str) -> str:
         """Write the spec and the definition (both kept first), the agent copied beside them."""
-        agent = self.records.path("agent.pyz")
+        agent = self.records.path(AGENT_COPY)
         shutil.copyfile(shipped_agent(), agent)
         os.makedirs(os.path.dirname(self.kept_spec), exist_ok=True)
         if os.path.isfile(self.spec):

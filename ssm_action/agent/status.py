@@ -12,13 +12,11 @@ from dataclasses import replace
 from typing import Any, Dict, Optional, Tuple
 
 from ssm_action.agent import history
-from ssm_action.agent.app import PID_FILE
 from ssm_action.agent.files import StateDir
 from ssm_action.agent.git import Git
-from ssm_action.agent.health import http_status
+from ssm_action.agent.health import Rule, check_once
 from ssm_action.agent.host import Platform
-from ssm_action.agent.layout import Layout
-from ssm_action.agent.lock import OWNER
+from ssm_action.agent.layout import LAST_DEPLOY, OWNER, PID_FILE, Layout
 from ssm_action.agent.output import Reporter, short
 from ssm_action.agent.shell import Shell
 from ssm_action.agent.venv import RUNNING_PYTHON
@@ -41,11 +39,14 @@ def lock_holder(records: StateDir, plat: Platform) -> Optional[str]:
     return "deploy %s (pid %s) since %s" % (owner.get("deploy_id", "?"), owner["pid"], owner.get("since", "?"))
 
 
-def health_of(url: str, running: bool, timeout: float) -> Tuple[str, Optional[int]]:
-    if not url:
-        return ("not_checked" if running else "unhealthy"), None
-    code = http_status(url, min(HEALTH_TIMEOUT_MAX, timeout))
-    return ("healthy" if code is not None and 200 <= code < 300 else "unhealthy"), code
+def health_of(params: AgentParams, running: bool) -> Tuple[str, Optional[int], str]:
+    """Health as a deploy judges it (health.judge: the accepted codes and the body's text), from one
+    quick GET: the word, the HTTP code, and why it is unhealthy ("" when it is not)."""
+    if not params.health_url:
+        return ("not_checked" if running else "unhealthy"), None, ""
+    answer, why = check_once(params.health_url, Rule(params.health_status, params.health_contains),
+                             min(HEALTH_TIMEOUT_MAX, params.health_timeout))
+    return ("unhealthy" if why else "healthy"), answer.status, why
 
 
 def service_note(params: AgentParams, plat: Platform) -> str:
@@ -62,14 +63,15 @@ def status(params: AgentParams, plat: Platform, rep: Reporter) -> int:
     records = StateDir(Layout.of(params).state_dir)
     app = records.read(PID_FILE)
     running = _alive(app, plat)
-    health, code = health_of(params.health_url, running, params.health_timeout)
-    last = records.read(history.LAST_DEPLOY) or None
+    health, code, why = health_of(params, running)
+    last = records.read(LAST_DEPLOY) or None
     good = history.last_good(records)
     lock = lock_holder(records, plat)
     rep.say("status: %s; %s; health %s%s; lock %s%s" % (
         "running %s (pid %s) since %s" % (short(app.get("sha")), app["pid"], app.get("started")) if running
         else "no app process running", "last deploy %s: %s" % (last["deploy_id"], last["status"]) if last
-        else "no deploy recorded", health, " (HTTP %s)" % code if code else "", lock or "free",
+        else "no deploy recorded", health, " (%s)" % why if why else " (HTTP %s)" % code if code else "",
+        lock or "free",
         service_note(params, plat)))
     rep.result(AgentResult(
         "success", action="status", deploy_id=params.deploy_id, running_sha=app.get("sha") if running else None,

@@ -20,14 +20,13 @@ from typing import Optional
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir, file_hash
 from ssm_action.agent.host import Platform
-from ssm_action.agent.layout import Layout
+from ssm_action.agent.layout import DEPS, Layout
 from ssm_action.agent.output import tail
 from ssm_action.agent.shell import Shell
 from ssm_action.contract import AgentParams
 
 INSTALL_TIMEOUT = 1800
 RUNNING_PYTHON = "%d.%d.%d" % sys.version_info[:3]
-DEPS = "deps.json"
 
 
 class Environment:

@@ -221,7 +221,8 @@ class Scm:
             found["description"] = ctypes.cast(raw, ctypes.POINTER(wintypes.LPWSTR)).contents.value
             found["recovery"] = self._recovery(handle)
             return found
-        return self._call(read)
+        config: Optional[Dict[str, Any]] = self._call(read)
+        return config
 
     def _recovery(self, handle: Any) -> Optional[Dict[str, Any]]:
         """The failure actions as the SCM holds them (None when it does not answer)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ssm_action import spec
@@ -116,8 +116,13 @@ def _resolve_dir(value: str, env: Mapping[str, str]) -> Path:
     return (workspace(env) / value).resolve()
 
 
-def parse(raw: Mapping[str, str], env: Mapping[str, str] = os.environ) -> tuple[Config | None, list[ConfigError]]:
-    """Build the Config, or return every problem found."""
+AgentCheck = Callable[[DeployConfig], "list[tuple[str, str]]"]  # (input, problem) the deploy agent would refuse
+
+
+def parse(raw: Mapping[str, str], env: Mapping[str, str] = os.environ,
+          agent_check: AgentCheck | None = None) -> tuple[Config | None, list[ConfigError]]:
+    """Build the Config, or return every problem found. ``agent_check`` (deploy.plan.input_errors, given by
+    the caller: config sits below deploy) adds the agent's own checks on the parameters the inputs make."""
     r = Reader(raw)
     working_directory = _resolve_dir(r.text("working-directory") or ".", env)
     requirements_file = r.relative_path("requirements-file")
@@ -145,7 +150,7 @@ def parse(raw: Mapping[str, str], env: Mapping[str, str] = os.environ) -> tuple[
             delivery=_delivery(r, env),
         ),
     )
-    _check_together(config, r)
+    _check_together(config, r, agent_check)
     _check_delivery(config, r)
     if config.deploys:
         traffic_inputs.check(config.deploy.targets.traffic, config.deploy.transport, r)
@@ -240,7 +245,7 @@ def _server(r: Reader, requirements_file: str) -> ServerConfig:
     )
 
 
-def _check_together(config: Config, r: Reader) -> None:
+def _check_together(config: Config, r: Reader, agent_check: AgentCheck | None) -> None:
     """Rules that involve more than one input."""
     deploy, server, targets = config.deploy, config.deploy.server, config.deploy.targets
     try:
@@ -256,7 +261,8 @@ def _check_together(config: Config, r: Reader) -> None:
         return
     if not server.app_directory:
         r.fail("app-directory", "is required to deploy: the app's git clone on the server, e.g. C:\\apps\\myapp.")
-    _check_agent_params(config, r)
+    if agent_check:
+        _check_agent_params(config, r, agent_check)
     if deploy.transport != "ssm":
         return
     if bool(targets.instance_ids) == bool(targets.targets):
@@ -271,12 +277,10 @@ def _check_together(config: Config, r: Reader) -> None:
                "or configure credentials with aws-actions/configure-aws-credentials.")
 
 
-def _check_agent_params(config: Config, r: Reader) -> None:
+def _check_agent_params(config: Config, r: Reader, agent_check: AgentCheck) -> None:
     """The agent's own checks on the parameters these inputs make, now rather than on every server."""
-    from ssm_action.deploy import plan  # here: plan imports this package's sections
-
     named = {error.input for error in r.errors}
-    for name, problem in plan.input_errors(config.deploy):
+    for name, problem in agent_check(config.deploy):
         if name not in named:  # the input's own check already said what is wrong
             r.fail(name, f"is refused by the deploy agent: {problem}.")
 

@@ -13,7 +13,7 @@ from ssm_action.config.sections import AppConfig
 from ssm_action.contract import SecretRef, parse_secret_lines
 
 if TYPE_CHECKING:
-    from ssm_action.config import Reader
+    from ssm_action.config.reader import Reader
 
 APP_HOSTS = ("process", "service", "task")
 VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ssm_action.config.sections import TrafficConfig
 
 if TYPE_CHECKING:
-    from ssm_action.config import Reader
+    from ssm_action.config.reader import Reader
 
 TARGET_GROUP_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
 TARGET_GROUP_ARN = re.compile(r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup/"

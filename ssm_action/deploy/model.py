@@ -1,4 +1,5 @@
-"""What a transport reports (per target and for the whole deploy), and the one verdict on it.
+"""What a transport takes (the plan) and reports (per target and for the whole deploy), and the one
+verdict on it.
 
 The agent's result line is parsed once, by ``contract.AgentResult``; everything
 here reads its typed fields.
@@ -7,11 +8,38 @@ here reads its typed fields.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from ssm_action.contract import AgentResult
+from ssm_action.config.sections import ServerConfig, TargetsConfig
+from ssm_action.context import RunContext
+from ssm_action.contract import BY_NAME, AgentParams, AgentResult
+from ssm_action.payload import Payload
 
 HEALTH_ORDER = ("unknown", "unhealthy", "not_checked", "healthy")  # worst first
 NOT_STARTED = "NotStarted"  # no wave reached it: the error budget was exceeded first
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a transport needs to deploy one commit to one environment."""
+
+    environment: str
+    ctx: RunContext
+    transport: str
+    dry_run: bool
+    params: AgentParams  # valid by the contract; the agent gets params.to_json()
+    payload: Payload  # the agent's zipapp
+    targets: TargetsConfig
+    server: ServerConfig
+    python_on_server: str  # the interpreter the bootstrap runs the agent with
+
+    def shown_params(self) -> dict[str, Any]:
+        """The parameters as they may be shown: a secret parameter's values hidden."""
+        return {name: ({key: "(hidden)" for key in value} if isinstance(value, dict) else "(hidden)")
+                if BY_NAME[name].secret and value else value for name, value in self.params.to_json().items()}
+
+    def __repr__(self) -> str:  # the parameters may carry secrets
+        return f"Plan(environment={self.environment!r}, transport={self.transport!r}, dry_run={self.dry_run!r})"
 
 
 @dataclass

@@ -11,43 +11,19 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from ssm_action import runner, transports
-from ssm_action.config.sections import DeployConfig, ServerConfig, TargetsConfig
+from ssm_action.config.sections import DeployConfig, ServerConfig
 from ssm_action.context import RunContext
-from ssm_action.contract import BY_NAME, AgentParams, parse_params, ref_texts
+from ssm_action.contract import parse_params, ref_texts
+from ssm_action.deploy.model import Plan
 from ssm_action.errors import ActionError
-from ssm_action.payload import Payload
 from ssm_action.payload import build as build_payload
 from ssm_action.payload import build_full, extras_for
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
 STAND_IN_SHA = "0" * 40  # config time: the commit is known only from the run's context
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Everything a transport needs to deploy one commit to one environment."""
-
-    environment: str
-    ctx: RunContext
-    transport: str
-    dry_run: bool
-    params: AgentParams  # valid by the contract; the agent gets params.to_json()
-    payload: Payload  # the agent's zipapp
-    targets: TargetsConfig
-    server: ServerConfig
-    python_on_server: str  # the interpreter the bootstrap runs the agent with
-
-    def shown_params(self) -> dict[str, Any]:
-        """The parameters as they may be shown: a secret parameter's values hidden."""
-        return {name: ({key: "(hidden)" for key in value} if isinstance(value, dict) else "(hidden)")
-                if BY_NAME[name].secret and value else value for name, value in self.params.to_json().items()}
-
-    def __repr__(self) -> str:  # the parameters may carry secrets
-        return f"Plan(environment={self.environment!r}, transport={self.transport!r}, dry_run={self.dry_run!r})"
 
 
 def agent_params(cfg: DeployConfig, ctx: RunContext) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from ssm_action import runner
 from ssm_action.config.sections import DeployConfig
 from ssm_action.deploy import artifact, artifact_store
-from ssm_action.deploy.plan import Plan
+from ssm_action.deploy.model import Plan
 from ssm_action.deploy.wheelhouse import WheelTarget
 from ssm_action.errors import ActionError
 

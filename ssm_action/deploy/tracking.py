@@ -13,8 +13,7 @@ from contextlib import contextmanager
 from ssm_action.config.sections import DeployConfig
 from ssm_action.context import RunContext
 from ssm_action.deploy import audit, notify
-from ssm_action.deploy.model import DeployOutcome, Verdict, verdict
-from ssm_action.deploy.plan import Plan
+from ssm_action.deploy.model import DeployOutcome, Plan, Verdict, verdict
 from ssm_action.errors import ActionError, Cancelled
 from ssm_action.github import deployment
 

@@ -13,8 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ssm_action.deploy.model import DeployOutcome
-    from ssm_action.deploy.plan import Plan
+    from ssm_action.deploy.model import DeployOutcome, Plan
 
 
 class Transport(Protocol):

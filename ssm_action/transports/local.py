@@ -16,17 +16,14 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ssm_action import runner
 from ssm_action.agent.aws import SETTINGS
 from ssm_action.contract import AgentResult
-from ssm_action.deploy.model import DeployOutcome, InstanceResult
+from ssm_action.deploy.model import DeployOutcome, InstanceResult, Plan
 from ssm_action.payload import Payload
 from ssm_action.payload import build as build_payload
-
-if TYPE_CHECKING:
-    from ssm_action.deploy.plan import Plan
 
 AGENT_FILE = "ssm-deploy-agent.pyz"  # written into a private temporary folder with params.json
 # SSM_ACTION_SERVER_<NAME>=value sets <NAME> for the agent only (empty: unset): this machine can play a server

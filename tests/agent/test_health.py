@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from ssm_action.agent.health import http_answer, http_status, poll
+from ssm_action.agent.health import Answer, Rule, check_once, http_answer, judge, poll, wait_healthy
 from tests.agent.agent_fixtures import free_port
 
 ELSEWHERE = {"url": ""}  # /elsewhere's Location: another server's /200
@@ -63,11 +63,36 @@ def base_url() -> Iterator[str]:
         each.server_close()
 
 
-def test_http_status(base_url: str):
-    assert http_status(base_url + "/200", 5) == 200
-    assert http_status(base_url + "/503", 5) == 503
-    assert http_status(base_url + "/redirect", 5) == 200
-    assert http_status(f"http://127.0.0.1:{free_port()}/", 1) is None  # nothing listens
+def test_one_check_judged(base_url: str):
+    assert check_once(base_url + "/200", Rule(), 5) == (Answer(200, ""), "")
+    assert check_once(base_url + "/503", Rule(), 5)[1] == "answered 503 (accepted: 2xx)"
+    assert check_once(base_url + "/503", Rule("2xx,503"), 5)[1] == ""
+    assert check_once(base_url + "/redirect", Rule(), 5)[0].status == 200
+    nothing = f"http://127.0.0.1:{free_port()}/"  # nothing listens
+    assert check_once(nothing, Rule(), 1) == (Answer(None, ""), "answered nothing (accepted: 2xx)")
+
+
+@pytest.mark.parametrize("answer, rule, why", [
+    (Answer(200, "ok"), Rule(), ""),
+    (Answer(204, ""), Rule("200"), "answered 204 (accepted: 200)"),
+    (Answer(302, "", "redirects more than 5 times"), Rule("200-399"),
+     "answered 302, which redirects more than 5 times"),
+    (Answer(None, "", "gave no whole answer in time"), Rule(), "gave no whole answer in time"),
+    (Answer(200, '{"db": "down"}'), Rule(contains='"db": "up"'), "answered 200 without '\"db\": \"up\"' in its body"),
+    (Answer(200, '{"db": "up"}'), Rule(contains='"db": "up"'), ""),
+])
+def test_the_judge_of_an_answer(answer: Answer, rule: Rule, why: str):
+    assert judge(answer, rule) == why
+
+
+def test_waiting_ends_at_the_first_healthy_answer_or_when_the_app_dies_or_at_the_deadline(base_url: str):
+    started = time.monotonic()
+    assert wait_healthy(base_url + "/200", Rule(), 10, lambda: True) == (Answer(200, ""), "")
+    assert time.monotonic() - started < 5
+    assert wait_healthy(base_url + "/200", Rule(), 10, lambda: False)[1] == ""  # healthy, but the caller sees it dead
+    started = time.monotonic()
+    answer, why = wait_healthy(base_url + "/503", Rule(), 0.6, lambda: True)
+    assert (answer.status, why) == (503, "answered 503 (accepted: 2xx)") and time.monotonic() - started < 5
 
 
 def test_an_answer_that_trickles_in_fails_at_the_deadline(base_url: str):
@@ -82,7 +107,7 @@ def test_a_redirect_elsewhere_is_not_followed_and_counts_as_no_answer(base_url: 
     elsewhere = http_answer(base_url + "/elsewhere", 5)
     assert elsewhere.status == 302 and elsewhere.problem == (
         "redirects to %s, another scheme, host or port (not followed)" % ELSEWHERE["url"])
-    assert http_status(base_url + "/elsewhere", 5) is None
+    assert check_once(base_url + "/elsewhere", Rule(), 5)[1].startswith("answered 302, which redirects to ")
     ftp = http_answer(base_url + "/ftp", 5)
     assert ftp.status == 302 and "ftp://127.0.0.1/200, another scheme" in ftp.problem
     assert http_answer(base_url + "/loop", 5).problem == "redirects more than 5 times"

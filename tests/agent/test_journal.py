@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from ssm_action.agent.files import StateDir
-from ssm_action.agent.journal import JOURNAL, DeployState, Journal
+from ssm_action.agent.journal import DeployState, Journal
+from ssm_action.agent.layout import JOURNAL
 
 
 def test_the_journal_reads_back_what_it_wrote(tmp_path: Path):

@@ -9,7 +9,8 @@ import pytest
 
 from ssm_action.agent.errors import Busy
 from ssm_action.agent.files import StateDir
-from ssm_action.agent.lock import OWNER, DeployLock
+from ssm_action.agent.layout import OWNER
+from ssm_action.agent.lock import DeployLock
 from ssm_action.agent.posix import PosixPlatform
 
 

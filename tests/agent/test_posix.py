@@ -8,11 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from ssm_action.agent import host, posix
+from ssm_action.agent import cli, host, posix
 
 
 def test_local_platform_is_posix_here():
-    assert isinstance(host.local_platform(), posix.PosixPlatform)
+    assert isinstance(cli.local_platform(), posix.PosixPlatform)
 
 
 def test_posix_alive_sees_exited_and_zombie_processes():

@@ -24,7 +24,7 @@ from typing import Any, Callable, List
 from ssm_action.agent import artifact, shell as shell_module
 from ssm_action.agent.delivery import ArtifactRef, Delivery
 from ssm_action.agent.errors import StepError
-from ssm_action.agent.host import local_platform
+from ssm_action.agent.cli import local_platform
 from ssm_action.agent.links import Links
 from ssm_action.agent.output import Redactor, Reporter
 from ssm_action.contract import parse_params

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from ssm_action import transports
-from ssm_action.deploy import plan
+from ssm_action.deploy import model, plan
 from ssm_action.errors import ActionError
 from tests import factories
 from tests.ssm.conftest import CTX
@@ -53,7 +53,7 @@ def test_a_branch_the_agent_refuses_stops_before_any_call(tmp_path):
 
 def test_secret_parameters_are_hidden_when_shown(tmp_path, monkeypatch):
     made = plan.build(factories.deploy_config(tmp_path, **SSM), CTX, "production")
-    monkeypatch.setitem(plan.BY_NAME, "app_env", plan.BY_NAME["app_env"]._replace(secret=True))
+    monkeypatch.setitem(model.BY_NAME, "app_env", model.BY_NAME["app_env"]._replace(secret=True))
     with_env = dataclasses.replace(made.params, app_env={"TOKEN": "s3cret"})
     shown = dataclasses.replace(made, params=with_env).shown_params()
     assert shown["app_env"] == {"TOKEN": "(hidden)"} and shown["sha"] == CTX.sha

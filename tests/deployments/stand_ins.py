@@ -6,8 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ssm_action.contract import AgentResult
-from ssm_action.deploy.model import DeployOutcome, InstanceResult
-from ssm_action.deploy.plan import Plan
+from ssm_action.deploy.model import DeployOutcome, InstanceResult, Plan
 
 TOKEN = "ghs_TESTTOKEN0123456789abcdefSECRET"  # also a secret the audit record must never hold
 INSTANCES = ("i-0123456789abcdef0", "i-0123456789abcdef1", "i-0123456789abcdef2")

@@ -12,7 +12,6 @@ import math
 import boto3
 import pytest
 
-from ssm_action import runner
 from ssm_action.deploy import plan
 from ssm_action.deploy.model import DeployOutcome
 from ssm_action.errors import ActionError
@@ -108,7 +107,7 @@ def test_one_offline_at_pre_flight_sends_nothing(fake, make_cfg, clock):
     assert f"{unknown}: not registered with SSM in us-east-1" in message
     assert online not in message and "instance-profile-policy.json" in message
     assert fake.calls["SendCommand"] == 0 and fake.commands() == []
-    assert f"| `{offline}` |" in "".join(runner._summary)
+    assert f"| `{offline}` |" in caught.value.details  # the table goes into the summary with the error
 
 
 def test_wrong_platform_fails_pre_flight(fake, make_cfg, clock):

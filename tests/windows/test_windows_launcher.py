@@ -132,7 +132,7 @@ class Box:
         self.linux(STATE + r"\logs").mkdir(parents=True)
         agent = ntpath.join(STATE, "agent.pyz")
         shutil.copyfile(self.linux(self.agent), self.linux(agent))
-        spec = ntpath.join(STATE, service.SPEC)
+        spec = ntpath.join(STATE, service.SERVICE_SPEC)
         launcher.write_spec(str(self.linux(spec)), launcher.make_spec(
             [ntpath.join(venv, "Scripts", "pythonw.exe"), ntpath.join(APP_DIR, "app.py")],
             APP_DIR, {"APP_PORT": str(self.port), "PYTHONUNBUFFERED": "1"}, SECRETS,
@@ -191,7 +191,7 @@ def test_the_launcher_restarts_the_crashed_app_with_its_secrets_read_again_and_e
         box: Box, world: World):
     world.client()  # IMDS serves app-role's credentials
     task_command = box.install()
-    spec_text = box.linux(STATE + "\\" + service.SPEC).read_text()
+    spec_text = box.linux(STATE + "\\" + service.SERVICE_SPEC).read_text()
     assert DB_URL not in spec_text and API_KEY not in spec_text  # references only
     # As the task runs it: in the background, no AWS variable in its environment.
     with box.wine.popen(task_command, env=box.wine.env()) as (task, lines):

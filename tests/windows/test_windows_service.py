@@ -146,7 +146,7 @@ class ServiceBox:
         self.linux(STATE + r"\logs").mkdir(parents=True)
         agent = ntpath.join(STATE, "agent.pyz")
         shutil.copyfile(self.linux(self.agent), self.linux(agent))
-        spec_path = ntpath.join(STATE, service.SPEC)
+        spec_path = ntpath.join(STATE, service.SERVICE_SPEC)
         spec = launcher.make_spec(
             [ntpath.join(venv, "Scripts", "pythonw.exe"), ntpath.join(APP_DIR, "app.py")], APP_DIR,
             {"APP_PORT": str(self.port), "PYTHONUNBUFFERED": "1", "DEPLOY_STOP_FILE": STOP_FILE},
@@ -182,7 +182,7 @@ class ServiceBox:
             raise AssertionError("%s\nservice: %s\n%s" % (exc, self.op("status"), self.log())) from None
 
     def log(self) -> str:
-        found = [self.linux(STATE + r"\logs\app.log"), self.linux(STATE + "\\" + service.SPEC + ".error.txt")]
+        found = [self.linux(STATE + r"\logs\app.log"), self.linux(STATE + "\\" + service.SERVICE_SPEC + ".error.txt")]
         return "".join(path.read_text(errors="replace") for path in found if path.exists())
 
     def clean(self) -> None:

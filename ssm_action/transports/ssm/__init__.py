@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ssm_action.deploy.model import DeployOutcome
-    from ssm_action.deploy.plan import Plan
+    from ssm_action.deploy.model import DeployOutcome, Plan
     from ssm_action.transports.ssm.wait import Pacing
 
 

@@ -80,10 +80,9 @@ def _describe_ok(info: dict[str, Any]) -> str:
 def _fail(problems: list[Problem], checked: int) -> ActionError:
     lines = [f"- {p.instance_id}: {p.why}. Fix: {p.fix}." for p in problems]
     rows = [[summary.code(p.instance_id), summary.escape(p.why), summary.escape(p.fix)] for p in problems]
-    runner.add_summary(summary.headline(":x:", f"Pre-flight failed on {len(problems)} of {checked} target(s)")
-                       + "\nNothing was sent.\n\n" + summary.table(("instance", "problem", "likely fix"), rows))
     return ActionError(f"Pre-flight failed on {len(problems)} of {checked} target(s)",
-                       "Nothing was sent. SSM cannot run the deploy on:\n" + "\n".join(lines), anchor="ssm-pre-flight")
+                       "Nothing was sent. SSM cannot run the deploy on:\n" + "\n".join(lines), anchor="ssm-pre-flight",
+                       details=summary.table(("instance", "problem", "likely fix"), rows))
 
 
 def check(client: Any, cfg: TargetsConfig) -> list[str]:

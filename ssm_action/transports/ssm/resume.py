@@ -18,7 +18,7 @@ from ssm_action.deploy.model import InstanceResult
 from ssm_action.transports.ssm import request as ssm_request
 
 if TYPE_CHECKING:
-    from ssm_action.transports.ssm.command import Run
+    from ssm_action.transports.ssm.waves import Run
 
 BAD_HEALTH = ("unhealthy", "unknown")
 

@@ -34,7 +34,7 @@ from ssm_action.transports.ssm.resume import resume
 from ssm_action.transports.ssm.traffic import Traffic, first_wave_size
 
 if TYPE_CHECKING:
-    from ssm_action.transports.ssm.command import Run
+    from ssm_action.transports.ssm.waves import Run
 
 OFFLINE = "Offline"  # the status of a server that went offline before its wave
 
