@@ -27,7 +27,8 @@ from ssm_action.agent.journal import DeployState
 from ssm_action.agent.layout import PID_FILE, SERVICE_SPEC, STOP_REQUEST, Layout
 from ssm_action.agent.output import MIN_SECRET, Reporter, short, utc_now
 from ssm_action.agent.shell import Shell
-from ssm_action.contract import AgentParams, ref_texts
+from ssm_action.contract.params import AgentParams
+from ssm_action.contract.secret_refs import ref_texts
 
 if TYPE_CHECKING:  # shipped only to deploys that use it (payload.EXTRAS)
     from ssm_action.agent.service import Service

@@ -22,7 +22,9 @@ from ssm_action.agent.errors import ParamError
 from ssm_action.agent.host import Platform
 from ssm_action.agent.output import Redactor, Reporter, cap_error
 from ssm_action.agent.venv import RUNNING_PYTHON
-from ssm_action.contract import PLATFORMS, AgentParams, AgentResult, ExitCode, parse_params
+from ssm_action.contract.checks import PLATFORMS
+from ssm_action.contract.params import AgentParams, parse_params
+from ssm_action.contract.result import AgentResult, ExitCode
 
 USAGE = "usage: agent.pyz --params-file PATH | --params-b64 B64"
 

@@ -17,7 +17,7 @@ from typing import List, NamedTuple
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.host import Platform
 from ssm_action.agent.layout import Layout
-from ssm_action.contract import AgentParams
+from ssm_action.contract.params import AgentParams
 
 
 class Command(NamedTuple):

@@ -32,7 +32,8 @@ from ssm_action.agent.output import short
 from ssm_action.agent.pipeline import Pipeline, Step
 from ssm_action.agent.releases import READY, Releases
 from ssm_action.agent.shell import Shell
-from ssm_action.contract import AgentParams, ExitCode
+from ssm_action.contract.params import AgentParams
+from ssm_action.contract.result import ExitCode
 
 
 class ArtifactRef(NamedTuple):

@@ -21,7 +21,8 @@ from ssm_action.agent.output import Reporter, cap_error, cap_list, short, utc_st
 from ssm_action.agent.pipeline import Source
 from ssm_action.agent.shell import Shell
 from ssm_action.agent.venv import Environment
-from ssm_action.contract import AgentParams, AgentResult, ExitCode
+from ssm_action.contract.params import AgentParams
+from ssm_action.contract.result import AgentResult, ExitCode
 
 STEPS = ("lock", "secrets", "record", "backup", "sync", "deps", "pre-stop", "stop", "start", "verify",
          "post-start")  # a git deploy's (git_source.py)

@@ -16,7 +16,7 @@ from ssm_action.agent.backups import Backups, restore_from_backup
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.output import cap_list, short
 from ssm_action.agent.pipeline import Pipeline, Step
-from ssm_action.contract import ExitCode
+from ssm_action.contract.result import ExitCode
 
 
 class GitSource:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
-from ssm_action.contract import AgentParams
+from ssm_action.contract.params import AgentParams
 
 # The state folder's files (``<app_dir>.deploy``), named here only
 LOCK = "deploy.lock"  # the OS lock a deploy holds

@@ -20,7 +20,8 @@ from ssm_action.agent.journal import DeployState, Journal
 from ssm_action.agent.layout import Layout
 from ssm_action.agent.output import Reporter
 from ssm_action.agent.venv import Environment
-from ssm_action.contract import AgentParams, ExitCode
+from ssm_action.contract.params import AgentParams
+from ssm_action.contract.result import ExitCode
 
 Step = Tuple[str, Callable[[], str]]  # its name, and the action that returns its line's detail
 

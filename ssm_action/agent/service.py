@@ -27,7 +27,8 @@ from ssm_action.agent.files import StateDir
 from ssm_action.agent.host import Platform
 from ssm_action.agent.layout import AGENT_COPY, PID, SERVICE_SPEC, Layout
 from ssm_action.agent.shell import Shell
-from ssm_action.contract import AgentParams, path_module
+from ssm_action.contract.checks import path_module
+from ssm_action.contract.params import AgentParams
 
 if TYPE_CHECKING:  # one of them is shipped: the server's (payload.EXTRAS)
     from ssm_action.agent.scheduled_task import ScheduledTask

@@ -20,7 +20,8 @@ from ssm_action.agent.layout import LAST_DEPLOY, OWNER, PID_FILE, Layout
 from ssm_action.agent.output import Reporter, short
 from ssm_action.agent.shell import Shell
 from ssm_action.agent.venv import RUNNING_PYTHON
-from ssm_action.contract import AgentParams, AgentResult, ExitCode
+from ssm_action.contract.params import AgentParams
+from ssm_action.contract.result import AgentResult, ExitCode
 
 HEALTH_TIMEOUT_MAX = 5.0  # one quick GET: status runs on a schedule over whole fleets
 

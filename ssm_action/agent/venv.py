@@ -23,7 +23,7 @@ from ssm_action.agent.host import Platform
 from ssm_action.agent.layout import DEPS, Layout
 from ssm_action.agent.output import tail
 from ssm_action.agent.shell import Shell
-from ssm_action.contract import AgentParams
+from ssm_action.contract.params import AgentParams
 
 INSTALL_TIMEOUT = 1800
 RUNNING_PYTHON = "%d.%d.%d" % sys.version_info[:3]

@@ -25,7 +25,7 @@ from ssm_action.agent.output import tail
 from ssm_action.agent.releases import WHEELHOUSE
 from ssm_action.agent.shell import Shell
 from ssm_action.agent.venv import INSTALL_TIMEOUT, Environment
-from ssm_action.contract import AgentParams
+from ssm_action.contract.params import AgentParams
 
 PLATFORM_TAGS = {"linux": ("manylinux", "musllinux", "linux"), "windows": ("win",)}  # prefixes
 

@@ -1,10 +1,11 @@
 """App secret references: ``ssm:<parameter>`` or ``secretsmanager:<id>[#json-key]``, parsed once into
-``SecretRef`` values (the action reads them from ``app-secrets``; the agent from its parameters)."""
+``SecretRef`` values (the action reads them from ``app-secrets``, secret_lines.py; the agent from its
+parameters, params.py)."""
 
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Mapping, NamedTuple, Tuple
+from typing import Dict, Mapping, NamedTuple
 
 
 class SecretRef(NamedTuple):
@@ -17,16 +18,6 @@ class SecretRef(NamedTuple):
     def text(self) -> str:
         """The reference as written (what the parameters' JSON and the state files keep)."""
         return self.source + ":" + self.ident + ("#" + self.key if self.key else "")
-
-
-class LineError(NamedTuple):
-    """A line of ``NAME=reference`` lines that is refused: its number (from 1) and why."""
-
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return "line %d: %s" % (self.line, self.message)
 
 
 _SECRET_SOURCES = {
@@ -54,24 +45,3 @@ def parse_secret_ref(text: str) -> SecretRef:
 def ref_texts(refs: Mapping[str, SecretRef]) -> Dict[str, str]:
     """Variable -> reference as written: the JSON form of parsed references."""
     return {name: ref.text() for name, ref in refs.items()}
-
-
-def parse_secret_lines(text: str) -> Tuple[Dict[str, SecretRef], List[LineError]]:
-    """``NAME=reference`` lines (blank lines and # comments skipped): the references, the errors."""
-    refs: Dict[str, SecretRef] = {}
-    errors: List[LineError] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        name, sep, ref = line.strip().partition("=")
-        name = name.strip()
-        if not line.strip() or line.strip().startswith("#"):
-            continue
-        if not sep or not VARIABLE.fullmatch(name):
-            errors.append(LineError(number, "expected NAME=%s, NAME a variable name" % REFERENCE_FORMS))
-        elif name in refs:
-            errors.append(LineError(number, "%s is given twice" % name))
-        else:
-            try:
-                refs[name] = parse_secret_ref(ref)
-            except ValueError as exc:
-                errors.append(LineError(number, "%s: %s" % (name, exc)))
-    return refs, errors
