@@ -53,8 +53,8 @@ def measure(workspace: Path, platform: str, inputs: dict[str, str], extras: froz
     cfg = factories.deploy_config(workspace, None, **given)
     the_plan = plan.build(cfg, CTX, "production")
     if inputs.get("source") == "artifact":
-        the_plan = dataclasses.replace(the_plan, params={**the_plan.params, "artifact_url": url,
-                                                         "artifact_sha256": "a" * 64, "artifact_size": 123_456_789})
+        the_plan = dataclasses.replace(the_plan, params=dataclasses.replace(
+            the_plan.params, artifact_url=url, artifact_sha256="a" * 64, artifact_size=123_456_789))
     if extras is not None and not by_s3:
         the_plan = dataclasses.replace(the_plan, payload=payload.build(extras & payload.inline_extras(platform)))
     data = command.script_payload(the_plan, agent_url=url if by_s3 else "")

@@ -2,7 +2,8 @@
 
 Members: ``__main__.py`` (calls the agent's main), ``ssm_action/__init__.py`` as
 an empty stub (the action's real package module is never shipped, as Ansible's
-AnsiballZ does it), ``ssm_action/contract.py`` and ``ssm_action/agent/*.py``.
+AnsiballZ does it), ``ssm_action/agent/*.py`` and the ``ssm_action/contract/`` modules the
+agent imports (its ``__init__.py``, which re-exports them for the action, as an empty stub too).
 Members are sorted, with a fixed time (1980-01-01) and fixed permissions, and
 stored uncompressed (ZIP_STORED): the same code gives the same bytes and the
 same sha256 on any machine, whatever its zlib (deflate output differs between
@@ -28,6 +29,7 @@ import tokenize
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the folder holding ssm_action/
@@ -38,7 +40,8 @@ from ssm_action.agent.cli import main
 
 sys.exit(main())
 '''
-STUB = b""  # ssm_action/__init__.py: a package marker only
+STUB = b""  # ssm_action/__init__.py, ssm_action/contract/__init__.py: package markers only
+CONTRACT = "ssm_action.contract."  # the agent imports the contract's modules, never the package's re-exports
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 MODE = 0o100644  # a regular file, rw-r--r--
 UNIX = 3  # ZipInfo.create_system: the same on every build machine
@@ -77,8 +80,8 @@ def inline_extras(platform: str) -> frozenset[str]:
         not name.startswith("service-") or name == f"service-{platform}"))
 
 
-def extras_for(params: dict[str, Any]) -> frozenset[str]:
-    """The features a deploy with these agent parameters uses."""
+def extras_for(params: Mapping[str, Any]) -> frozenset[str]:
+    """The features a deploy with these agent parameters (their JSON, as sent) uses."""
     wanted = set()
     if params.get("app_secrets"):
         wanted.add("secrets")
@@ -96,14 +99,30 @@ def sources(root: Path, extras: frozenset[str] = frozenset(), every: bool = Fals
             as_written: bool = False) -> dict[str, bytes]:
     """Each member's name and bytes, from the tree under ``root`` (``every``: GIT_ONLY's too)."""
     package = root / "ssm_action"
-    files = {"ssm_action/contract.py": (package / "contract.py").read_bytes()}
+    files = {f"ssm_action/contract/{name}": (package / "contract" / name).read_bytes()
+             for name in contract_modules(package)}
     shipped = {module for extra in extras for module in EXTRAS[extra]}
     left_out = GIT_ONLY if "artifact" in extras and not every else ()
     for path in (package / "agent").glob("*.py"):
         if (path.name not in OPTIONAL or path.name in shipped) and path.name not in left_out:
             files[f"ssm_action/agent/{path.name}"] = path.read_bytes()
     files = {name: text if as_written or name in KEPT_AS_WRITTEN else compact(text) for name, text in files.items()}
-    return {"__main__.py": MAIN, "ssm_action/__init__.py": STUB, **files}
+    return {"__main__.py": MAIN, "ssm_action/__init__.py": STUB, "ssm_action/contract/__init__.py": STUB, **files}
+
+
+def contract_modules(package: Path) -> list[str]:
+    """The contract's modules (file names) the agent imports, directly or through one another: the others
+    are the action's alone (secret_lines.py), so an inline command does not carry them."""
+    wanted: set[str] = set()
+    todo = sorted((package / "agent").glob("*.py"))
+    while todo:
+        for node in ast.walk(ast.parse(todo.pop().read_bytes())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(CONTRACT):
+                name = (node.module or "")[len(CONTRACT):] + ".py"
+                if name not in wanted:
+                    wanted.add(name)
+                    todo.append(package / "contract" / name)
+    return sorted(wanted)
 
 
 def _docstrings(tree: ast.Module) -> list[tuple[int, int, bool]]:

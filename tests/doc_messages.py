@@ -49,9 +49,10 @@ SINKS: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
 }
 RUNNER_SINKS = {"error": 0, "warning": 0, "notice": 0, "annotate": 1}  # runner.<name>(..., title=...)
 GATE_STATES = {"ERROR", "FAILED", "SKIPPED"}  # Outcome(STATE, message): what a gate reports when not passing
-AGENT = ("ssm_action/agent/", "ssm_action/contract.py")  # the agent's modules, and the checks it runs
+AGENT = ("ssm_action/agent/", "ssm_action/contract/")  # the agent's modules, and the checks it runs
 AGENT_SINKS = {"finish": 2, "say": 0}  # Deploy.finish(status, code, error), Reporter.say(text)
-VALIDATORS = ("validate", "check_params", "_value_checks")  # agent cli.validate and the contract's checks
+# the agent's cli.validate and the contract's checks
+VALIDATORS = ("validate", "parse_params", "value_checks", "_artifact_checks", "_app_checks")
 PLACEHOLDER = "\0"
 PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdrgfi]")  # the agent's %-formatting
 FORMAT_FIELD = re.compile(r"\{[A-Za-z_]\w*\}")  # str.format fields in the hint tables
@@ -367,8 +368,8 @@ class Extractor:
 
     def validator(self, module: Module, function: ast.FunctionDef) -> None:
         for node in ast.walk(function):
-            if isinstance(node, ast.Tuple) and len(node.elts) == 2:
-                self.expr(module, node.elts[1])
+            if isinstance(node, ast.Tuple) and len(node.elts) in (2, 3):  # (passed, message), (param, passed, message)
+                self.expr(module, node.elts[-1])
             elif isinstance(node, ast.ListComp):  # errors = ["unknown parameter %r" % key for ...]
                 self.expr(module, node.elt)
 

@@ -25,7 +25,7 @@ def test_the_app_inputs_become_the_agents_parameters(tmp_path: Path):
                         app_env="LOG_LEVEL=info\nGREETING=a=b, c", app_secrets=SECRETS, app_host="service",
                         app_user="notes", stop_timeout="30", start_grace="0.5", health_check_status="200, 204",
                         health_check_contains='"status": "ok"')
-    params = plan.build(cfg, CTX, "production").params
+    params = plan.build(cfg, CTX, "production").params.to_json()
     assert params["app_command"] == ["waitress-serve", "--listen=127.0.0.1:8000", "app:app"]
     assert params["app_env"] == {"LOG_LEVEL": "info", "GREETING": "a=b, c"}
     assert params["app_secrets"] == {"DB_URL": "ssm:/notes/db-url", "API_KEY": "secretsmanager:notes/keys#api_key"}
@@ -35,7 +35,7 @@ def test_the_app_inputs_become_the_agents_parameters(tmp_path: Path):
 
 
 def test_the_defaults_keep_todays_behaviour(tmp_path: Path):
-    params = plan.build(deploy_config(tmp_path, **DEPLOY), CTX, "production").params
+    params = plan.build(deploy_config(tmp_path, **DEPLOY), CTX, "production").params.to_json()
     assert (params["app_command"], params["app_env"], params["app_secrets"], params["app_host"]) == (
         [], {}, {}, "process")
     assert (params["health_status"], params["stop_timeout"], params["start_grace"]) == ("2xx", 15, 2)
@@ -80,5 +80,5 @@ def test_app_host_task_is_windows_only_and_windows_service_accounts_are_accepted
     windows = dict(DEPLOY, app_directory="C:\\apps\\notes", platform="windows")
     for host, user in (("task", ""), ("service", "NT SERVICE\\ssm-app-notes"), ("service", "CORP\\svc-notes$")):
         params = plan.build(deploy_config(tmp_path, **dict(windows, app_host=host, app_user=user)), CTX,
-                            "production").params
+                            "production").params.to_json()
         assert (params["app_host"], params["app_user"]) == (host, user)

@@ -1,7 +1,7 @@
 """The deploy agent: runs ON the server (stdlib only, Python 3.8+).
 
 It is shipped as one zipapp, ``ssm-deploy-agent-<sha256>.pyz``, built by
-``ssm_action/payload.py`` from this package and ``ssm_action/contract.py``
+``ssm_action/payload.py`` from this package and ``ssm_action/contract/``
 (``python -m zipfile -l <file>`` lists it, ``-e`` unpacks it). Usage::
 
     python agent.pyz --params-file PATH     # a JSON parameter object

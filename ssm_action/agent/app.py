@@ -27,6 +27,8 @@ from ssm_action.agent.journal import DeployState
 from ssm_action.agent.layout import PID_FILE, SERVICE_SPEC, STOP_REQUEST, Layout
 from ssm_action.agent.output import MIN_SECRET, Reporter, short, utc_now
 from ssm_action.agent.shell import Shell
+from ssm_action.contract.params import AgentParams
+from ssm_action.contract.secret_refs import ref_texts
 
 if TYPE_CHECKING:  # shipped only to deploys that use it (payload.EXTRAS)
     from ssm_action.agent.service import Service
@@ -37,7 +39,7 @@ APP_LOG_ROTATE_BYTES = 10 * 1024 * 1024
 
 class App:
     def __init__(self, plat: Platform, shell: Shell, records: StateDir, where: Layout,
-                 params: Dict[str, Any], state: DeployState) -> None:
+                 params: AgentParams, state: DeployState) -> None:
         self.plat = plat
         self.shell = shell
         self.rep: Reporter = shell.rep
@@ -47,7 +49,7 @@ class App:
         self.state = state
         self.command = command.resolve(plat, where, params)
         self.service: Optional[Service] = None
-        if params["app_host"] in ("service", "task"):
+        if params.app_host in ("service", "task"):
             from ssm_action.agent import service
             self.service = service.Service(plat, shell, records, where, params)
         self.secrets: Dict[str, str] = {}  # values: in memory only, redacted from every line
@@ -61,11 +63,11 @@ class App:
         self.leftover: Optional[Service] = None  # a service this deploy installed that the version put back lacks
         self.retired: Optional[Service] = None  # the service of an earlier deploy, removed by this one
 
-    def as_started_with(self, params: Dict[str, Any]) -> "App":
+    def as_started_with(self, params: AgentParams) -> "App":
         """The app under another version's start parameters (a rollback's), keeping what this
         deploy read and did: its secrets if the references are the same, the service it installed."""
         other = App(self.plat, self.shell, self.records, Layout.of(params), params, self.state)
-        if params["app_secrets"] == self.p["app_secrets"]:
+        if params.app_secrets == self.p.app_secrets:
             other.secrets = self.secrets
         else:
             other.read_secrets(strict=False)
@@ -77,9 +79,9 @@ class App:
 
     def environment(self, sha: Optional[str]) -> Dict[str, str]:
         env = dict(os.environ)
-        env.update(self.p["app_env"])
+        env.update(self.p.app_env)
         env.update(self.secrets)
-        env.update(DEPLOY_ID=self.p["deploy_id"], DEPLOY_SHA=sha or "",
+        env.update(DEPLOY_ID=self.p.deploy_id, DEPLOY_SHA=sha or "",
                    DEPLOY_PREVIOUS_SHA=self.state.previous_sha or "",
                    DEPLOY_APP_DIR=self.where.app_dir, DEPLOY_VENV=self.where.venv,
                    PYTHONUNBUFFERED="1")
@@ -90,10 +92,10 @@ class App:
     def read_secrets(self, strict: bool = True) -> str:
         """Every secret's value, read before anything is stopped (a failure changes nothing); one
         too short to redact is refused (``strict``) or, for a version put back, warned about."""
-        if not self.p["app_secrets"]:
+        if not self.p.app_secrets:
             return "no app secrets"
-        from ssm_action.agent.secrets import refs_from, resolve
-        refs = refs_from(self.p["app_secrets"])
+        from ssm_action.agent.secrets import resolve
+        refs = self.p.app_secrets  # parsed once, with the parameters
         self.secrets = resolve(refs)
         self.rep.redact.add(self.secrets.values())
         short = sorted(k for k, v in self.secrets.items() if len(v) < MIN_SECRET)
@@ -126,7 +128,7 @@ class App:
                         os.path.dirname(self.plat.venv_python(venv)), "" if inside else folder)
 
     def hooks(self, phase: str, sha: Optional[str]) -> str:
-        folder = os.path.join(self.where.app_dir, self.p["hooks_dir"])
+        folder = os.path.join(self.where.app_dir, self.p.hooks_dir)
         found = [os.path.join(folder, phase + suffix) for suffix in self.plat.hook_suffixes
                  if os.path.isfile(os.path.join(folder, phase + suffix))]
         for hook in found:
@@ -158,12 +160,12 @@ class App:
             self.records.remove(PID_FILE)
             return first + "no running app" + note
         if self.plat.stops_by_request_file:
-            self.records.write(STOP_REQUEST, {"deploy_id": self.p["deploy_id"], "pids": pids})
+            self.records.write(STOP_REQUEST, {"deploy_id": self.p.deploy_id, "pids": pids})
             delivered = True
         else:
             delivered = all([self.plat.terminate(pid, force=False) for pid in pids])
         # Wait for a graceful exit only when every stop request was delivered.
-        left = self.wait_gone(pids, self.p["stop_timeout"] if delivered else 0)
+        left = self.wait_gone(pids, self.p.stop_timeout if delivered else 0)
         if left:
             for pid in left:
                 self.plat.terminate(pid, force=True)
@@ -217,7 +219,7 @@ class App:
         with open(app_log, "ab", buffering=0) as out:
             with contextlib.suppress(OSError):  # a full disk: the app still starts (a rollback's must)
                 out.write(("=== %s deploy %s starts %s\n" % (
-                    utc_now(), self.p["deploy_id"], short(sha))).encode("utf-8"))
+                    utc_now(), self.p.deploy_id, short(sha))).encode("utf-8"))
             self.log_offset = out.tell()
             if self.service:
                 note = self.start_service(sha, rollback)
@@ -233,7 +235,7 @@ class App:
         self.started = True
         try:
             self.records.write(PID_FILE, {"pid": pid, "sha": sha, "argv": argv, "start": pid and self.plat.started(pid),
-                                          "deploy_id": self.p["deploy_id"], "started": utc_now()})
+                                          "deploy_id": self.p.deploy_id, "started": utc_now()})
         except OSError as exc:  # it runs: a rollback goes on to verify it; the next stop finds it by its command
             self.rep.warn("the PID file could not be written (%s)" % exc)
         return "pid %s%s" % (pid, note)
@@ -247,17 +249,17 @@ class App:
             done = "definition unchanged"
         else:
             plain = {k: v for k, v in self.environment(sha).items()
-                     if k in self.p["app_env"] or k.startswith("DEPLOY_") or k == "PYTHONUNBUFFERED"}
-            done = self.service.install(self.command.argv, plain, self.p["app_secrets"], sha)
+                     if k in self.p.app_env or k.startswith("DEPLOY_") or k == "PYTHONUNBUFFERED"}
+            done = self.service.install(self.command.argv, plain, ref_texts(self.p.app_secrets), sha)
             self.installed = True
         return ": %s; %s" % (done, self.service.start())
 
     def verify_started(self) -> str:
         proc, service = self.proc, self.service
         if service:
-            return self.verify(service.alive, service.pid() or 0, self.p["start_grace"]) + service.settled()
+            return self.verify(service.alive, service.pid() or 0, self.p.start_grace) + service.settled()
         assert proc is not None  # nosec B101 # the start step ran before verify
-        return self.verify(lambda: proc.poll() is None, proc.pid, self.p["start_grace"])
+        return self.verify(lambda: proc.poll() is None, proc.pid, self.p.start_grace)
 
     def verify_kept(self, pid: int) -> str:
         """The app that was never stopped: still alive and healthy."""
@@ -269,13 +271,13 @@ class App:
         poll(lambda: not alive(), grace, 0.05, 0.05)
         if not alive():
             raise StepError(self.died(pid))
-        url = self.p["health_url"]
+        url = self.p.health_url
         if not url:
             return "pid %d alive after %gs (no health URL)" % (pid, grace)
         self.health = "unhealthy"
-        timeout = self.p["health_timeout"]
+        timeout = self.p.health_timeout
         answer, why = wait_healthy(
-            url, Rule(self.p["health_status"], self.p["health_contains"]), timeout, alive)
+            url, Rule(self.p.health_status, self.p.health_contains), timeout, alive)
         self.health_status = answer.status
         if not alive():
             raise StepError(self.died(pid))

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import traceback
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 from ssm_action.agent import status
 from ssm_action.agent.deploy import Deploy
@@ -22,7 +22,9 @@ from ssm_action.agent.errors import ParamError
 from ssm_action.agent.host import Platform
 from ssm_action.agent.output import Redactor, Reporter, cap_error
 from ssm_action.agent.venv import RUNNING_PYTHON
-from ssm_action.contract import PLATFORMS, AgentResult, ExitCode, check_params, secret_values
+from ssm_action.contract.checks import PLATFORMS
+from ssm_action.contract.params import AgentParams, parse_params
+from ssm_action.contract.result import AgentResult, ExitCode
 
 USAGE = "usage: agent.pyz --params-file PATH | --params-b64 B64"
 
@@ -36,18 +38,19 @@ def local_platform() -> Platform:
     return PosixPlatform()
 
 
-def validate(raw: Any, os_name: str) -> Dict[str, Any]:
+def validate(raw: Any, os_name: str) -> AgentParams:
     """The contract's checks, and one only the server can make: the platform is this OS."""
-    params, errors = check_params(raw)
-    platform = params.get("platform")
+    params, problems = parse_params(raw)
+    errors = [problem.message for problem in problems]
+    platform = raw.get("platform") if isinstance(raw, dict) else None
     if platform in PLATFORMS and platform != os_name:
         errors.append("platform is %r but this server runs %s" % (platform, os_name))
-    if errors:
+    if errors or params is None:
         raise ParamError("; ".join(errors))
     return params
 
 
-def load_params(argv: List[str], os_name: str) -> Dict[str, Any]:
+def load_params(argv: List[str], os_name: str) -> AgentParams:
     parser = argparse.ArgumentParser(prog="agent.pyz", description="Deploy one commit of an app.")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--params-file", help="JSON parameter file")
@@ -89,26 +92,27 @@ def main(argv: Optional[List[str]] = None) -> int:
         rep.say("invalid parameters: %s" % exc)
         rep.result(AgentResult("invalid", cap_error(str(exc)), python=RUNNING_PYTHON).to_dict())
         return ExitCode.BAD_PARAMS
-    rep.redact = Redactor(secret_values(params))
+    rep.redact = Redactor(params.secret_values())
     try:
         return run(params, plat, rep)
     finally:
         rep.close()
 
 
-def run(params: Dict[str, Any], plat: Platform, rep: Reporter) -> int:
+def run(params: AgentParams, plat: Platform, rep: Reporter) -> int:
     """The action the parameters name: status and a rollback's choice of version only read; then a deploy."""
     try:
-        if params["action"] == "status":
+        if params.action == "status":
             return status.status(params, plat, rep)
-        if params["action"] == "rollback":
-            params = status.rollback_params(params, plat, rep) or {}
-            if not params:
+        if params.action == "rollback":
+            put_back = status.rollback_params(params, plat, rep)
+            if put_back is None:
                 return ExitCode.FAILED
+            params = put_back
     except Exception as exc:  # never end without a result line
         rep.log(traceback.format_exc())
         rep.result(AgentResult("failed", cap_error("agent error: %s: %s" % (type(exc).__name__, exc)),
-                               action=params.get("action", "deploy"), python=RUNNING_PYTHON).to_dict())
+                               action=params.action, python=RUNNING_PYTHON).to_dict())
         return ExitCode.FAILED
     deploy = Deploy(params, plat, rep)
     try:

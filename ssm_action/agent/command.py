@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import ntpath
 import os
-from typing import Any, Dict, List, NamedTuple
+from typing import List, NamedTuple
 
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.host import Platform
 from ssm_action.agent.layout import Layout
+from ssm_action.contract.params import AgentParams
 
 
 class Command(NamedTuple):
@@ -30,8 +31,8 @@ def console_script(plat: Platform, venv: str, name: str) -> str:
     return os.path.join(venv, "bin", name)
 
 
-def resolve(plat: Platform, where: Layout, params: Dict[str, Any]) -> Command:
-    words = list(params["app_command"])
+def resolve(plat: Platform, where: Layout, params: AgentParams) -> Command:
+    words = list(params.app_command)
     python = plat.app_python(where.venv)
     if not words:
         return Command([python, where.entry], where.entry)
@@ -45,11 +46,11 @@ def resolve(plat: Platform, where: Layout, params: Dict[str, Any]) -> Command:
     return Command([script] + rest, script)  # its python runs it as argv[1]
 
 
-def check(command: Command, params: Dict[str, Any], sha: str) -> None:
+def check(command: Command, params: AgentParams, sha: str) -> None:
     """The file the command needs is there (after the requirements were installed)."""
     if command.needs and not os.path.isfile(command.needs):
-        what = ("entry script %s is not in commit %s: fix the entry parameter" % (params["entry"], sha[:12])
-                if not params["app_command"] else
+        what = ("entry script %s is not in commit %s: fix the entry parameter" % (params.entry, sha[:12])
+                if not params.app_command else
                 "%s (from app_command) is not there after the install: add its package to the "
                 "requirements, or fix app_command" % command.needs)
         raise StepError(what)

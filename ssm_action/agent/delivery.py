@@ -18,6 +18,7 @@ good releases, never from a half-done deploy.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any, Dict, List, NamedTuple, Optional
 
 from ssm_action.agent import artifact, history, wheelhouse
@@ -31,7 +32,8 @@ from ssm_action.agent.output import short
 from ssm_action.agent.pipeline import Pipeline, Step
 from ssm_action.agent.releases import READY, Releases
 from ssm_action.agent.shell import Shell
-from ssm_action.contract import ExitCode
+from ssm_action.contract.params import AgentParams
+from ssm_action.contract.result import ExitCode
 
 
 class ArtifactRef(NamedTuple):
@@ -41,14 +43,14 @@ class ArtifactRef(NamedTuple):
 
 
 class Delivery:
-    def __init__(self, params: Dict[str, Any], ref: ArtifactRef, plat: Platform, shell: Shell,
+    def __init__(self, params: AgentParams, ref: ArtifactRef, plat: Platform, shell: Shell,
                  links: Optional[Links] = None,
                  progress: Optional[artifact.Progress] = None) -> None:
         self.p = params
         self.ref = ref
         self.plat = plat
         self.shell = shell
-        self.releases = Releases(params["app_dir"], links or local_links())
+        self.releases = Releases(params.app_dir, links or local_links())
         self.progress = progress
         self.zip = self.releases.download_path(ref.sha256)
         self.name = ""  # the new release, once unpacked
@@ -64,10 +66,10 @@ class Delivery:
     def pick(self) -> str:
         """``mode: rollback``: the release of the version put back, installed already (no download)."""
         note = self.prepare()  # what a failure puts back: the newest good release, the one running
-        name = self.releases.release_of(self.p["sha"])
+        name = self.releases.release_of(self.p.sha)
         if name is None:
             raise StepError("no release of commit %s is kept on this server: deploy that commit again" % short(
-                self.p["sha"]))
+                self.p.sha))
         self.name = name
         return "putting back release %s (no download, no reinstall); %s" % (name, note)
 
@@ -85,16 +87,16 @@ class Delivery:
         return artifact.verify(kept, self.ref.sha256, self.zip) + " (kept from an earlier run)"
 
     def unpack(self) -> str:
-        name = self.releases.new_name(self.p["sha"])
+        name = self.releases.new_name(self.p.sha)
         files = artifact.unpack(self.zip, self.releases.path(name))
         self.name = name
         self.releases.keep_download(self.ref.sha256)
         self.manifest = artifact.read_manifest(self.releases.path(name))
         commit = self.manifest.get("commit")
-        if commit != self.p["sha"]:
+        if commit != self.p.sha:
             raise StepError("the artifact is of commit %s, not %s: the runner sent the wrong "
                             "artifact; nothing was changed" % (short(commit), short(
-                                self.p["sha"])))
+                                self.p.sha)))
         carried = self.releases.carry_over(name)
         return "%d file(s) into %s%s" % (len(files), self.releases.path(name), (
             "; %d server-local file(s) carried over" % len(carried)) if carried else "")
@@ -102,7 +104,7 @@ class Delivery:
     def install(self) -> str:
         release = self.releases.path(self.name)
         detail = wheelhouse.install(self.shell, self.plat, release, self.p, self.manifest)
-        self.releases.mark_ready(self.name, {"commit": self.p["sha"], "sha256": self.ref.sha256,
+        self.releases.mark_ready(self.name, {"commit": self.p.sha, "sha256": self.ref.sha256,
                                              "wheels": len(wheelhouse.wheels_in(release))})
         return detail
 
@@ -117,7 +119,7 @@ class Delivery:
     def keep(self) -> str:
         self.releases.mark_good(self.name)
         spare = tuple(n for n in (self.name, self.previous) if n)
-        pruned = self.releases.prune(self.p["backup_retention"], spare)
+        pruned = self.releases.prune(self.p.backup_retention, spare)
         return "%s is good%s" % (self.name, "; %d old release(s) removed" % len(pruned)
                                  if pruned else "")
 
@@ -141,12 +143,12 @@ class ArtifactSource:
     def __init__(self, pipeline: Pipeline) -> None:
         self.d = pipeline
         p = pipeline.p
-        self.delivery = Delivery(p, ArtifactRef(p["artifact_url"], p["artifact_sha256"], p["artifact_size"]),
+        self.delivery = Delivery(p, ArtifactRef(p.artifact_url, p.artifact_sha256, p.artifact_size),
                                  pipeline.plat, pipeline.app.shell)
 
     def steps(self) -> List[Step]:
-        d, dl, sha = self.d, self.delivery, self.d.p["sha"]
-        if d.p["action"] == "rollback":  # the release is still here, installed: switched to, as a rollback does
+        d, dl, sha = self.d, self.delivery, self.d.p.sha
+        if d.p.action == "rollback":  # the release is still here, installed: switched to, as a rollback does
             fetch = [("prepare", dl.pick)]
         else:
             fetch = [("prepare", dl.prepare), ("download", dl.download), ("checksum", dl.verify),
@@ -162,8 +164,8 @@ class ArtifactSource:
     def pre_stop(self) -> str:
         release = self.delivery.releases.path(self.delivery.name)
         d = self.d
-        new = App(d.plat, d.app.shell, d.records, Layout.of(dict(d.p, app_dir=release)), d.p, d.state)
-        return new.hooks("pre-stop", d.p["sha"])
+        new = App(d.plat, d.app.shell, d.records, Layout.of(replace(d.p, app_dir=release)), d.p, d.state)
+        return new.hooks("pre-stop", d.p.sha)
 
     def stop(self) -> str:
         self.d.state.dirty = True  # from here on a failure (or a kill) puts the previous release back
@@ -175,7 +177,7 @@ class ArtifactSource:
         error = "%s: %s" % (step, error)
         if not d.state.dirty:
             return d.finish("failed", ExitCode.FAILED, error + " (nothing was changed: the app kept running)")
-        if not d.p["rollback"]:
+        if not d.p.rollback:
             return d.finish("failed", ExitCode.FAILED, error + " (rollback is off)")
         previous = dl.previous or dl.releases.adopted
         if previous is None and d.state.previous_sha is None:

@@ -21,7 +21,8 @@ from ssm_action.agent.output import Reporter, cap_error, cap_list, short, utc_st
 from ssm_action.agent.pipeline import Source
 from ssm_action.agent.shell import Shell
 from ssm_action.agent.venv import Environment
-from ssm_action.contract import AgentResult, ExitCode
+from ssm_action.contract.params import AgentParams
+from ssm_action.contract.result import AgentResult, ExitCode
 
 STEPS = ("lock", "secrets", "record", "backup", "sync", "deps", "pre-stop", "stop", "start", "verify",
          "post-start")  # a git deploy's (git_source.py)
@@ -29,17 +30,17 @@ LOGS_KEPT = 20
 
 
 class Deploy:
-    def __init__(self, params: Dict[str, Any], plat: Platform, rep: Reporter) -> None:
+    def __init__(self, params: AgentParams, plat: Platform, rep: Reporter) -> None:
         self.p = params
         self.plat = plat
         self.rep = rep
         self.where = where = Layout.of(params)
         self.records = StateDir(where.state_dir, warn=self.said_warning)
-        self.state = DeployState(params["deploy_id"], params["sha"])
+        self.state = DeployState(params.deploy_id, params.sha)
         self.journal = Journal(self.records, self.state)
         self.lock = DeployLock(self.records, plat)
         shell = Shell(rep)
-        self.git = Git(shell, where.app_dir, params["git_remote"], params["branch"])
+        self.git = Git(shell, where.app_dir, params.git_remote, params.branch)
         self.env = Environment(shell, plat, self.records, where, params)
         self.app = App(plat, shell, self.records, where, params, self.state)
 
@@ -89,10 +90,10 @@ class Deploy:
         logs = self.records.path(LOGS)
         os.makedirs(logs, exist_ok=True)
         self.rep.open_log(os.path.join(logs, "%s-%s.log" % (utc_stamp(fraction=True),
-                                                            self.p["deploy_id"])))
+                                                            self.p.deploy_id)))
         self.rep.say("deploy %s: %s%s -> %s" % (
-            self.p["deploy_id"], short(self.p["sha"]),
-            " (%s)" % self.p["branch"] if self.p["branch"] else "", self.where.app_dir))
+            self.p.deploy_id, short(self.p.sha),
+            " (%s)" % self.p.branch if self.p.branch else "", self.where.app_dir))
         try:
             self.step("lock", self.take_lock)
         except Busy as exc:
@@ -119,7 +120,7 @@ class Deploy:
 
     def source(self) -> Source:
         """Where the version comes from: the git clone, or an artifact the runner packed."""
-        if self.p["source"] == "artifact":  # imported here: the artifact modules ship only with such deploys
+        if self.p.source == "artifact":  # imported here: the artifact modules ship only with such deploys
             from ssm_action.agent.delivery import ArtifactSource
             return ArtifactSource(self)
         from ssm_action.agent.git_source import GitSource  # git deploys only (payload.GIT_ONLY)
@@ -139,19 +140,19 @@ class Deploy:
         self.rep.say("result: %s%s" % (status, ": " + error if error else ""))
         state = self.state
         self.rep.result(AgentResult(
-            status, error=cap_error(error), deploy_id=self.p["deploy_id"],
-            target_sha=self.p["sha"], previous_sha=state.previous_sha,
+            status, error=cap_error(error), deploy_id=self.p.deploy_id,
+            target_sha=self.p.sha, previous_sha=state.previous_sha,
             running_sha=running.get("sha"), backup_path=state.backup_path,
             health=self.app.health, health_status=self.app.health_status,
             pid=running.get("pid"), log_file=self.rep.log_path, python=self.env.python_version,
             rolled_back=status == "rolled_back", steps=self.rep.steps,
-            discarded_changes=cap_list(state.discarded, 50), action=self.p["action"]).to_dict())
+            discarded_changes=cap_list(state.discarded, 50), action=self.p.action).to_dict())
         return code
 
     # -- the steps every source shares
 
     def take_lock(self) -> str:
-        detail = self.lock.take(self.p["deploy_id"])
+        detail = self.lock.take(self.p.deploy_id)
         self.journal.take_over()
         return detail
 

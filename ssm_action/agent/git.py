@@ -10,7 +10,7 @@ from typing import List, Optional
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.output import short, tail
 from ssm_action.agent.shell import Ran, Shell
-from ssm_action.contract import GIT_PROTOCOLS
+from ssm_action.contract.checks import GIT_PROTOCOLS
 
 LAST_GOOD_REF = "refs/deploy/last-good"  # keeps the last good commit reachable in the clone
 

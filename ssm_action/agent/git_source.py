@@ -16,7 +16,7 @@ from ssm_action.agent.backups import Backups, restore_from_backup
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.output import cap_list, short
 from ssm_action.agent.pipeline import Pipeline, Step
-from ssm_action.contract import ExitCode
+from ssm_action.contract.result import ExitCode
 
 
 class GitSource:
@@ -24,7 +24,7 @@ class GitSource:
         self.d = pipeline
 
     def steps(self) -> Iterator[Step]:
-        d, sha = self.d, self.d.p["sha"]
+        d, sha = self.d, self.d.p.sha
         yield from [("secrets", d.app.read_secrets), ("record", d.record), ("backup", self.backup),
                     ("sync", self.sync), ("deps", d.env.deps), ("pre-stop", lambda: d.app.hooks("pre-stop", sha)),
                     ("stop", d.app.stop)]
@@ -35,14 +35,14 @@ class GitSource:
 
     def succeeded(self) -> None:
         history.record_good(self.d.records, self.d.p, self.d.state.backup_path)
-        self.d.git.mark_good(self.d.p["sha"])
+        self.d.git.mark_good(self.d.p.sha)
 
     def fail(self, step: str, error: str) -> int:
         d = self.d
         error = "%s: %s" % (step, error)
         if not d.state.dirty:
             return d.finish("failed", ExitCode.FAILED, error + " (nothing was changed)")
-        if not d.p["rollback"]:
+        if not d.p.rollback:
             return d.finish("failed", ExitCode.FAILED, error + " (rollback is off)")
         previous = d.state.previous_sha
         if previous is None:
@@ -63,8 +63,8 @@ class GitSource:
         app_dir = d.where.app_dir
         if not os.path.isdir(app_dir) or not os.listdir(app_dir):
             return "nothing to back up (no app files yet)"
-        backups = Backups(d.where, d.p["backup_retention"])
-        path, links = backups.create(d.p["deploy_id"], state.head, state.previous_sha)
+        backups = Backups(d.where, d.p.backup_retention)
+        path, links = backups.create(d.p.deploy_id, state.head, state.previous_sha)
         state.backup_path = path
         d.journal.save()
         pruned = backups.prune(spare=path)
@@ -72,7 +72,7 @@ class GitSource:
                                      if links else "", ", %d old pruned" % len(pruned) if pruned else "")
 
     def sync(self) -> str:
-        d, sha, state = self.d, self.d.p["sha"], self.d.state
+        d, sha, state = self.d, self.d.p.sha, self.d.state
         d.git.ensure_repo()
         d.git.remove_stale_locks()
         fetched = d.git.fetch(sha)

@@ -11,7 +11,7 @@ import time
 import urllib.parse
 from typing import Callable, List, NamedTuple, Optional, Tuple
 
-from ssm_action.contract import status_ok
+from ssm_action.contract.checks import status_ok
 
 BODY_LIMIT = 64 * 1024  # bytes of the answer searched for health_contains
 REDIRECTS = 5  # redirects followed within the health URL's own scheme, host and port

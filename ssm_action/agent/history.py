@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional
 from ssm_action.agent.files import StateDir, mistyped
 from ssm_action.agent.journal import NULL, SHA
 from ssm_action.agent.output import Reporter, utc_now
-from ssm_action.contract import check_params
+from ssm_action.contract.params import AgentParams, parse_params
 from ssm_action.agent.layout import LAST_DEPLOY, LAST_GOOD
 
 HISTORY_KEPT = 10
@@ -62,26 +62,27 @@ def rollback_target(records: StateDir, running_sha: Optional[str]) -> Optional[D
     return None
 
 
-def started_with(params: Dict[str, Any]) -> Dict[str, Any]:
-    """What the app is started with under ``params`` (secrets as references only)."""
-    return {k: params[k] for k in STARTED_WITH}
+def started_with(params: AgentParams) -> Dict[str, Any]:
+    """What the app is started with under ``params`` (its JSON: secrets as references only)."""
+    as_json = params.to_json()
+    return {k: as_json[k] for k in STARTED_WITH}
 
 
-def start_params(params: Dict[str, Any], record: Any) -> Dict[str, Any]:
+def start_params(params: AgentParams, record: Any) -> AgentParams:
     """``params`` with a version's recorded ``started_with`` (written by this agent from checked
     parameters, checked again: a file on disk is no instruction); unchanged without a whole, valid record."""
     if not isinstance(record, dict) or not all(k in record for k in STARTED_WITH):
         return params
-    wanted = dict(params, **{k: record[k] for k in STARTED_WITH})
-    return wanted if not check_params(wanted)[1] else params
+    wanted, _ = parse_params(dict(params.to_json(), **{k: record[k] for k in STARTED_WITH}))
+    return wanted or params
 
 
-def put_back_params(params: Dict[str, Any], record: Any, rep: Reporter) -> Dict[str, Any]:
+def put_back_params(params: AgentParams, record: Any, rep: Reporter) -> AgentParams:
     """The parameters that start a version put back: its record's, unless this agent lacks a module they
     need (said): its payload carries only the features of the deploy that sent it (payload.EXTRAS; the
     service modules include the secrets ones)."""
     wanted = start_params(params, record)
-    need = "service" if wanted["app_host"] in ("service", "task") else "secrets" if wanted["app_secrets"] else ""
+    need = "service" if wanted.app_host in ("service", "task") else "secrets" if wanted.app_secrets else ""
     if not need or importlib.util.find_spec("ssm_action.agent." + need):
         return wanted
     rep.say("the version put back was started with app-%s, which this agent does not carry: starting it "
@@ -89,19 +90,19 @@ def put_back_params(params: Dict[str, Any], record: Any, rep: Reporter) -> Dict[
     return params
 
 
-def record_good(records: StateDir, params: Dict[str, Any], backup_path: Optional[str]) -> None:
+def record_good(records: StateDir, params: AgentParams, backup_path: Optional[str]) -> None:
     """After a verified deploy: push it; after a rollback: it becomes the newest again."""
     versions = good_versions(records)
-    if params.get("action") == "rollback":
+    if params.action == "rollback":
         shas = [e["sha"] for e in versions]
-        versions = versions[shas.index(params["sha"]) + 1:] if params["sha"] in shas else versions
-    entry = {"sha": params["sha"], "deploy_id": params["deploy_id"], "time": utc_now(), "backup_path": backup_path,
+        versions = versions[shas.index(params.sha) + 1:] if params.sha in shas else versions
+    entry = {"sha": params.sha, "deploy_id": params.deploy_id, "time": utc_now(), "backup_path": backup_path,
              "started_with": started_with(params)}
-    versions = [e for e in versions if e["sha"] != params["sha"]]
+    versions = [e for e in versions if e["sha"] != params.sha]
     records.write(LAST_GOOD, dict(entry, history=versions[:HISTORY_KEPT]))
 
 
-def record_outcome(records: StateDir, params: Dict[str, Any], status: str, error: Optional[str]) -> None:
-    records.write(LAST_DEPLOY, {"deploy_id": params["deploy_id"], "sha": params["sha"], "status": status,
-                                "action": params.get("action", "deploy"), "time": utc_now(),
+def record_outcome(records: StateDir, params: AgentParams, status: str, error: Optional[str]) -> None:
+    records.write(LAST_DEPLOY, {"deploy_id": params.deploy_id, "sha": params.sha, "status": status,
+                                "action": params.action, "time": utc_now(),
                                 "error": error})

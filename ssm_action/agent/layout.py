@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, NamedTuple
+from typing import NamedTuple
+
+from ssm_action.contract.params import AgentParams
 
 # The state folder's files (``<app_dir>.deploy``), named here only
 LOCK = "deploy.lock"  # the OS lock a deploy holds
@@ -34,13 +36,13 @@ class Layout(NamedTuple):
     app_log: str
 
     @classmethod
-    def of(cls, params: Dict[str, Any]) -> "Layout":
-        app_dir = os.path.normpath(params["app_dir"])
+    def of(cls, params: AgentParams) -> "Layout":
+        app_dir = os.path.normpath(params.app_dir)
         state_dir = app_dir + ".deploy"
         return cls(
             app_dir=app_dir, state_dir=state_dir,
-            venv=os.path.normpath(os.path.join(app_dir, params["venv_dir"] or ".venv")),
-            backup_dir=params["backup_dir"] or app_dir + "-backups",
-            entry=os.path.join(app_dir, os.path.normpath(params["entry"])),
-            requirements=os.path.join(app_dir, params["requirements_file"]),
+            venv=os.path.normpath(os.path.join(app_dir, params.venv_dir or ".venv")),
+            backup_dir=params.backup_dir or app_dir + "-backups",
+            entry=os.path.join(app_dir, os.path.normpath(params.entry)),
+            requirements=os.path.join(app_dir, params.requirements_file),
             app_log=os.path.join(state_dir, LOGS, "app.log"))

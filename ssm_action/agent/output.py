@@ -9,7 +9,7 @@ import re
 from typing import IO, Any, Dict, Iterable, List, Optional, Pattern, Set
 from urllib.parse import quote, quote_plus
 
-from ssm_action.contract import result_line
+from ssm_action.contract.result import result_line
 
 STDOUT_BUDGET = 16000  # SSM keeps 24,000 chars of stdout; the result line needs the rest
 ERROR_LIMIT = 600  # characters of an error in the result line

@@ -10,7 +10,7 @@ through ``Pipeline``, so neither imports the other.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, Optional, Protocol, Tuple
+from typing import Callable, Iterable, Optional, Protocol, Tuple
 
 from ssm_action.agent.app import App
 from ssm_action.agent.files import StateDir
@@ -20,13 +20,14 @@ from ssm_action.agent.journal import DeployState, Journal
 from ssm_action.agent.layout import Layout
 from ssm_action.agent.output import Reporter
 from ssm_action.agent.venv import Environment
-from ssm_action.contract import ExitCode
+from ssm_action.contract.params import AgentParams
+from ssm_action.contract.result import ExitCode
 
 Step = Tuple[str, Callable[[], str]]  # its name, and the action that returns its line's detail
 
 
 class Pipeline(Protocol):
-    p: Dict[str, Any]
+    p: AgentParams
     plat: Platform
     rep: Reporter
     where: Layout

@@ -14,7 +14,7 @@ from typing import Dict, List, Mapping, Optional
 
 from ssm_action.agent.aws import Aws, AwsError
 from ssm_action.agent.errors import StepError
-from ssm_action.contract import SecretRef, parse_secret_ref
+from ssm_action.contract.secret_refs import SecretRef, parse_secret_ref
 
 NOT_FOUND = {"ParameterNotFound", "ParameterVersionNotFound", "ResourceNotFoundException"}
 DENIED = {"AccessDeniedException", "AccessDenied"}

@@ -19,7 +19,7 @@ import re
 import shutil
 import subprocess  # nosec B404 # only list2cmdline, the Windows quoting rules
 import sys
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Union
 
 from ssm_action.agent import launcher
 from ssm_action.agent.errors import StepError
@@ -27,7 +27,8 @@ from ssm_action.agent.files import StateDir
 from ssm_action.agent.host import Platform
 from ssm_action.agent.layout import AGENT_COPY, PID, SERVICE_SPEC, Layout
 from ssm_action.agent.shell import Shell
-from ssm_action.contract import path_module
+from ssm_action.contract.checks import path_module
+from ssm_action.contract.params import AgentParams
 
 if TYPE_CHECKING:  # one of them is shipped: the server's (payload.EXTRAS)
     from ssm_action.agent.scheduled_task import ScheduledTask
@@ -45,12 +46,12 @@ def shipped_agent() -> str:
 
 class Service:
     def __init__(self, plat: Platform, shell: Shell, records: StateDir, where: Layout,
-                 params: Dict[str, Any]) -> None:
+                 params: AgentParams) -> None:
         self.plat = plat
         self.records = records
         self.where = where
-        self.user = params["app_user"] or None
-        self.stop_timeout = float(params["stop_timeout"])
+        self.user = params.app_user or None
+        self.stop_timeout = float(params.stop_timeout)
         path = path_module(plat.name)
         self.app = app = path.basename(where.app_dir)
         # Two apps' folders may share a name (/srv/a/web, /srv/b/web): the host's name holds a hash of the path.
@@ -64,8 +65,8 @@ class Service:
             from ssm_action.agent import scheduled_task as st
             self.task, self.old = (st.ScheduledTask(st.task_name(n), shell.run, keep) for n in (unique, app))
             # A process deploy retires what an earlier one installed: the task, else the service.
-            if params["app_host"] == "service" or (params["app_host"] == "process" and self.task.current() is None
-                                                   and self.old.current() is None):
+            if params.app_host == "service" or (params.app_host == "process" and self.task.current() is None
+                                                and self.old.current() is None):
                 from ssm_action.agent import winservice
                 self.scm = winservice.WindowsService.of(plat, where.app_dir, keep)
                 self.earlier_task = winservice.EarlierTask(self.task)  # moved to the service once

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from typing import Any, Dict, Optional
+from typing import Optional
 
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir, file_hash
@@ -23,6 +23,7 @@ from ssm_action.agent.host import Platform
 from ssm_action.agent.layout import DEPS, Layout
 from ssm_action.agent.output import tail
 from ssm_action.agent.shell import Shell
+from ssm_action.contract.params import AgentParams
 
 INSTALL_TIMEOUT = 1800
 RUNNING_PYTHON = "%d.%d.%d" % sys.version_info[:3]
@@ -30,7 +31,7 @@ RUNNING_PYTHON = "%d.%d.%d" % sys.version_info[:3]
 
 class Environment:
     def __init__(self, shell: Shell, plat: Platform, records: StateDir, where: Layout,
-                 params: Dict[str, Any]) -> None:
+                 params: AgentParams) -> None:
         self.shell = shell
         self.plat = plat
         self.records = records
@@ -41,8 +42,8 @@ class Environment:
 
     def installer(self) -> Optional[str]:
         """uv's path when uv installs, None for pip."""
-        uv = shutil.which("uv") if self.p["installer"] in ("auto", "uv") else None
-        if self.p["installer"] == "uv" and not uv:
+        uv = shutil.which("uv") if self.p.installer in ("auto", "uv") else None
+        if self.p.installer == "uv" and not uv:
             raise StepError("installer is uv but uv is not on PATH: install uv or use pip")
         return uv
 
@@ -84,7 +85,7 @@ class Environment:
         if digest:
             self.install(uv)
         self.records.write(DEPS, {"hash": digest})
-        name = self.p["requirements_file"]
+        name = self.p.requirements_file
         return "%s install -r %s" % ("uv" if uv else "pip", name) if digest else "no " + name
 
     def python_of(self, python: str) -> Optional[str]:
@@ -93,8 +94,8 @@ class Environment:
         return ran.out.strip() if ran.code == 0 else None
 
     def wanted_python(self) -> str:
-        base = self.p["python"] or sys.executable
-        wanted = self.python_of(base) if self.p["python"] else RUNNING_PYTHON
+        base = self.p.python or sys.executable
+        wanted = self.python_of(base) if self.p.python else RUNNING_PYTHON
         if not wanted:
             raise StepError("python %r does not run: fix the python parameter" % base)
         return wanted
@@ -109,7 +110,7 @@ class Environment:
         """Create the venv when missing, broken or made by another Python (``wanted``, the
         Python to make it with, and ``have``, the venv's, when already known)."""
         venv = self.where.venv
-        base = self.p["python"] or sys.executable
+        base = self.p.python or sys.executable
         if wanted is None:
             wanted, have = self.wanted_python(), self.venv_python_version()
         if have == wanted:
@@ -146,7 +147,7 @@ class Environment:
         if ran.code:
             lines = self.shell.rep.say_tail(ran.err + "\n" + ran.out, 8)
             raise StepError("installing %s failed (exit %d): %s; fix the requirements (full "
-                            "output in the log file)" % (self.p["requirements_file"], ran.code,
+                            "output in the log file)" % (self.p.requirements_file, ran.code,
                                                          lines[-1] if lines else "no message"))
 
 

@@ -14,6 +14,7 @@ The cost is the disk of one venv per kept release and a venv creation per deploy
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any, Dict, List, Optional
 
 from ssm_action.agent.errors import StepError
@@ -24,6 +25,7 @@ from ssm_action.agent.output import tail
 from ssm_action.agent.releases import WHEELHOUSE
 from ssm_action.agent.shell import Shell
 from ssm_action.agent.venv import INSTALL_TIMEOUT, Environment
+from ssm_action.contract.params import AgentParams
 
 PLATFORM_TAGS = {"linux": ("manylinux", "musllinux", "linux"), "windows": ("win",)}  # prefixes
 
@@ -60,10 +62,10 @@ def install_argv(uv: Optional[str], venv_python: str, requirements: str,
             "--no-input"] + offline + ["-r", requirements]
 
 
-def install(shell: Shell, plat: Platform, release: str, params: Dict[str, Any],
+def install(shell: Shell, plat: Platform, release: str, params: AgentParams,
             manifest: Dict[str, Any]) -> str:
     """Create the release's venv and install its requirements (offline with a wheelhouse)."""
-    where = Layout.of(dict(params, app_dir=release))
+    where = Layout.of(replace(params, app_dir=release))
     inside = os.path.normcase(os.path.normpath(release)) + os.sep
     if not os.path.normcase(where.venv).startswith(inside):
         raise StepError("venv_dir must be inside app_dir to deploy an artifact (each release "
@@ -74,7 +76,7 @@ def install(shell: Shell, plat: Platform, release: str, params: Dict[str, Any],
     wheels = wheels_in(release)
     if wheels:
         check_built_for(manifest, plat.name, env.python_version)
-    name = params["requirements_file"]
+    name = params.requirements_file
     if not os.path.isfile(where.requirements):
         return "%s; no %s" % (made, name)
     wheelhouse = os.path.join(release, WHEELHOUSE) if wheels else None

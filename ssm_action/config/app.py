@@ -10,7 +10,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ssm_action.config.sections import AppConfig
-from ssm_action.contract import parse_secret_lines
+from ssm_action.contract import SecretRef, parse_secret_lines
 
 if TYPE_CHECKING:
     from ssm_action.config.reader import Reader
@@ -35,14 +35,12 @@ def _env_lines(r: Reader) -> tuple[tuple[str, str], ...]:
     return tuple(pairs.items())
 
 
-def _secret_lines(r: Reader) -> tuple[tuple[str, str], ...]:
+def _secret_lines(r: Reader) -> tuple[tuple[str, SecretRef], ...]:
     refs, errors = parse_secret_lines(r.raw["app-secrets"])
     lines = r.raw["app-secrets"].splitlines()
     for error in errors:
-        number = int(error.split()[1].rstrip(":"))
-        r.fail("app-secrets", f"{error}.", lines[number - 1])
-    return tuple((name, ref.source + ":" + ref.ident + ("#" + ref.key if ref.key else ""))
-                 for name, ref in refs.items())
+        r.fail("app-secrets", f"{error}.", lines[error.line - 1])
+    return tuple(refs.items())
 
 
 def read(r: Reader) -> AppConfig:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from ssm_action.contract import SecretRef
+
 
 @dataclass(frozen=True)
 class GatesConfig:
@@ -89,7 +91,7 @@ class AppConfig:
 
     app_command: tuple[str, ...]
     app_env: tuple[tuple[str, str], ...]  # plain values: they travel in the command
-    app_secrets: tuple[tuple[str, str], ...]  # name -> reference text; values never travel
+    app_secrets: tuple[tuple[str, SecretRef], ...]  # name -> reference (parsed once); values never travel
     app_host: str
     app_user: str
     stop_timeout: float

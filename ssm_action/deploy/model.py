@@ -12,7 +12,7 @@ from typing import Any
 
 from ssm_action.config.sections import ServerConfig, TargetsConfig
 from ssm_action.context import RunContext
-from ssm_action.contract import BY_NAME, AgentResult
+from ssm_action.contract import BY_NAME, AgentParams, AgentResult
 from ssm_action.payload import Payload
 
 HEALTH_ORDER = ("unknown", "unhealthy", "not_checked", "healthy")  # worst first
@@ -27,7 +27,7 @@ class Plan:
     ctx: RunContext
     transport: str
     dry_run: bool
-    params: dict[str, Any]  # valid by the contract
+    params: AgentParams  # valid by the contract; the agent gets params.to_json()
     payload: Payload  # the agent's zipapp
     targets: TargetsConfig
     server: ServerConfig
@@ -36,7 +36,7 @@ class Plan:
     def shown_params(self) -> dict[str, Any]:
         """The parameters as they may be shown: a secret parameter's values hidden."""
         return {name: ({key: "(hidden)" for key in value} if isinstance(value, dict) else "(hidden)")
-                if BY_NAME[name].secret and value else value for name, value in self.params.items()}
+                if BY_NAME[name].secret and value else value for name, value in self.params.to_json().items()}
 
     def __repr__(self) -> str:  # the parameters may carry secrets
         return f"Plan(environment={self.environment!r}, transport={self.transport!r}, dry_run={self.dry_run!r})"

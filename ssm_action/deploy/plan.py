@@ -1,9 +1,10 @@
 """The plan of one deploy: the agent's parameters, validated by the contract, and the agent's zipapp.
 
-The parameters are built from the config's sections and checked twice with
-``contract.check_params``: at config time (with a stand-in commit, so a bad input
-is an ``::error`` naming it) and when the plan is made from the run's context
-(the commit and branch), still before any call.
+The parameters' JSON object is built from the config's sections (and adapted by the
+transport), then parsed into ``contract.AgentParams`` twice: at config time (with a
+stand-in commit, so a bad input is an ``::error`` on the input each problem names)
+and when the plan is made from the run's context (the commit and branch), still
+before any call. The plan keeps the typed parameters; the agent gets their JSON.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from ssm_action import runner, transports
 from ssm_action.config.sections import DeployConfig, ServerConfig
 from ssm_action.context import RunContext
-from ssm_action.contract import check_params, secret_values
+from ssm_action.contract import parse_params, ref_texts
 from ssm_action.deploy.model import Plan
 from ssm_action.errors import ActionError
 from ssm_action.payload import build as build_payload
@@ -23,22 +24,10 @@ from ssm_action.payload import build_full, extras_for
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
 STAND_IN_SHA = "0" * 40  # config time: the commit is known only from the run's context
-# The input each agent parameter comes from (the contract's messages start with the parameter's name).
-PARAM_INPUTS = {
-    "app_dir": "app-directory", "git_remote": "git-remote", "venv_dir": "venv-directory",
-    "requirements_file": "requirements-file", "entry": "app-entry", "health_url": "health-check-url",
-    "health_timeout": "health-check-timeout", "backup_dir": "backup-directory",
-    "backup_retention": "backup-retention", "rollback": "rollback-on-failure", "platform": "platform",
-    "installer": "server-installer", "hooks_dir": "hooks-directory", "source": "source",
-    # the app block
-    "app_command": "app-command", "app_env": "app-env", "app_secrets": "app-secrets", "app_host": "app-host",
-    "app_user": "app-user", "stop_timeout": "stop-timeout", "start_grace": "start-grace",
-    "health_status": "health-check-status", "health_contains": "health-check-contains",
-}
 
 
 def agent_params(cfg: DeployConfig, ctx: RunContext) -> dict[str, Any]:
-    """The agent's parameter object, as the transport's targets take it."""
+    """The agent's parameter object (JSON, not yet checked), as the transport's targets take it."""
     server = cfg.server
     params = {
         "deploy_id": ctx.deploy_id,
@@ -78,9 +67,9 @@ def artifact_stand_in(requirements_file: str) -> dict[str, Any]:
 def app_params(server: ServerConfig) -> dict[str, Any]:
     """The app block: secret REFERENCES only; the agent reads the values on the server."""
     app = server.app
-    return {"app_command": list(app.app_command), "app_env": dict(app.app_env), "app_secrets": dict(app.app_secrets),
-            "app_host": app.app_host, "app_user": app.app_user, "stop_timeout": app.stop_timeout,
-            "start_grace": app.start_grace, "health_status": app.health_check_status,
+    return {"app_command": list(app.app_command), "app_env": dict(app.app_env),
+            "app_secrets": ref_texts(dict(app.app_secrets)), "app_host": app.app_host, "app_user": app.app_user,
+            "stop_timeout": app.stop_timeout, "start_grace": app.start_grace, "health_status": app.health_check_status,
             "health_contains": app.health_check_contains}
 
 
@@ -88,9 +77,9 @@ def input_errors(cfg: DeployConfig) -> list[tuple[str, str]]:
     """(input, problem) for each parameter the agent would refuse; the commit is checked later."""
     stand_in = RunContext(actor="", repository="", sha=STAND_IN_SHA, branch="", event="", run_id="",
                           run_attempt="", server_url="", api_url="")
-    _, errors = check_params(agent_params(cfg, stand_in))
-    # deploy_id, sha and branch have valid stand-ins here; every other parameter comes from an input
-    return [(PARAM_INPUTS[message.split()[0]], message) for message in errors]
+    _, problems = parse_params(agent_params(cfg, stand_in))
+    # deploy_id, sha and branch (no input: from the run) have valid stand-ins here; build() checks the real ones
+    return [(problem.input, problem.message) for problem in problems if problem.input]
 
 
 def build(cfg: DeployConfig, ctx: RunContext, environment: str) -> Plan:
@@ -102,16 +91,17 @@ def build(cfg: DeployConfig, ctx: RunContext, environment: str) -> Plan:
             "GITHUB_SHA gives it; outside one, run from a git repository with at least one commit.",
             anchor="routing-and-the-commit",
         )
-    params, errors = check_params(agent_params(cfg, ctx))
-    if errors:
+    params, problems = parse_params(agent_params(cfg, ctx))
+    if params is None:
+        errors = [problem.message for problem in problems]
         raise ActionError("Invalid deploy parameters",
                           "The deploy agent would refuse these parameters: " + "; ".join(errors) + ".",
                           anchor="routing-and-the-commit")
-    for value in secret_values(params):  # never in a log, even a dry run's
+    for value in params.secret_values():  # never in a log, even a dry run's
         runner.mask(value)
     # Through SSM with a bucket the agent travels by S3 (transports/ssm/agent_store.py): size is no concern.
     by_s3 = cfg.transport == "ssm" and bool(cfg.targets.s3_bucket)
-    agent = build_full() if by_s3 else build_payload(extras_for(params))
+    agent = build_full() if by_s3 else build_payload(extras_for(params.to_json()))
     return Plan(environment=environment, ctx=ctx, transport=cfg.transport, dry_run=cfg.dry_run, params=params,
                 payload=agent, targets=cfg.targets, server=cfg.server,
                 python_on_server=cfg.python_on_server)

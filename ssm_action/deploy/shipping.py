@@ -58,7 +58,7 @@ def repository_root(cfg: DeployConfig, repo_prefix: str) -> Path:
 
 
 def pack(plan: Plan, cfg: DeployConfig, out_dir: Path) -> artifact.Artifact:
-    target = WheelTarget(plan.params["platform"], server_python_version(cfg)) if cfg.delivery.wheelhouse else None
+    target = WheelTarget(plan.params.platform, server_python_version(cfg)) if cfg.delivery.wheelhouse else None
     return artifact.pack(repository_root(cfg, plan.ctx.repo_prefix), plan.ctx.sha, out_dir,
                          subdir=plan.ctx.repo_prefix, requirements_file=cfg.server.requirements_file, wheels=target)
 
@@ -99,5 +99,6 @@ def ship(plan: Plan, cfg: DeployConfig) -> Plan:
             runner.log(f"{summary}; " + (f"uploaded {stored.bytes_sent:,} bytes to {stored.where}" if stored.bytes_sent
                                          else f"already stored at {stored.where}: nothing uploaded"))
             url = stored.url
-    params = {**plan.params, "artifact_url": url, "artifact_sha256": packed.sha256, "artifact_size": packed.size}
+    params = dataclasses.replace(plan.params, artifact_url=url, artifact_sha256=packed.sha256,
+                                 artifact_size=packed.size)
     return dataclasses.replace(plan, params=params)

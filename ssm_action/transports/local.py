@@ -47,9 +47,10 @@ class LocalTransport:
         python = plan.server.server_python or sys.executable
         if plan.dry_run:
             show_dry_run(plan, python)
-            return DeployOutcome("local", dry_run=True, action=plan.params["action"])
-        result = run_agent(plan.params, python=python, timeout=plan.targets.execution_timeout, payload=plan.payload)
-        return DeployOutcome("local", [result], log_url=result.log_url, action=plan.params["action"])
+            return DeployOutcome("local", dry_run=True, action=plan.params.action)
+        result = run_agent(plan.params.to_json(), python=python, timeout=plan.targets.execution_timeout,
+                           payload=plan.payload)
+        return DeployOutcome("local", [result], log_url=result.log_url, action=plan.params.action)
 
 
 def show_dry_run(plan: Plan, python: str) -> None:

@@ -11,6 +11,12 @@ from pathlib import Path
 import pytest
 
 from ssm_action.agent import backups
+from ssm_action.contract import AgentParams
+
+
+def params(**given: str) -> AgentParams:
+    """Parameters as the agent parses them, the paths given."""
+    return AgentParams(deploy_id="1-1", sha="a" * 40, platform="linux", **given)
 
 
 def make_tree(root: Path) -> None:
@@ -62,8 +68,8 @@ def test_a_backup_keeps_symlinks_as_links_and_is_its_owners_only(tmp_path: Path)
     make_tree(app)
     (app / "leak.txt").symlink_to(secret)
     (app / "linked-dir").symlink_to(tmp_path / "elsewhere")
-    where = backups.Layout.of({"app_dir": str(app), "venv_dir": "", "backup_dir": "", "entry": "app.py",
-                               "requirements_file": "requirements.txt"})
+    where = backups.Layout.of(params(app_dir=str(app), venv_dir="", backup_dir="", entry="app.py",
+                                     requirements_file="requirements.txt"))
     Path(where.backup_dir).mkdir(mode=0o755)  # as an older agent made it
     path, links = backups.Backups(where, 3).create("1-1", None, None)
     assert links == 2
@@ -83,8 +89,8 @@ def test_a_backup_keeps_symlinks_as_links_and_is_its_owners_only(tmp_path: Path)
 def test_older_backups_are_made_owner_only_too(tmp_path: Path):
     app = tmp_path / "app"
     make_tree(app)
-    where = backups.Layout.of({"app_dir": str(app), "venv_dir": "", "backup_dir": str(tmp_path / "given"),
-                               "entry": "app.py", "requirements_file": "requirements.txt"})
+    where = backups.Layout.of(params(app_dir=str(app), venv_dir="", backup_dir=str(tmp_path / "given"),
+                                     entry="app.py", requirements_file="requirements.txt"))
     (tmp_path / "given").mkdir(mode=0o755)
     old = tmp_path / "given" / "app-20260101T000000Z-1-1.zip"
     old.write_bytes(b"")

@@ -20,13 +20,11 @@ BASE = {"deploy_id": "1234567-1", "app_dir": "/srv/app", "sha": "a" * 40, "platf
 
 def test_defaults_are_filled():
     params = cli.validate(dict(BASE, sha="A" * 40), "linux")
-    assert params["sha"] == "a" * 40
-    assert (params["requirements_file"], params["entry"], params["installer"]) == (
-        "requirements.txt", "app.py", "auto")
-    assert (params["health_timeout"], params["backup_retention"], params["rollback"]) == (
-        60, 5, True)
-    assert (params["stop_timeout"], params["start_grace"], params["app_env"]) == (15, 2, {})
-    assert set(params) == set(contract.BY_NAME)
+    assert params.sha == "a" * 40
+    assert (params.requirements_file, params.entry, params.installer) == ("requirements.txt", "app.py", "auto")
+    assert (params.health_timeout, params.backup_retention, params.rollback) == (60, 5, True)
+    assert (params.stop_timeout, params.start_grace, params.app_env) == (15, 2, {})
+    assert set(params.to_json()) == set(contract.BY_NAME)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -76,7 +74,7 @@ def test_missing_required_parameters():
 def test_params_b64_and_unreadable_input(tmp_path: Path):
     text = json.dumps(BASE).encode()
     encoded = base64.b64encode(text).decode()
-    assert cli.load_params(["--params-b64", encoded], "linux")["app_dir"] == "/srv/app"
+    assert cli.load_params(["--params-b64", encoded], "linux").app_dir == "/srv/app"
     with pytest.raises(ParamError, match="cannot read the parameters"):
         cli.load_params(["--params-b64", "not base64!"], "linux")
     with pytest.raises(ParamError, match="cannot read the parameters"):

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from ssm_action import contract
-from ssm_action.contract import AgentResult, check_params
+from ssm_action.contract import AgentParams, AgentResult, parse_params
 
 LINUX = {"deploy_id": "1234567-1", "app_dir": "/srv/app", "sha": "a" * 40, "platform": "linux"}
 WINDOWS = {"deploy_id": "1234567-1", "app_dir": "C:\\apps\\shop", "sha": "b" * 40,
@@ -17,17 +17,23 @@ WINDOWS = {"deploy_id": "1234567-1", "app_dir": "C:\\apps\\shop", "sha": "b" * 4
            "hooks_dir": "deploy\\hooks", "app_env": {"API_TOKEN": "t0ken-value"}}
 
 
+def check(raw: object) -> tuple[AgentParams | None, list[str]]:
+    """The parameters (None: refused) and the problems' messages."""
+    params, problems = parse_params(raw)
+    return params, [problem.message for problem in problems]
+
+
 @pytest.mark.parametrize("raw", [LINUX, WINDOWS], ids=["linux", "windows"])
 def test_good_parameters_pass_with_defaults_filled(raw):
-    params, errors = check_params(dict(raw, sha=raw["sha"].upper()))
-    assert errors == []
-    assert params["sha"] == raw["sha"]  # lower-cased
-    assert set(params) == set(contract.BY_NAME)
-    assert (params["installer"], params["rollback"], params["stop_timeout"]) == ("auto", True, 15)
+    params, errors = check(dict(raw, sha=raw["sha"].upper()))
+    assert errors == [] and params is not None
+    assert params.sha == raw["sha"]  # lower-cased
+    assert set(params.to_json()) == set(contract.BY_NAME)
+    assert (params.installer, params.rollback, params.stop_timeout) == ("auto", True, 15)
 
 
 def test_windows_paths_are_not_linux_paths():
-    _, errors = check_params(dict(WINDOWS, platform="linux"))
+    _, errors = check(dict(WINDOWS, platform="linux"))
     assert "app_dir must be an absolute path below a root" in errors
     assert "backup_dir must be absolute (or empty)" in errors
 
@@ -85,13 +91,13 @@ def test_windows_paths_are_not_linux_paths():
     (LINUX, {"health_status": "600"}, "health_status must list codes or ranges"),
 ])
 def test_each_error_is_named(base, change, message):
-    _, errors = check_params(dict(base, **change))
+    _, errors = check(dict(base, **change))
     assert [e for e in errors if e.startswith(message)], errors
 
 
 def test_not_an_object_and_missing_parameters():
-    assert check_params([1]) == ({}, ["the parameters must be a JSON object"])
-    _, errors = check_params({})
+    assert check([1]) == (None, ["the parameters must be a JSON object"])
+    _, errors = check({})
     assert errors == ["deploy_id is required", "app_dir is required", "sha is required",
                       "platform is required"]
 
@@ -99,8 +105,8 @@ def test_not_an_object_and_missing_parameters():
 @pytest.mark.parametrize("words", [["-m", "uvicorn", "notes.main:app"], ["serve.py", "--port", "1"],
                                    ["waitress-serve", "--listen=127.0.0.1:8000", "notes:app"], []])
 def test_the_three_forms_of_app_command_pass(words):
-    assert check_params(dict(LINUX, app_command=words, app_user="notes"))[1] == []
-    assert check_params(dict(WINDOWS, app_command=words, app_user="CORP\\svc-notes"))[1] == []
+    assert check(dict(LINUX, app_command=words, app_user="notes"))[1] == []
+    assert check(dict(WINDOWS, app_command=words, app_user="CORP\\svc-notes"))[1] == []
 
 
 @pytest.mark.parametrize("accepted, code, ok", [("2xx", 204, True), ("2xx", 301, False), ("200,204", 204, True),
@@ -108,25 +114,24 @@ def test_the_three_forms_of_app_command_pass(words):
                                                 ("2xx, 401", 401, True), ("200", 201, False)])
 def test_accepted_health_statuses(accepted, code, ok):
     assert contract.status_ok(accepted, code) is ok
-    assert check_params(dict(LINUX, health_status=accepted))[1] == []
+    assert check(dict(LINUX, health_status=accepted))[1] == []
 
 
 def test_no_parameter_carries_a_secret_value_only_references():
-    params, _ = check_params(dict(WINDOWS, app_secrets={"DB_URL": "ssm:/app/db"}))
-    assert contract.secret_values(params) == []
+    params, _ = check(dict(WINDOWS, app_secrets={"DB_URL": "ssm:/app/db"}))
+    assert params is not None and params.secret_values() == []
     assert [p.name for p in contract.PARAMS if p.secret] == ["artifact_url"]  # a presigned URL
-    assert contract.secret_values({"x": 1}) == []
 
 
 def test_an_artifact_deploy_needs_its_reference_and_its_url_is_a_secret():
     url = "https://b.s3.amazonaws.com/k.zip?X-Amz-Signature=abc"
-    params, errors = check_params({**WINDOWS, "source": "artifact", "artifact_url": url,
-                                   "artifact_sha256": "a" * 64, "artifact_size": 10})
-    assert errors == [] and url in contract.secret_values(params)
-    _, errors = check_params({**WINDOWS, "source": "artifact", "artifact_sha256": "A" * 64})
+    params, errors = check({**WINDOWS, "source": "artifact", "artifact_url": url,
+                            "artifact_sha256": "a" * 64, "artifact_size": 10})
+    assert errors == [] and params is not None and url in params.secret_values()
+    _, errors = check({**WINDOWS, "source": "artifact", "artifact_sha256": "A" * 64})
     assert errors == ["artifact_url is required with source artifact",
                       "artifact_sha256 must be 64 lowercase hex digits", "artifact_size must be > 0"]
-    assert check_params({**WINDOWS, "source": "svn"})[1] == ["source must be git or artifact"]
+    assert check({**WINDOWS, "source": "svn"})[1] == ["source must be git or artifact"]
 
 
 def full_result() -> AgentResult:

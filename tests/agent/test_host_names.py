@@ -18,7 +18,7 @@ from ssm_action.agent.output import Redactor, Reporter
 from ssm_action.agent.posix import PosixPlatform
 from ssm_action.agent.shell import Ran, Shell
 from ssm_action.agent.windows import WindowsPlatform
-from ssm_action.contract import check_params
+from ssm_action.contract import parse_params
 
 
 class SchtasksStandIn:
@@ -42,9 +42,9 @@ class SchtasksStandIn:
 
 def service(tmp_path: Path, plat: Platform, app_dir: str, run: Any) -> service_module.Service:
     host = "task" if plat.name == "windows" else "service"  # Windows' service host is the SCM (test_winservice)
-    checked, errors = check_params({"deploy_id": "7-1", "app_dir": app_dir, "sha": "c" * 40, "platform": plat.name,
+    checked, errors = parse_params({"deploy_id": "7-1", "app_dir": app_dir, "sha": "c" * 40, "platform": plat.name,
                                     "app_host": host})
-    assert errors == []
+    assert checked is not None, errors
     state = tmp_path / str(abs(hash(app_dir)))
     state.mkdir()
     shell = Shell(Reporter(Redactor()))

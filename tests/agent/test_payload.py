@@ -27,7 +27,8 @@ def copy_tree(target: Path) -> Path:
     """The files the zipapp is built from, copied under ``target``."""
     shutil.copytree(PACKAGE / "agent", target / "ssm_action" / "agent",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(PACKAGE / "contract.py", target / "ssm_action" / "contract.py")
+    shutil.copytree(PACKAGE / "contract", target / "ssm_action" / "contract",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     return target
 
 
@@ -52,14 +53,19 @@ def test_a_changed_source_file_changes_the_sha(tmp_path: Path):
 
 def test_exactly_the_agent_files_and_a_stub_package_marker():
     agent = payload.build()
-    expected = sorted(["__main__.py", "ssm_action/__init__.py", "ssm_action/contract.py"]
+    stubs = ["ssm_action/__init__.py", "ssm_action/contract/__init__.py"]  # not the action's real ones
+    expected = sorted(["__main__.py", *stubs]
+                      + [f"ssm_action/contract/{p.name}" for p in (PACKAGE / "contract").glob("*.py")
+                         if p.name not in ("__init__.py", "secret_lines.py")]  # the action's alone
                       + [f"ssm_action/agent/{p.name}" for p in (PACKAGE / "agent").glob("*.py")
                          if p.name not in payload.OPTIONAL])
     assert list(agent.members) == expected
     with zipfile.ZipFile(agent_zipapp()) as archive:
         assert archive.namelist() == expected
-        assert archive.read("ssm_action/__init__.py") == b""  # not the action's real one
-        for name in expected[2:]:
+        assert [archive.read(name) for name in stubs] == [b"", b""]
+        for name in expected[1:]:
+            if name in stubs:
+                continue
             source = (payload.PACKAGE_ROOT / name).read_bytes()
             kept = source if name in payload.KEPT_AS_WRITTEN else payload.compact(source)
             assert archive.read(name) == kept, name
@@ -98,8 +104,7 @@ def _without_docstrings(tree: ast.Module) -> str:
 
 
 def test_compact_code_is_the_same_code_without_comments_docstrings_and_unread_annotations():
-    sources = [payload.PACKAGE_ROOT / "ssm_action" / "contract.py",
-               *(PACKAGE / "agent").glob("*.py")]
+    sources = [*(PACKAGE / "contract").glob("*.py"), *(PACKAGE / "agent").glob("*.py")]
     for path in sources:
         source = path.read_bytes()
         small = payload.compact(source)
@@ -122,9 +127,9 @@ def test_compact_code_is_the_same_code_without_comments_docstrings_and_unread_an
 def test_the_agent_imports_only_the_standard_library_and_its_own_members():
     agent = payload.build_all()
     own = {m[:-3].replace("/", ".").removesuffix(".__init__") for m in agent.members}
+    archive = zipfile.ZipFile(io.BytesIO(agent.data))
     for member in agent.members:
-        tree = ast.parse((payload.PACKAGE_ROOT / member).read_bytes() if member.startswith(
-            "ssm_action/") else payload.MAIN)
+        tree = ast.parse(archive.read(member))  # as shipped: the contract's __init__.py is a stub
         names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
                  for alias in node.names}
         names |= {node.module for node in ast.walk(tree)
@@ -194,6 +199,13 @@ def test_a_feature_ships_its_modules_and_only_a_deploy_that_uses_it_carries_them
         "artifact", "service-windows", "secrets"}
     with pytest.raises(ValueError):
         payload.build(frozenset({"nope"}))
+
+
+def test_the_agent_imports_the_contracts_modules_not_the_package_which_it_carries_as_a_stub():
+    for path in (PACKAGE / "agent").glob("*.py"):
+        imported = {node.module for node in ast.walk(ast.parse(path.read_bytes())) if isinstance(node, ast.ImportFrom)}
+        assert "ssm_action.contract" not in imported, path.name
+    assert payload.contract_modules(PACKAGE) == ["checks.py", "params.py", "result.py", "secret_refs.py"]
 
 
 def test_the_backups_ship_with_git_deploys_only():

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from ssm_action.agent import history
-from ssm_action.contract import ExitCode, check_params
+from ssm_action.contract import ExitCode, parse_params
 from tests.agent.agent_fixtures import ROLLBACK_WAIT, Server, run_agent
 from tests.agent.aws_world import DB_URL, World, world_fixture  # noqa: F401 # fixture "world"
 from tests.agent.test_app_deploy import SECRETS, SERVE, agent_env, sha
@@ -76,12 +76,12 @@ def test_a_record_without_started_with_falls_back_to_the_current_parameters(serv
 
 
 def test_start_params_take_a_whole_record_only():
-    params, errors = check_params({"deploy_id": "1-1", "app_dir": "/srv/app", "sha": "a" * 40, "platform": "linux",
+    params, errors = parse_params({"deploy_id": "1-1", "app_dir": "/srv/app", "sha": "a" * 40, "platform": "linux",
                                    "app_command": ["-m", "new"], "app_env": {"MODE": "new"}})
-    assert not errors
+    assert params is not None, errors
     old = dict(history.started_with(params), app_command=["old.py"], app_env={"MODE": "old"})
     put_back = history.start_params(params, old)
-    assert (put_back["app_command"], put_back["app_env"], put_back["sha"]) == (["old.py"], {"MODE": "old"}, "a" * 40)
+    assert (put_back.app_command, put_back.app_env, put_back.sha) == (["old.py"], {"MODE": "old"}, "a" * 40)
     assert history.start_params(params, None) is params
     partial = {k: v for k, v in old.items() if k != "app_host"}
     assert history.start_params(params, partial) is params

@@ -49,10 +49,10 @@ def test_lines_comments_duplicates_and_bad_names():
         "DB_URL=ssm:/other\n1ST=ssm:/x\nno equals sign\nTOKEN=vault:x\n")
     assert refs == {"DB_URL": SecretRef("ssm", "/app/db-url"),
                     "API_KEY": SecretRef("secretsmanager", "app/keys", "api_key")}
-    assert errors[0] == "line 5: DB_URL is given twice"
-    assert errors[1].startswith("line 6: expected NAME=") and errors[2].startswith("line 7: expected NAME=")
-    assert errors[3].startswith("line 8: TOKEN: 'vault:x' is not a secret reference")
-    assert len(errors) == 4
+    assert [error.line for error in errors] == [5, 6, 7, 8]  # the line number is a field: config/app.py shows the line
+    assert str(errors[0]) == "line 5: DB_URL is given twice" and errors[0].message == "DB_URL is given twice"
+    assert str(errors[1]).startswith("line 6: expected NAME=") and str(errors[2]).startswith("line 7: expected NAME=")
+    assert str(errors[3]).startswith("line 8: TOKEN: 'vault:x' is not a secret reference")
 
 
 def test_the_agent_rejects_every_bad_reference_in_its_parameter_at_once():

@@ -140,8 +140,8 @@ def test_resolution_under_python_3_8(world: World, tmp_path: Path):
     agent = payload.write(tmp_path, frozenset({"secrets"}))  # the zipapp as shipped: its modules, a stub package marker
     client = world.client()
     script = ("import json, sys; from ssm_action.agent import aws, secrets; "
-              "from ssm_action.contract import parse_secret_lines; "
-              "refs, errors = parse_secret_lines(sys.argv[1]); "
+              "from ssm_action.contract.secret_refs import parse_secret_ref; "
+              "refs = {k: parse_secret_ref(v) for k, v in (l.split('=', 1) for l in sys.argv[1].splitlines())}; "
               "print(sys.version_info[:2], json.dumps(secrets.resolve(refs, aws.Aws(json.loads(sys.argv[2])))))")
     done = subprocess.run([PY38, "-c", script, REFS, json.dumps(client.env)], capture_output=True, text=True,
                           timeout=60, env={"PYTHONPATH": str(agent), "PATH": os.environ["PATH"]})

@@ -4,6 +4,7 @@ and restart), and on Windows by the task's XML and the schtasks calls (Task Sche
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sys
@@ -18,7 +19,7 @@ from ssm_action.agent.layout import Layout
 from ssm_action.agent.output import Redactor, Reporter
 from ssm_action.agent.shell import Shell
 from ssm_action.agent.windows import WindowsPlatform
-from ssm_action.contract import check_params
+from ssm_action.contract import AgentParams, parse_params
 from tests.agent.agent_fixtures import free_port, git, parse_result
 from tests.agent.aws_world import API_KEY, DB_URL, World, world_fixture  # noqa: F401 # fixture "world"
 from tests.agent.test_scheduled_task import NS, SchtasksStandIn, parsed, text
@@ -37,8 +38,8 @@ def windows_service(tmp_path: Path, **params: Any) -> tuple[service_module.Servi
     raw = {"deploy_id": "7-1", "app_dir": "C:\\apps\\notes", "sha": "c" * 40, "platform": "windows",
            "app_command": ["waitress-serve", "--listen=127.0.0.1:8000", "app:app"], "app_host": "task",
            "app_secrets": SECRETS, **params}
-    checked, errors = check_params(raw)
-    assert errors == []
+    checked, errors = parse_params(raw)
+    assert checked is not None, errors
     state = tmp_path / "notes.deploy"
     (state / "logs").mkdir(parents=True)
     where = Layout.of(checked)._replace(state_dir=str(state), app_log=str(state / "logs" / "app.log"))
@@ -218,15 +219,16 @@ def process_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, S
     monkeypatch.setattr(service_module, "shipped_agent", lambda: __file__)
     host, schtasks = windows_service(tmp_path)
     host.install(["C:\\apps\\notes\\.venv\\Scripts\\waitress-serve.exe", "app:app"], {}, SECRETS, "c" * 40)
-    params = {**host_params(), "app_host": "process"}
+    params = dataclasses.replace(host_params(), app_host="process")
     app = App(WindowsPlatform(), host_shell(schtasks), host.records, host.where, params, DeployState("8-1", "d" * 40))
     return app, schtasks
 
 
-def host_params() -> dict[str, Any]:
-    checked, _ = check_params({"deploy_id": "8-1", "app_dir": "C:\\apps\\notes", "sha": "d" * 40,
-                               "platform": "windows", "app_command": ["waitress-serve", "app:app"],
-                               "app_secrets": SECRETS})
+def host_params() -> AgentParams:
+    checked, errors = parse_params({"deploy_id": "8-1", "app_dir": "C:\\apps\\notes", "sha": "d" * 40,
+                                    "platform": "windows", "app_command": ["waitress-serve", "app:app"],
+                                    "app_secrets": SECRETS})
+    assert checked is not None, errors
     return checked
 
 
@@ -241,7 +243,7 @@ def test_a_deploy_as_a_process_retires_the_earlier_service_and_its_rollback_brin
     app, schtasks = process_app(tmp_path, monkeypatch)
     assert app.retire().endswith("removed (app host is process now); ")
     assert schtasks.registered is None and app.retired is not None
-    back = app.as_started_with({**app.p, "app_host": "task"})  # the version put back ran as the task
+    back = app.as_started_with(dataclasses.replace(app.p, app_host="task"))  # the version put back ran as the task
     assert back.installed  # so its start restores the kept definition instead of leaving none
     assert back.service.restore_previous() == f"task {TASK} restored" and schtasks.registered
 

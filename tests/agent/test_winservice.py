@@ -14,6 +14,7 @@ import pytest
 from ssm_action.agent import service as service_module
 from ssm_action.agent import status, winservice, winservice_run
 from ssm_action.agent.errors import StepError
+from ssm_action.contract import AgentParams
 from tests.agent.test_service_host import windows_service
 
 
@@ -139,8 +140,9 @@ def _shell(standin: Any) -> Any:
     return host_shell(standin)
 
 
-def _params(host: service_module.Service) -> dict[str, Any]:
-    return {"app_user": host.user or "", "stop_timeout": host.stop_timeout, "app_host": "service"}
+def _params(host: service_module.Service) -> AgentParams:
+    return AgentParams(deploy_id="7-1", app_dir=host.where.app_dir, sha="c" * 40, platform="windows",
+                       app_user=host.user or "", stop_timeout=host.stop_timeout, app_host="service")
 
 
 def test_a_service_that_has_not_started_the_app_yet_is_starting_not_dead(tmp_path: Path,

@@ -27,7 +27,7 @@ from ssm_action.agent.errors import StepError
 from ssm_action.agent.cli import local_platform
 from ssm_action.agent.links import Links
 from ssm_action.agent.output import Redactor, Reporter
-from ssm_action.contract import check_params
+from ssm_action.contract.params import parse_params
 
 STEPS = ("prepare", "download", "verify", "unpack", "install", "switch", "keep")
 
@@ -98,13 +98,13 @@ def main(argv: List[str]) -> int:
     with open(argv[0], encoding="utf-8") as handle:
         raw = json.load(handle)
     ref = ArtifactRef(raw.pop("artifact_url"), raw.pop("artifact_sha256"), raw.pop("artifact_size"))
-    params, errors = check_params(raw)
-    assert not errors, errors
+    params, errors = parse_params(raw)
+    assert params is not None, errors
     point = argv[argv.index("--kill-at") + 1] if "--kill-at" in argv else ""
     links = JunctionOrder() if "--junction-sequence" in argv else None
     rep = Reporter(Redactor())
     delivery = Delivery(params, ref, local_platform(), shell_module.Shell(rep), links,
-                        arm(point, os.path.normpath(params["app_dir"])))
+                        arm(point, os.path.normpath(params.app_dir)))
     for step in STEPS:
         print("%s begins" % step, flush=True)
         try:

@@ -206,9 +206,10 @@ def test_config_names_the_input_the_value_and_the_fix(tmp_path: Path):
 def test_the_presigned_url_is_a_secret_parameter(tmp_path: Path):
     cfg = factories.deploy_config(tmp_path, {}, transport="local", app_directory="a", source="artifact")
     the_plan = plan.build(cfg, CTX, "test")
-    shown = dataclasses.replace(the_plan, params={**the_plan.params, "artifact_url": "https://s3/k?X-Amz-Signature=s"})
-    assert shown.shown_params()["artifact_url"] == "(hidden)" and the_plan.params["source"] == "artifact"
-    assert "artifact" in payload.extras_for(the_plan.params) and "delivery.py" not in "".join(
+    shown = dataclasses.replace(the_plan, params=dataclasses.replace(the_plan.params,
+                                                                     artifact_url="https://s3/k?X-Amz-Signature=s"))
+    assert shown.shown_params()["artifact_url"] == "(hidden)" and the_plan.params.source == "artifact"
+    assert "artifact" in payload.extras_for(the_plan.params.to_json()) and "delivery.py" not in "".join(
         payload.build().members)
 
 

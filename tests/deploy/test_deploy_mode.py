@@ -35,7 +35,7 @@ def make(repo, **inputs):
 def test_requirements_follow_working_directory_into_the_servers_clone(repo):
     cfg, ctx = make(repo, mode="deploy", transport="local", app_directory="srv/app",
                     working_directory="services/api")
-    params = plan.build(cfg, ctx, "production").params
+    params = plan.build(cfg, ctx, "production").params.to_json()
     assert params["requirements_file"] == "services/api/requirements.txt"
     assert params["sha"] == ctx.sha and len(ctx.sha) == 40
     assert os.path.isabs(params["app_dir"]) and params["app_dir"].endswith("/srv/app")
@@ -44,7 +44,7 @@ def test_requirements_follow_working_directory_into_the_servers_clone(repo):
 def test_ssm_params_keep_the_server_paths_as_given(repo):
     cfg, ctx = make(repo, mode="deploy", instance_ids="i-0123456789abcdef0", app_directory="C:\\apps\\web",
                     aws_region="us-east-1", platform="windows")
-    params = plan.build(cfg, ctx, "production").params
+    params = plan.build(cfg, ctx, "production").params.to_json()
     assert params["app_dir"] == "C:\\apps\\web" and params["platform"] == "windows"
     assert params["requirements_file"] == "requirements.txt"
 

@@ -21,7 +21,7 @@ def test_every_parameter_comes_from_its_input(tmp_path):
                                   venv_directory="venv", health_check_url="http://localhost:8000/health",
                                   health_check_timeout="30", backup_directory="D:\\backups", backup_retention="3",
                                   rollback_on_failure="false", server_installer="uv", hooks_directory="hooks")
-    params = plan.build(cfg, CTX, "production").params
+    params = plan.build(cfg, CTX, "production").params.to_json()
     assert params == {**params, "deploy_id": "4242-1", "app_dir": "C:\\apps\\web", "sha": CTX.sha, "branch": "main",
                       "git_remote": "https://git.example/app.git", "entry": "src/app.py", "venv_dir": "venv",
                       "health_url": "http://localhost:8000/health", "health_timeout": 30,
@@ -54,7 +54,8 @@ def test_a_branch_the_agent_refuses_stops_before_any_call(tmp_path):
 def test_secret_parameters_are_hidden_when_shown(tmp_path, monkeypatch):
     made = plan.build(factories.deploy_config(tmp_path, **SSM), CTX, "production")
     monkeypatch.setitem(model.BY_NAME, "app_env", model.BY_NAME["app_env"]._replace(secret=True))
-    shown = dataclasses.replace(made, params={**made.params, "app_env": {"TOKEN": "s3cret"}}).shown_params()
+    with_env = dataclasses.replace(made.params, app_env={"TOKEN": "s3cret"})
+    shown = dataclasses.replace(made, params=with_env).shown_params()
     assert shown["app_env"] == {"TOKEN": "(hidden)"} and shown["sha"] == CTX.sha
 
 

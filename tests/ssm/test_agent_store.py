@@ -92,9 +92,9 @@ def test_every_feature_combination_stays_under_12000_bytes_with_a_bucket(tmp_pat
     cfg = factories.deploy_config(tmp_path, None, **given)
     the_plan = plan.build(cfg, CTX, "production")
     if inputs["source"] == "artifact":
-        the_plan = dataclasses.replace(the_plan, params={
-            **the_plan.params, "artifact_url": presigned_url(1_200), "artifact_sha256": "a" * 64,
-            "artifact_size": 123_456_789})
+        the_plan = dataclasses.replace(the_plan, params=dataclasses.replace(
+            the_plan.params, artifact_url=presigned_url(1_200), artifact_sha256="a" * 64,
+            artifact_size=123_456_789))
     url = presigned_url(1_200)  # a role session's URL: as long as a real one
     for action in ("", "rollback"):
         data = command.script_payload(the_plan, action, agent_url=url)

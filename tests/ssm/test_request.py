@@ -16,9 +16,9 @@ from ssm_action.transports.ssm import request as ssm_request
 from tests.ssm.conftest import CTX
 
 
-def requests_for(cfg, params=None):
+def requests_for(cfg, **changes):
     the_plan = plan.build(cfg, CTX, "production")
-    data = command.script_payload(dataclasses.replace(the_plan, params=params or the_plan.params))
+    data = command.script_payload(dataclasses.replace(the_plan, params=dataclasses.replace(the_plan.params, **changes)))
     return ssm_request.build(cfg.targets, CTX, "production", data)
 
 
@@ -78,7 +78,7 @@ def test_a_configuration_over_the_size_limit_fails_clearly(make_cfg, platform):
                    app_directory="/srv/app" if platform == "linux" else "C:\\app")
     noise = "".join(random.Random(1).choices(string.ascii_letters, k=45_000))  # base64: 60 KB
     with pytest.raises(ActionError) as caught:
-        requests_for(cfg, {**plan.agent_params(cfg, CTX), "git_remote": noise})
+        requests_for(cfg, git_remote=noise)
     assert caught.value.title == "SSM request too large"
     assert "SSM allows 64 KB for a document and its runtime parameters" in caught.value.message
     assert "61,440 bytes" in caught.value.message
@@ -110,8 +110,8 @@ def presigned_url(token_chars: int) -> str:
 
 def artifact_request(cfg, url: str, extras: frozenset[str] = frozenset()):
     the_plan = plan.build(cfg, CTX, "production")
-    the_plan = dataclasses.replace(the_plan, params={**the_plan.params, "artifact_url": url,
-                                                     "artifact_sha256": "a" * 64, "artifact_size": 123_456_789})
+    the_plan = dataclasses.replace(the_plan, params=dataclasses.replace(
+        the_plan.params, artifact_url=url, artifact_sha256="a" * 64, artifact_size=123_456_789))
     if extras:
         the_plan = dataclasses.replace(the_plan, payload=payload.build(extras))
     [request] = ssm_request.build(cfg.targets, CTX, "production", command.script_payload(the_plan))

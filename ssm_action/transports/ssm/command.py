@@ -7,6 +7,7 @@ AWS_ENDPOINT_URL is honoured by botocore itself (the tests point it at moto).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -55,7 +56,7 @@ def show_dry_run(plan: Plan, requests: list[dict[str, Any]], data: bootstrap.Pay
         runner.log(f"# agent zipapp: sha256 {plan.payload.sha256}, members {', '.join(plan.payload.members)}")
         runner.log(bootstrap.review(plan.targets.platform, data))
     cfg = plan.targets
-    if cfg.max_concurrency != "100%" and plan.params["action"] != "status":
+    if cfg.max_concurrency != "100%" and plan.params.action != "status":
         runner.log(f"Rollout: waves of max-concurrency {cfg.max_concurrency} over the targets pre-flight finds, "
                    f"error budget max-errors {cfg.max_errors}; each wave's requests are the ones above, by "
                    "instance id.")
@@ -67,11 +68,11 @@ def script_payload(plan: Plan, action: str = "", agent_url: str = "") -> bootstr
     """What the bootstrap script carries: the agent and the plan's parameters (another action's, if given).
     With s3-bucket set, the agent's ticket: ``agent_url``, or before the upload (to measure and review the
     command without any call) a stand-in URL of a real one's size."""
-    params = {**plan.params, "action": action} if action else plan.params
+    params = dataclasses.replace(plan.params, action=action) if action else plan.params
     cfg = plan.targets
     if cfg.s3_bucket and not agent_url:
         agent_url = agent_store.stand_in_url(cfg.s3_bucket, cfg.s3_key_prefix, plan.payload)
-    return bootstrap.payload(plan.payload, params, plan.python_on_server, agent_url)
+    return bootstrap.payload(plan.payload, params.to_json(), plan.python_on_server, agent_url)
 
 
 def deploy(plan: Plan, *, pacing: Pacing | None = None, retries: dict[str, Any] | None = None) -> DeployOutcome:
@@ -84,7 +85,7 @@ def deploy(plan: Plan, *, pacing: Pacing | None = None, retries: dict[str, Any] 
                + (f"; the agent ({plan.payload.sha256[:12]}) is fetched from S3." if data.agent_url else "."))
     if plan.dry_run:
         show_dry_run(plan, requests, data)
-        return DeployOutcome("ssm", dry_run=True, action=plan.params["action"])
+        return DeployOutcome("ssm", dry_run=True, action=plan.params.action)
     ssm, s3 = clients(cfg, retries)
     try:
         ids = preflight.check(ssm, cfg)
@@ -95,10 +96,10 @@ def deploy(plan: Plan, *, pacing: Pacing | None = None, retries: dict[str, Any] 
         base = ssm_request.base(cfg, plan.ctx, plan.environment, script_payload(plan, agent_url=url))
     undo = ssm_request.base(cfg, plan.ctx, plan.environment, script_payload(plan, "rollback", url))
     run = Run(ssm, s3, cfg, pacing or Pacing())
-    rollout = Rollout(run, cfg, base, undo, plan.params["action"])
-    if cfg.traffic.watched and plan.params["action"] != "status":
+    rollout = Rollout(run, cfg, base, undo, plan.params.action)
+    if cfg.traffic.watched and plan.params.action != "status":
         rollout.traffic = watch_traffic(plan, ids, run, retries)
-    if plan.params["action"] == "deploy" and is_rerun(plan.ctx.run_attempt) and not cfg.traffic.redeploy:
+    if plan.params.action == "deploy" and is_rerun(plan.ctx.run_attempt) and not cfg.traffic.redeploy:
         status = ssm_request.base(cfg, plan.ctx, plan.environment, script_payload(plan, "status"))
         rollout.resume_from = (status, plan.ctx.sha)
     return run.guarded(lambda: rollout.execute(ids))
