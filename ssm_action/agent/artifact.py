@@ -32,17 +32,14 @@ from typing import IO, Any, Callable, Dict, List, Optional, Tuple
 
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir
+from ssm_action.contract.artifact import MANIFEST, unsafe_name
 
-MANIFEST = "DEPLOY_ARTIFACT.json"  # written by the runner: commit, files, wheelhouse
 CHUNK = 1024 * 1024
 ATTEMPTS = 4
 TIMEOUT = 60.0  # seconds for the connection and for each read
 DISK_MARGIN = 64 * 1024 * 1024  # left free after an unpack
 Progress = Callable[[int], None]  # bytes on disk so far
 WINDOWS = os.name == "nt"
-# Device names, with any extension (aux.py is AUX); other characters Windows refuses in a name.
-_RESERVED = re.compile(r"((CON|PRN|AUX|NUL|COM[0-9\u00b9\u00b2\u00b3]|LPT[0-9\u00b9\u00b2\u00b3]|CONIN\$|CONOUT\$)"
-                       r"(\..*)?|.*[<>\"|?*\x01-\x1f].*)", re.I | re.S)
 
 
 class _Transient(Exception):
@@ -170,20 +167,6 @@ def verify(partial: str, sha256: str, final: str) -> str:
                         "or the URL is wrong; refused" % (digest, sha256))
     os.replace(partial, final)
     return "sha256 %s ok" % sha256[:12]
-
-
-def unsafe_name(name: str, windows: bool) -> Optional[str]:
-    """Why a member name is unsafe to unpack (on either kind of server), or None."""
-    parts = name.rstrip("/").split("/")
-    if not name or name.startswith("/") or "\\" in name or "\0" in name:
-        return "an absolute or non-portable path"
-    if ":" in name:
-        return "a drive or stream name"
-    if any(part in ("", ".", "..") for part in parts):
-        return "an empty, '.' or '..' path part"
-    if windows and any(_RESERVED.fullmatch(part) or part[-1] in ". " for part in parts):
-        return "a name Windows reserves for a device or cannot keep (CON, aux.py, COM1, a trailing dot or space)"
-    return None
 
 
 def check_members(archive: zipfile.ZipFile) -> int:

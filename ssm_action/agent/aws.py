@@ -31,9 +31,6 @@ ATTEMPTS = 3  # tries per AWS call on throttling, 5xx and connection errors
 RETRYABLE = {"ThrottlingException", "Throttling", "TooManyRequestsException", "ThrottledException",
              "RequestLimitExceeded", "InternalServerError", "InternalServiceError",
              "InternalFailure", "ServiceUnavailable"}
-# The variables of the endpoint and region settings: passed on to a launcher, never secret.
-SETTINGS = ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM",
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_REGION", "AWS_DEFAULT_REGION")
 UNSIGNED_HEADERS = {"user-agent", "expect", "x-amzn-trace-id"}  # as botocore
 
 

@@ -23,7 +23,8 @@ from ssm_action.agent.host import Platform
 from ssm_action.agent.output import Redactor, Reporter, cap_error
 from ssm_action.agent.venv import RUNNING_PYTHON
 from ssm_action.contract.checks import PLATFORMS
-from ssm_action.contract.params import AgentParams, parse_params
+from ssm_action.contract.checks import parse_params
+from ssm_action.contract.params import AgentParams
 from ssm_action.contract.result import AgentResult, ExitCode
 
 USAGE = "usage: agent.pyz --params-file PATH | --params-b64 B64"

@@ -30,10 +30,11 @@ from ssm_action.agent.layout import Layout
 from ssm_action.agent.links import Links, local_links
 from ssm_action.agent.output import short
 from ssm_action.agent.pipeline import Pipeline, Step
-from ssm_action.agent.releases import READY, Releases
+from ssm_action.agent.releases import Releases
 from ssm_action.agent.shell import Shell
 from ssm_action.contract.params import AgentParams
 from ssm_action.contract.result import ExitCode
+from ssm_action.contract.artifact import READY
 
 
 class ArtifactRef(NamedTuple):

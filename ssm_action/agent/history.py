@@ -21,7 +21,8 @@ from typing import Any, Dict, List, Optional
 from ssm_action.agent.files import StateDir, mistyped
 from ssm_action.agent.journal import NULL, SHA
 from ssm_action.agent.output import Reporter, utc_now
-from ssm_action.contract.params import AgentParams, parse_params
+from ssm_action.contract.checks import parse_params
+from ssm_action.contract.params import AgentParams
 from ssm_action.agent.layout import LAST_DEPLOY, LAST_GOOD
 
 HISTORY_KEPT = 10

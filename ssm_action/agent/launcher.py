@@ -23,7 +23,8 @@ import sys
 import time
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional
 
-from ssm_action.agent.aws import SETTINGS, Aws
+from ssm_action.agent.aws import Aws
+from ssm_action.contract.settings import SETTINGS
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import write_atomic
 from ssm_action.agent.output import utc_now

@@ -28,15 +28,14 @@ import re
 import shutil
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from ssm_action.agent.artifact import MANIFEST, read_manifest
+from ssm_action.agent.artifact import read_manifest
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir
 from ssm_action.agent.layout import ADOPTING, CACHE_DIRS, RECORD
 from ssm_action.agent.links import Links, link_target
 from ssm_action.agent.output import utc_now, utc_stamp
+from ssm_action.contract.artifact import MANIFEST, READY, WHEELHOUSE
 
-READY = "DEPLOY_RELEASE.json"
-WHEELHOUSE = ".wheelhouse"
 NAME = re.compile(r"\d{8}T\d{12}Z-(?:[0-9a-f]{12}|adopted)")
 GOOD_KEPT = 20
 

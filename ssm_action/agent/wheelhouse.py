@@ -22,7 +22,7 @@ from ssm_action.agent.files import StateDir
 from ssm_action.agent.host import Platform
 from ssm_action.agent.layout import Layout
 from ssm_action.agent.output import tail
-from ssm_action.agent.releases import WHEELHOUSE
+from ssm_action.contract.artifact import WHEELHOUSE
 from ssm_action.agent.shell import Shell
 from ssm_action.agent.venv import INSTALL_TIMEOUT, Environment
 from ssm_action.contract.params import AgentParams

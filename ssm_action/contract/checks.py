@@ -1,5 +1,6 @@
 """The checks on the agent's parameters (run by the action at config time and by the agent on the
-server), each naming the parameter it is about; paths judged by the server's rules.
+server), each naming the parameter it is about; paths judged by the server's rules; and
+``parse_params``, which reads the JSON object and runs them.
 
 The messages start with the parameter's name: docs/troubleshooting.md lists them as written.
 """
@@ -9,12 +10,10 @@ from __future__ import annotations
 import ntpath
 import posixpath
 import re
-from typing import TYPE_CHECKING, Any, Iterable, List, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
-from ssm_action.contract.secret_refs import REFERENCE_FORMS
-
-if TYPE_CHECKING:
-    from ssm_action.contract.params import AgentParams
+from ssm_action.contract.params import BY_NAME, KINDS, PARAMS, AgentParams, ParamProblem
+from ssm_action.contract.secret_refs import REFERENCE_FORMS, VARIABLE, SecretRef, parse_secret_ref
 
 Check = Tuple[str, bool, str]  # (parameter, passed, message)
 PLATFORMS = ("windows", "linux")
@@ -143,3 +142,59 @@ def _app_checks(p: AgentParams, path: Any, bad_refs: Set[str]) -> List[Check]:
         ("health_status", bool(_STATUS.fullmatch(p.health_status.replace(" ", ""))),
          "health_status must list codes or ranges, e.g. 2xx or 200,204 or 200-399"),
     ]
+
+
+# -- the parse: the JSON object's types, then the checks above
+
+def _type_ok(kind: str, value: Any) -> bool:
+    if isinstance(value, bool) and kind != "bool":  # JSON true is not 1
+        return False
+    return isinstance(value, KINDS[kind][0])
+
+
+def _problem(name: str, message: str) -> ParamProblem:
+    spec = BY_NAME.get(name)
+    return ParamProblem(name, spec.input if spec else None, message)
+
+
+def _secret_refs(mapping: Dict[Any, Any]) -> Tuple[Dict[str, SecretRef], List[str]]:
+    """The references parsed (the only place the agent's parameters parse them), and the refused names."""
+    refs: Dict[str, SecretRef] = {}
+    bad: List[str] = []
+    for name, text in mapping.items():
+        try:
+            if isinstance(name, str) and VARIABLE.fullmatch(name) and isinstance(text, str):
+                refs[name] = parse_secret_ref(text)
+                continue
+        except ValueError:
+            pass
+        bad.append(str(name))
+    return refs, bad
+
+
+def parse_params(raw: Any) -> Tuple[Optional[AgentParams], List[ParamProblem]]:
+    """The parameters with defaults filled, or None and every problem found.
+
+    Paths are judged by the rules of ``raw["platform"]``, so the action can check a
+    Windows server's parameters before anything is sent.
+    """
+    if not isinstance(raw, dict):
+        return None, [ParamProblem("", None, "the parameters must be a JSON object")]
+    errors = [_problem(key, "unknown parameter %r" % key) for key in sorted(set(raw) - set(BY_NAME), key=str)]
+    values: Dict[str, Any] = {}
+    for spec in PARAMS:
+        if spec.name not in raw:
+            if spec.required:
+                errors.append(_problem(spec.name, "%s is required" % spec.name))
+        elif not _type_ok(spec.kind, raw[spec.name]):
+            errors.append(_problem(spec.name, "%s must be %s" % (spec.name, KINDS[spec.kind][1])))
+        else:
+            values[spec.name] = raw[spec.name]
+    if errors:
+        return None, errors
+    values["sha"] = values["sha"].lower()
+    values["app_secrets"], bad_refs = _secret_refs(values.get("app_secrets", {}))
+    params = AgentParams(**values)
+    checks = value_checks(params, path_module(params.platform), bad_refs)
+    errors = [_problem(name, message) for name, ok, message in checks if not ok]
+    return (None, errors) if errors else (params, [])

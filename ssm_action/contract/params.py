@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-from ssm_action.contract.checks import value_checks, path_module
-from ssm_action.contract.secret_refs import VARIABLE, SecretRef, parse_secret_ref, ref_texts
+from ssm_action.contract.secret_refs import SecretRef, ref_texts
 
 
 class Param(NamedTuple):
@@ -108,57 +107,3 @@ BY_NAME: Dict[str, Param] = {p.name: p for p in PARAMS}
 KINDS = {"str": ((str,), "a string"), "number": ((int, float), "a number"),
          "int": ((int,), "an integer"), "bool": ((bool,), "true or false"),
          "dict": ((dict,), "an object"), "list": ((list,), "a list")}
-
-
-def _type_ok(kind: str, value: Any) -> bool:
-    if isinstance(value, bool) and kind != "bool":  # JSON true is not 1
-        return False
-    return isinstance(value, KINDS[kind][0])
-
-
-def _problem(name: str, message: str) -> ParamProblem:
-    spec = BY_NAME.get(name)
-    return ParamProblem(name, spec.input if spec else None, message)
-
-
-def _secret_refs(mapping: Dict[Any, Any]) -> Tuple[Dict[str, SecretRef], List[str]]:
-    """The references parsed (the only place the agent's parameters parse them), and the refused names."""
-    refs: Dict[str, SecretRef] = {}
-    bad: List[str] = []
-    for name, text in mapping.items():
-        try:
-            if isinstance(name, str) and VARIABLE.fullmatch(name) and isinstance(text, str):
-                refs[name] = parse_secret_ref(text)
-                continue
-        except ValueError:
-            pass
-        bad.append(str(name))
-    return refs, bad
-
-
-def parse_params(raw: Any) -> Tuple[Optional[AgentParams], List[ParamProblem]]:
-    """The parameters with defaults filled, or None and every problem found.
-
-    Paths are judged by the rules of ``raw["platform"]``, so the action can check a
-    Windows server's parameters before anything is sent.
-    """
-    if not isinstance(raw, dict):
-        return None, [ParamProblem("", None, "the parameters must be a JSON object")]
-    errors = [_problem(key, "unknown parameter %r" % key) for key in sorted(set(raw) - set(BY_NAME), key=str)]
-    values: Dict[str, Any] = {}
-    for spec in PARAMS:
-        if spec.name not in raw:
-            if spec.required:
-                errors.append(_problem(spec.name, "%s is required" % spec.name))
-        elif not _type_ok(spec.kind, raw[spec.name]):
-            errors.append(_problem(spec.name, "%s must be %s" % (spec.name, KINDS[spec.kind][1])))
-        else:
-            values[spec.name] = raw[spec.name]
-    if errors:
-        return None, errors
-    values["sha"] = values["sha"].lower()
-    values["app_secrets"], bad_refs = _secret_refs(values.get("app_secrets", {}))
-    params = AgentParams(**values)
-    checks = value_checks(params, path_module(params.platform), bad_refs)
-    errors = [_problem(name, message) for name, ok, message in checks if not ok]
-    return (None, errors) if errors else (params, [])

@@ -32,8 +32,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ssm_action.agent.artifact import MANIFEST, unsafe_name
-from ssm_action.agent.releases import READY, WHEELHOUSE
+from ssm_action.contract.artifact import MANIFEST, READY, WHEELHOUSE, unsafe_name
 from ssm_action.errors import ActionError
 from ssm_action.deploy.wheelhouse import WheelTarget, download_wheels
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ssm_action import runner
-from ssm_action.agent.aws import SETTINGS
+from ssm_action.contract.settings import SETTINGS
 from ssm_action.contract import AgentResult
 from ssm_action.deploy.model import DeployOutcome, InstanceResult, Plan
 from ssm_action.payload import Payload

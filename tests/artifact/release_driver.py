@@ -27,7 +27,7 @@ from ssm_action.agent.errors import StepError
 from ssm_action.agent.cli import local_platform
 from ssm_action.agent.links import Links
 from ssm_action.agent.output import Redactor, Reporter
-from ssm_action.contract.params import parse_params
+from ssm_action.contract.checks import parse_params
 
 STEPS = ("prepare", "download", "verify", "unpack", "install", "switch", "keep")
 
