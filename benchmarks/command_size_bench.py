@@ -38,7 +38,7 @@ INLINE, S3 = (False,), (True,)  # an artifact needs s3-bucket, so its agent alwa
 CASES: list[tuple[str, dict[str, str], frozenset[str] | None, tuple[bool, ...]]] = [
     ("default", {}, None, INLINE + S3),
     ("service+secrets", SERVICE, None, INLINE + S3),
-    ("every module", SERVICE, frozenset(payload.EXTRAS), INLINE),  # that an inline command can carry
+    ("every module", SERVICE, payload.EXTRAS, INLINE),  # that an inline command can carry
     ("service+artifact", {**SERVICE, **ARTIFACT}, None, S3),
 ]
 

@@ -2,8 +2,8 @@
 
 Members: ``__main__.py`` (calls the agent's main), ``ssm_action/__init__.py`` as
 an empty stub (the action's real package module is never shipped, as Ansible's
-AnsiballZ does it), ``ssm_action/agent/*.py`` and the ``ssm_action/contract/`` modules the
-agent imports (its ``__init__.py``, which re-exports them for the action, as an empty stub too).
+AnsiballZ does it), and the agent and contract modules the deploy needs, worked out from the
+imports (``members``; the contract's ``__init__.py``, which re-exports for the action, as a stub).
 Members are sorted, with a fixed time (1980-01-01) and fixed permissions, and
 stored uncompressed (ZIP_STORED): the same code gives the same bytes and the
 same sha256 on any machine, whatever its zlib (deflate output differs between
@@ -41,7 +41,6 @@ from ssm_action.agent.cli import main
 sys.exit(main())
 '''
 STUB = b""  # ssm_action/__init__.py, ssm_action/contract/__init__.py: package markers only
-CONTRACT = "ssm_action.contract."  # the agent imports the contract's modules, never the package's re-exports
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 MODE = 0o100644  # a regular file, rw-r--r--
 UNIX = 3  # ZipInfo.create_system: the same on every build machine
@@ -59,70 +58,90 @@ class Payload:
 
 
 KEPT_AS_WRITTEN = ("ssm_action/agent/__init__.py",)
-# Agent modules only some deploys need, by the feature that needs them; every other module is
-# always shipped. Core modules import these lazily, where the feature is used, so a deploy
-# without the feature gets a smaller command (the whole command must fit SSM's limit).
-EXTRAS: dict[str, tuple[str, ...]] = {
-    "secrets": ("aws.py", "secrets.py"),
-    "service-linux": ("service.py", "launcher.py", "systemd.py", "aws.py", "secrets.py"),
-    "service-windows": ("service.py", "launcher.py", "scheduled_task.py", "winservice.py",
-                        "winservice_run.py", "aws.py", "secrets.py"),
-    "artifact": ("artifact.py", "links.py", "releases.py", "wheelhouse.py", "delivery.py"),
+ENTRY = "agent/cli"  # where the agent starts (__main__.py)
+# The modules only some deploys need, by feature; the server's platform is one. Each is imported lazily,
+# where the feature is used, and ships with the modules it imports at module level: the members are
+# worked out from the imports (as Ansible's module_common does), so a module is never listed by hand.
+FEATURES: dict[str, tuple[str, ...]] = {
+    "linux": ("agent/posix",),
+    "windows": ("agent/windows", "agent/winproc"),
+    "git": ("agent/git_source",),  # every deploy but an artifact's: its commit, and the zip backups
+    "artifact": ("agent/delivery",),
+    "secrets": ("agent/secrets",),
+    "service-linux": ("agent/service", "agent/systemd"),
+    "service-windows": ("agent/service", "agent/winservice", "agent/winservice_run", "agent/scheduled_task"),
 }
-OPTIONAL = frozenset(module for modules in EXTRAS.values() for module in modules)
-GIT_ONLY = ("backups.py", "git_source.py")  # core, but not shipped with the artifact modules: releases there
+EXTRAS = frozenset(FEATURES) - {"git"}  # what a caller names; git ships unless the deploy is an artifact's
+PLATFORMS = ("linux", "windows")
 
 
 def inline_extras(platform: str) -> frozenset[str]:
-    """Every feature a command for ``platform`` can carry inline: never the other platform's service host,
-    nor the artifact modules (source: artifact needs s3-bucket, so that agent always comes from S3)."""
-    return frozenset(name for name in EXTRAS if name != "artifact" and (
-        not name.startswith("service-") or name == f"service-{platform}"))
+    """Every feature a command for ``platform`` can carry inline: never the other platform's modules, nor
+    the artifact modules (source: artifact needs s3-bucket, so that agent always comes from S3)."""
+    return frozenset({platform, "secrets", f"service-{platform}"})
 
 
 def extras_for(params: Mapping[str, Any]) -> frozenset[str]:
     """The features a deploy with these agent parameters (their JSON, as sent) uses."""
-    wanted = set()
+    platform = params.get("platform")
+    wanted = {platform} if platform in PLATFORMS else set()
     if params.get("app_secrets"):
         wanted.add("secrets")
     if params.get("app_host") in ("service", "task"):
-        wanted.add(f"service-{params.get('platform')}")
+        wanted.add(f"service-{platform}")
     if params.get("source") == "artifact":
         wanted.add("artifact")
     # A rollback starts the version put back as it was started: maybe as a service, with secrets.
     if params.get("action") == "rollback":
-        wanted.update(("secrets", f"service-{params.get('platform')}"))
+        wanted.update(("secrets", f"service-{platform}"))
     return frozenset(wanted)
+
+
+def module_imports(source: bytes) -> tuple[set[str], set[str]]:
+    """The agent and contract modules (``agent/x``) a module imports: at module level (they load with it),
+    and inside functions (lazily: a feature's). Imports under ``if TYPE_CHECKING`` never run: left out."""
+    eager: set[str] = set()
+    lazy: set[str] = set()
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and isinstance(child.test, ast.Name) and child.test.id == "TYPE_CHECKING":
+                continue
+            if isinstance(child, ast.ImportFrom) and (child.module or "").startswith("ssm_action."):
+                base = (child.module or "")[len("ssm_action."):].replace(".", "/")
+                (lazy if in_function else eager).update(
+                    f"{base}/{alias.name}" if base in ("agent", "contract") else base for alias in child.names)
+            visit(child, in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
+
+    visit(ast.parse(source), False)
+    return eager, lazy - eager
+
+
+def members(package: Path, extras: frozenset[str], every: bool = False) -> list[str]:
+    """The modules (``agent/x``, ``contract/x``) a deploy with ``extras`` needs: the entry's and the features'
+    modules with all they import at module level. No platform named: both (a caller that does not know)."""
+    wanted = set(extras) | ({"git"} if "artifact" not in extras or every else set())
+    if not wanted & set(PLATFORMS):
+        wanted |= set(PLATFORMS)
+    todo = [ENTRY] + [module for feature in sorted(wanted) for module in FEATURES[feature]]
+    found: set[str] = set()
+    while todo:
+        module = todo.pop()
+        if module not in found:
+            found.add(module)
+            todo += sorted(module_imports((package / f"{module}.py").read_bytes())[0])
+    return sorted(found)
 
 
 def sources(root: Path, extras: frozenset[str] = frozenset(), every: bool = False,
             as_written: bool = False) -> dict[str, bytes]:
-    """Each member's name and bytes, from the tree under ``root`` (``every``: GIT_ONLY's too)."""
+    """Each member's name and bytes, from the tree under ``root`` (``every``: the git modules too)."""
     package = root / "ssm_action"
-    files = {f"ssm_action/contract/{name}": (package / "contract" / name).read_bytes()
-             for name in contract_modules(package)}
-    shipped = {module for extra in extras for module in EXTRAS[extra]}
-    left_out = GIT_ONLY if "artifact" in extras and not every else ()
-    for path in (package / "agent").glob("*.py"):
-        if (path.name not in OPTIONAL or path.name in shipped) and path.name not in left_out:
-            files[f"ssm_action/agent/{path.name}"] = path.read_bytes()
+    files = {f"ssm_action/{module}.py": (package / f"{module}.py").read_bytes()
+             for module in members(package, extras, every)}
+    files["ssm_action/agent/__init__.py"] = (package / "agent" / "__init__.py").read_bytes()
     files = {name: text if as_written or name in KEPT_AS_WRITTEN else compact(text) for name, text in files.items()}
     return {"__main__.py": MAIN, "ssm_action/__init__.py": STUB, "ssm_action/contract/__init__.py": STUB, **files}
-
-
-def contract_modules(package: Path) -> list[str]:
-    """The contract's modules (file names) the agent imports, directly or through one another: the others
-    are the action's alone (secret_lines.py), so an inline command does not carry them."""
-    wanted: set[str] = set()
-    todo = sorted((package / "agent").glob("*.py"))
-    while todo:
-        for node in ast.walk(ast.parse(todo.pop().read_bytes())):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(CONTRACT):
-                name = (node.module or "")[len(CONTRACT):] + ".py"
-                if name not in wanted:
-                    wanted.add(name)
-                    todo.append(package / "contract" / name)
-    return sorted(wanted)
 
 
 def _docstrings(tree: ast.Module) -> list[tuple[int, int, bool]]:
@@ -229,7 +248,7 @@ def build_from(root: Path, extras: frozenset[str] = frozenset(), every: bool = F
 @functools.lru_cache(maxsize=None)
 def build(extras: frozenset[str] = frozenset()) -> Payload:
     """The agent of this installation with the modules of ``extras`` (built once per process)."""
-    unknown = extras - set(EXTRAS)
+    unknown = extras - EXTRAS
     if unknown:
         raise ValueError(f"unknown agent extras: {sorted(unknown)}")
     return build_from(PACKAGE_ROOT, extras)
@@ -237,13 +256,13 @@ def build(extras: frozenset[str] = frozenset()) -> Payload:
 
 def build_all() -> Payload:
     """Every module, more than any command carries (a git deploy's backups and the artifact modules)."""
-    return build_from(PACKAGE_ROOT, frozenset(EXTRAS), every=True)
+    return build_from(PACKAGE_ROOT, EXTRAS, every=True)
 
 
 @functools.lru_cache(maxsize=None)
 def build_full() -> Payload:
     """Every module as written, comments and docstrings kept: the agent servers fetch from S3."""
-    return build_from(PACKAGE_ROOT, frozenset(EXTRAS), every=True, as_written=True)
+    return build_from(PACKAGE_ROOT, EXTRAS, every=True, as_written=True)
 
 
 def write(directory: str | Path, extras: frozenset[str] = frozenset()) -> Path:

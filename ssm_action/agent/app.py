@@ -30,7 +30,7 @@ from ssm_action.agent.shell import Shell
 from ssm_action.contract.params import AgentParams
 from ssm_action.contract.secret_refs import ref_texts
 
-if TYPE_CHECKING:  # shipped only to deploys that use it (payload.EXTRAS)
+if TYPE_CHECKING:  # shipped only to deploys that use it (payload.FEATURES)
     from ssm_action.agent.service import Service
 
 HOOK_TIMEOUT = 600
@@ -183,7 +183,7 @@ class App:
             return ""
         try:
             from ssm_action.agent import service
-        except ImportError:  # a process host's agent carries no service modules (payload.EXTRAS)
+        except ImportError:  # a process host's agent carries no service modules (payload.FEATURES)
             return "an app-host service of an earlier deploy is still installed: remove it by hand; "
         self.retired = service.Service(self.plat, self.shell, self.records, self.where, self.p)
         note = self.retired.retire()

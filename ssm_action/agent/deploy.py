@@ -123,7 +123,7 @@ class Deploy:
         if self.p.source == "artifact":  # imported here: the artifact modules ship only with such deploys
             from ssm_action.agent.delivery import ArtifactSource
             return ArtifactSource(self)
-        from ssm_action.agent.git_source import GitSource  # git deploys only (payload.GIT_ONLY)
+        from ssm_action.agent.git_source import GitSource  # git deploys only (payload.FEATURES)
         return GitSource(self)
 
     def finish(self, status: str, code: ExitCode, error: Optional[str] = None) -> int:

@@ -80,7 +80,7 @@ def start_params(params: AgentParams, record: Any) -> AgentParams:
 
 def put_back_params(params: AgentParams, record: Any, rep: Reporter) -> AgentParams:
     """The parameters that start a version put back: its record's, unless this agent lacks a module they
-    need (said): its payload carries only the features of the deploy that sent it (payload.EXTRAS; the
+    need (said): its payload carries only the features of the deploy that sent it (payload.FEATURES; the
     service modules include the secrets ones)."""
     wanted = start_params(params, record)
     need = "service" if wanted.app_host in ("service", "task") else "secrets" if wanted.app_secrets else ""

@@ -30,7 +30,7 @@ from ssm_action.agent.shell import Shell
 from ssm_action.contract.checks import path_module
 from ssm_action.contract.params import AgentParams
 
-if TYPE_CHECKING:  # one of them is shipped: the server's (payload.EXTRAS)
+if TYPE_CHECKING:  # one of them is shipped: the server's (payload.FEATURES)
     from ssm_action.agent.scheduled_task import ScheduledTask
     from ssm_action.agent.systemd import SystemdUnit
     from ssm_action.agent.winservice import WindowsService

@@ -54,7 +54,7 @@ def service_note(params: AgentParams, plat: Platform) -> str:
     """The Windows service's state, process and start time as the SCM says them ("" for every other host)."""
     if plat.name != "windows" or params.app_host != "service":
         return ""
-    from ssm_action.agent import winservice  # shipped with app_host service (payload.EXTRAS)
+    from ssm_action.agent import winservice  # shipped with app_host service (payload.FEATURES)
     name = winservice.service_name(params.app_dir)
     now = winservice.Scm(name).status()
     return "; service %s %s%s" % (name, now.state, " (pid %d%s)" % (

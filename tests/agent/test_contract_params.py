@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 import yaml
 
-from ssm_action.contract import PARAMS, AgentParams, ParamProblem, SecretRef, parse_params, params
+from ssm_action.contract import PARAMS, AgentParams, ParamProblem, SecretRef, checks, parse_params
 from ssm_action.deploy import plan
 from tests import factories
 from tests.conftest import ROOT
@@ -48,8 +48,8 @@ def test_a_json_value_that_is_not_an_object_is_refused(raw):
 
 def test_references_are_parsed_once_into_typed_values_and_travel_as_written(monkeypatch):
     calls = []
-    real = params.parse_secret_ref
-    monkeypatch.setattr(params, "parse_secret_ref", lambda text: calls.append(text) or real(text))
+    real = checks.parse_secret_ref
+    monkeypatch.setattr(checks, "parse_secret_ref", lambda text: calls.append(text) or real(text))
     raw = dict(LINUX, app_secrets={"DB_URL": "ssm:/app/db", "KEY": "secretsmanager:app/keys#api_key"})
     got, problems = parse_params(raw)
     assert problems == [] and got is not None and len(calls) == 2

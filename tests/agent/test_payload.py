@@ -54,11 +54,8 @@ def test_a_changed_source_file_changes_the_sha(tmp_path: Path):
 def test_exactly_the_agent_files_and_a_stub_package_marker():
     agent = payload.build()
     stubs = ["ssm_action/__init__.py", "ssm_action/contract/__init__.py"]  # not the action's real ones
-    expected = sorted(["__main__.py", *stubs]
-                      + [f"ssm_action/contract/{p.name}" for p in (PACKAGE / "contract").glob("*.py")
-                         if p.name not in ("__init__.py", "secret_lines.py")]  # the action's alone
-                      + [f"ssm_action/agent/{p.name}" for p in (PACKAGE / "agent").glob("*.py")
-                         if p.name not in payload.OPTIONAL])
+    expected = sorted(["__main__.py", *stubs, "ssm_action/agent/__init__.py"]
+                      + [f"ssm_action/{m}.py" for m in payload.members(PACKAGE, frozenset())])
     assert list(agent.members) == expected
     with zipfile.ZipFile(agent_zipapp()) as archive:
         assert archive.namelist() == expected
@@ -185,27 +182,51 @@ def test_the_zipapp_deploys_and_redeploys_under_python_3_8(server: Server, py38:
 
 
 def test_a_feature_ships_its_modules_and_only_a_deploy_that_uses_it_carries_them():
-    core = set(payload.build().members)
-    assert not {m.rsplit("/", 1)[-1] for m in core} & payload.OPTIONAL
-    for extra, modules in payload.EXTRAS.items():
-        members = set(payload.build(frozenset({extra})).members)
-        assert members - core == {f"ssm_action/agent/{m}" for m in modules}, extra
-    assert payload.extras_for({"platform": "linux"}) == frozenset()
+    core = set(payload.build(frozenset({"linux"})).members)
+    assert {"ssm_action/agent/posix.py", "ssm_action/agent/git_source.py"} <= core
+    assert not {"ssm_action/agent/windows.py", "ssm_action/agent/secrets.py", "ssm_action/agent/service.py",
+                "ssm_action/agent/delivery.py", "ssm_action/contract/secret_lines.py"} & core
+    for extra in sorted(payload.EXTRAS - {"linux"}):
+        members = set(payload.build(frozenset({"linux", extra})).members)
+        entries = {f"ssm_action/{m}.py" for m in payload.FEATURES[extra]}
+        assert entries <= members - core, extra
+    # its imports ship with it: the launcher with a service, the artifact's format with an artifact
+    assert "ssm_action/agent/launcher.py" in payload.build(frozenset({"service-linux"})).members
+    assert "ssm_action/contract/artifact.py" in payload.build(frozenset({"artifact"})).members
+    assert payload.extras_for({"platform": "linux"}) == {"linux"}
     assert payload.extras_for({"platform": "windows", "app_host": "service",
-                               "app_secrets": {"K": "ssm:/k"}}) == {"service-windows", "secrets"}
+                               "app_secrets": {"K": "ssm:/k"}}) == {"windows", "service-windows", "secrets"}
     # a rollback starts the version put back as it was started: as a service, with secrets, maybe
-    assert payload.extras_for({"platform": "linux", "action": "rollback"}) == {"service-linux", "secrets"}
+    assert payload.extras_for({"platform": "linux", "action": "rollback"}) == {"linux", "service-linux", "secrets"}
     assert payload.extras_for({"platform": "windows", "action": "rollback", "source": "artifact"}) == {
-        "artifact", "service-windows", "secrets"}
+        "windows", "artifact", "service-windows", "secrets"}
     with pytest.raises(ValueError):
         payload.build(frozenset({"nope"}))
+
+
+def test_a_server_gets_its_own_platforms_modules_only():
+    linux, windows = (set(payload.build(frozenset({p})).members) for p in ("linux", "windows"))
+    assert "ssm_action/agent/posix.py" in linux - windows
+    assert {"ssm_action/agent/windows.py", "ssm_action/agent/winproc.py"} <= windows - linux
+    assert linux | windows == set(payload.build().members)  # no platform named: both
+
+
+def test_every_module_has_a_place_in_the_payload():
+    """Each lazy import names a feature's module (or one the entry loads anyway), and every agent and
+    contract module ships with some deploy: nothing can be left out of a zipapp by a forgotten list."""
+    every = set(payload.members(PACKAGE, payload.EXTRAS, every=True))
+    for path in sorted((PACKAGE / "agent").glob("*.py")) + sorted((PACKAGE / "contract").glob("*.py")):
+        _, lazy = payload.module_imports(path.read_bytes())
+        assert lazy <= every, path.name
+    modules = {f"{d}/{p.stem}" for d in ("agent", "contract") for p in (PACKAGE / d).glob("*.py")
+               if p.stem != "__init__"}
+    assert modules - every == {"contract/secret_lines"}  # the action's alone: the app-secrets input's lines
 
 
 def test_the_agent_imports_the_contracts_modules_not_the_package_which_it_carries_as_a_stub():
     for path in (PACKAGE / "agent").glob("*.py"):
         imported = {node.module for node in ast.walk(ast.parse(path.read_bytes())) if isinstance(node, ast.ImportFrom)}
         assert "ssm_action.contract" not in imported, path.name
-    assert payload.contract_modules(PACKAGE) == ["checks.py", "params.py", "result.py", "secret_refs.py"]
 
 
 def test_the_backups_ship_with_git_deploys_only():
@@ -216,10 +237,10 @@ def test_the_backups_ship_with_git_deploys_only():
 
 def test_every_module_runs_from_the_full_zipapp(tmp_path: Path):
     """Each optional module imports from the zipapp with only the modules its features ship."""
-    for extra, modules in payload.EXTRAS.items():
+    for extra in sorted(payload.EXTRAS):
         path = tmp_path / f"{extra}.pyz"
         path.write_bytes(payload.build(frozenset({extra})).data)
-        names = ", ".join(f"ssm_action.agent.{m[:-3]}" for m in modules)
+        names = ", ".join(f"ssm_action.{m.replace('/', '.')}" for m in payload.FEATURES[extra])
         code = f"import sys; sys.path.insert(0, {str(path)!r}); import {names}"
         subprocess.run([sys.executable, "-I", "-c", code], check=True)
 

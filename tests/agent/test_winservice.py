@@ -228,8 +228,9 @@ def test_status_says_when_the_service_process_started(monkeypatch: pytest.Monkey
     monkeypatch.setattr(winservice, "Scm", StatusScmStandIn)
     plat = SimpleNamespace(name="windows", started=lambda pid: 134096304459999999)  # a FILETIME: 100 ns since 1601
     name = winservice.service_name("C:\\apps\\notes")
-    assert status.service_note({"app_host": "service", "app_dir": "C:\\apps\\notes"}, plat) == (
+    params = AgentParams(deploy_id="7-1", app_dir="C:\\apps\\notes", sha="c" * 40, platform="windows",
+                         app_host="service")
+    assert status.service_note(params, plat) == (
         "; service %s running (pid 4242, since 2025-12-08T01:20:45Z)" % name)
     plat.started = lambda pid: None  # its start time cannot be read
-    assert status.service_note({"app_host": "service", "app_dir": "C:\\apps\\notes"}, plat) == (
-        "; service %s running (pid 4242)" % name)
+    assert status.service_note(params, plat) == "; service %s running (pid 4242)" % name
