@@ -257,9 +257,22 @@ class App:
     def verify_started(self) -> str:
         proc, service = self.proc, self.service
         if service:
-            return self.verify(service.alive, service.pid() or 0, self.p.start_grace) + service.settled()
+            detail = self.verify(service.alive, service.pid() or 0, self.p.start_grace) + service.settled()
+            self.note_pid(service.pid())
+            return detail
         assert proc is not None  # nosec B101 # the start step ran before verify
         return self.verify(lambda: proc.poll() is None, proc.pid, self.p.start_grace)
+
+    def note_pid(self, pid: Optional[int]) -> None:
+        """The app's record with its pid, once known: a Windows service writes it only after it has started
+        the app, often after the start step recorded none (status reads the record)."""
+        record = self.records.read(PID_FILE)
+        if pid and record and record.get("pid") != pid:
+            record.update(pid=pid, start=self.plat.started(pid))
+            try:
+                self.records.write(PID_FILE, record)
+            except OSError as exc:
+                self.rep.warn("the PID file could not be written (%s)" % exc)
 
     def verify_kept(self, pid: int) -> str:
         """The app that was never stopped: still alive and healthy."""

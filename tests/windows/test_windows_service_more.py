@@ -207,6 +207,7 @@ def test_a_failed_health_check_rolls_the_service_back_to_its_previous_definition
             # The status action: the app healthy, the service's state, pid and start time.
             status = app.deploy(v1, python, app_host="service", action="status")
             assert status.code == ExitCode.OK and status.result["health"] == "healthy", status.out
+            assert status.result["running_sha"] == v1 and status.result["pid"], status.out  # the app's record
             line = step_line(status.out, "status:")
             assert re.search(r"; service %s running \(pid %d, since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)$" % (
                 name, now["pid"]), line), line
