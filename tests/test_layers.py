@@ -133,8 +133,8 @@ def test_a_cycle_is_found(graph, found):
 
 
 def test_a_breach_is_found():
-    graph = {"ssm_action.config.app": {"ssm_action.deploy.plan"}, "ssm_action.agent.x": {"ssm_action.runner"},
+    graph = {"ssm_action.config.app_inputs": {"ssm_action.deploy.plan"}, "ssm_action.agent.x": {"ssm_action.runner"},
              "ssm_action.deploy.y": {"ssm_action.agent.aws"}, "ssm_action.payload": {"ssm_action.agent.cli"}}
     assert [line.split(":")[0] for line in breaches(graph)] == [
-        "ssm_action.agent.x -> ssm_action.runner", "ssm_action.config.app -> ssm_action.deploy.plan",
+        "ssm_action.agent.x -> ssm_action.runner", "ssm_action.config.app_inputs -> ssm_action.deploy.plan",
         "ssm_action.deploy.y -> ssm_action.agent.aws"]

@@ -12,7 +12,7 @@ from ssm_action import runner
 from ssm_action.deploy.model import InstanceResult
 from ssm_action.transports import local
 from ssm_action.transports.ssm import waves
-from ssm_action.transports.ssm.output import Collector
+from ssm_action.transports.ssm.collect import Collector
 from tests.command_parsers import executed
 
 HOSTILE = "\n".join(["starting", "::add-mask::x", "  ::set-output name=result::success", "ok ##[error]forged here",

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ssm_action import spec
-from ssm_action.config import app as app_inputs
+from ssm_action.config import app_inputs
 from ssm_action.config.reader import (FALSE_WORDS, SECRET_INPUTS, TRUE_WORDS, WINDOWS_ABS,  # noqa: F401 # re-exported
                                       ConfigError, Reader, split_list)
-from ssm_action.config import traffic as traffic_inputs
+from ssm_action.config import traffic_inputs
 from ssm_action.config.sections import (AuditConfig, Config, DeliveryConfig, DeployConfig, GatesConfig,
                                         GithubConfig, ServerConfig, TargetsConfig)
 

@@ -102,7 +102,9 @@ elif what == "config":
     out = svc.scm.config()
 elif what == "note":  # what the status action adds to its line
     from ssm_action.agent.status import service_note
-    out = service_note({"app_host": "service", "app_dir": args[0]}, plat)
+    from ssm_action.contract.params import AgentParams
+    out = service_note(AgentParams(deploy_id="1-1", app_dir=args[0], sha="0" * 40, platform="windows",
+                                   app_host="service"), plat)
 elif what == "kill":  # TerminateProcess of one process, exit code 1: a crash
     from ssm_action.agent import winproc
     out = winproc.terminate(int(args[0]))

@@ -12,7 +12,7 @@ from ssm_action import runner, summary
 from ssm_action.config.sections import TargetsConfig
 from ssm_action.deploy.model import DeployOutcome, InstanceResult
 from ssm_action.errors import ActionError, Cancelled
-from ssm_action.transports.ssm.output import Collector
+from ssm_action.transports.ssm.collect import Collector
 from ssm_action.transports.ssm.wait import FleetWait, Pacing, Watch
 
 DEADLINE_GRACE = 60  # seconds past delivery-timeout + execution-timeout before this action gives up
