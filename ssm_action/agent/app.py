@@ -18,7 +18,7 @@ import os
 import subprocess  # nosec B404 # only for the type of the started app
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
-from ssm_action.agent import command, last_words
+from ssm_action.agent import app_command, last_words
 from ssm_action.agent.errors import StepError
 from ssm_action.agent.files import StateDir
 from ssm_action.agent.health import Rule, poll, wait_healthy
@@ -47,7 +47,7 @@ class App:
         self.where = where
         self.p = params
         self.state = state
-        self.command = command.resolve(plat, where, params)
+        self.command = app_command.resolve(plat, where, params)
         self.service: Optional[Service] = None
         if params.app_host in ("service", "task"):
             from ssm_action.agent import service
@@ -207,8 +207,8 @@ class App:
 
     def start(self, sha: str, rollback: bool = False) -> str:
         # Resolved again: the venv (and Windows' pythonw.exe in it) may be new since __init__.
-        self.command = command.resolve(self.plat, self.where, self.p)
-        command.check(self.command, self.p, sha)
+        self.command = app_command.resolve(self.plat, self.where, self.p)
+        app_command.check(self.command, self.p, sha)
         self.records.remove(STOP_REQUEST)  # left by a killed agent: not for the new app
         app_log = self.where.app_log
         with contextlib.suppress(OSError):  # on Windows a running app may still hold it

@@ -1,10 +1,11 @@
 """The ``ssm`` transport: the agent's zipapp sent to EC2 instances with SSM Run Command.
 
-command.py (one deploy: send, wait, cancel), request.py (the SendCommand requests
-and their size limit), bootstrap.py (the fixed script that unpacks the agent),
-preflight.py (every target registered, Online, right platform), wait.py (one
-paginated walk per poll for the whole fleet), output.py (each instance's result
-and full output). boto3 is imported only when a deploy runs.
+command.py (one deploy), rollout.py (the waves over the fleet), waves.py (send, wait,
+cancel), request.py (the SendCommand requests and their size limit), bootstrap.py (the
+fixed script that unpacks the agent), agent_store.py (the agent in S3), preflight.py
+(every target registered, Online, right platform), wait.py (one paginated walk per poll
+for the whole fleet), collect.py (each instance's result and full output), traffic.py
+(load balancers and alarms), resume.py (a re-run). boto3 is imported only when a deploy runs.
 """
 
 from __future__ import annotations
