@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from ssm_action import DOCS_URL, PROJECT_URL, config, context, runner, spec, summary
+from ssm_action.contract import Action
 from ssm_action.errors import ActionError, Cancelled
 from ssm_action.workflow_commands import FileCommandError
 
@@ -71,7 +72,7 @@ def run_modes(cfg: config.Config) -> bool:
         from ssm_action.deploy import trust
 
         ctx = context.from_env(cfg.deploy.working_directory)
-        if cfg.deploy.agent_action != "status":  # before the gates: an untrusted event's code never runs here
+        if cfg.deploy.agent_action is not Action.STATUS:  # before the gates: an untrusted event's code never runs here
             trust.check(cfg.deploy, ctx)
     gates_ok = True
     if cfg.runs_gates:

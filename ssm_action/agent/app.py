@@ -57,7 +57,7 @@ class App:
         self.started = False
         self.installed = False  # this deploy wrote the service's definition
         self.log_offset = 0  # where its output starts in the app log
-        self.health_status: Optional[int] = None
+        self.health_code: Optional[int] = None
         self.health = "not_checked"
         self.stop_request = records.path(STOP_REQUEST)
         self.leftover: Optional[Service] = None  # a service this deploy installed that the version put back lacks
@@ -291,13 +291,13 @@ class App:
         timeout = self.p.health_timeout
         answer, why = wait_healthy(
             url, Rule(self.p.health_status, self.p.health_contains), timeout, alive)
-        self.health_status = answer.status
+        self.health_code = answer.status
         if not alive():
             raise StepError(self.died(pid))
         if why:
             raise StepError("%s %s for %gs: check the app log" % (url, why, timeout))
         self.health = "healthy"
-        return "pid %d: %s answered %d" % (pid, url, self.health_status or 0)
+        return "pid %d: %s answered %d" % (pid, url, self.health_code or 0)
 
     def died(self, pid: int) -> str:
         """Why the app is gone: its exit code and its last words (redacted)."""

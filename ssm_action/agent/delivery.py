@@ -178,7 +178,7 @@ class ArtifactSource:
         error = "%s: %s" % (step, error)
         if not d.state.dirty:
             return d.finish("failed", ExitCode.FAILED, error + " (nothing was changed: the app kept running)")
-        if not d.p.rollback:
+        if not d.p.rollback_on_failure:
             return d.finish("failed", ExitCode.FAILED, error + " (rollback is off)")
         previous = dl.previous or dl.releases.adopted
         if previous is None and d.state.previous_sha is None:

@@ -143,7 +143,7 @@ class Deploy:
             status, error=cap_error(error), deploy_id=self.p.deploy_id,
             target_sha=self.p.sha, previous_sha=state.previous_sha,
             running_sha=running.get("sha"), backup_path=state.backup_path,
-            health=self.app.health, health_status=self.app.health_status,
+            health=self.app.health, health_code=self.app.health_code,
             pid=running.get("pid"), log_file=self.rep.log_path, python=self.env.python_version,
             rolled_back=status == "rolled_back", steps=self.rep.steps,
             discarded_changes=cap_list(state.discarded, 50), action=self.p.action).to_dict())

@@ -42,7 +42,7 @@ class GitSource:
         error = "%s: %s" % (step, error)
         if not d.state.dirty:
             return d.finish("failed", ExitCode.FAILED, error + " (nothing was changed)")
-        if not d.p.rollback:
+        if not d.p.rollback_on_failure:
             return d.finish("failed", ExitCode.FAILED, error + " (rollback is off)")
         previous = d.state.previous_sha
         if previous is None:

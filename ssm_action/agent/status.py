@@ -78,7 +78,7 @@ def status(params: AgentParams, plat: Platform, rep: Reporter) -> int:
     rep.result(AgentResult(
         "success", action="status", deploy_id=params.deploy_id, running_sha=app.get("sha") if running else None,
         since=app.get("started") if running else None, pid=app["pid"] if running else None,
-        target_sha=good.get("sha"), health=health, health_status=code, last_deploy=last, lock=lock,
+        target_sha=good.get("sha"), health=health, health_code=code, last_deploy=last, lock=lock,
         python=RUNNING_PYTHON).to_dict())
     return ExitCode.OK
 

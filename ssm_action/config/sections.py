@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from ssm_action.contract import SecretRef
+from ssm_action.contract import Action, SecretRef
 
 
 @dataclass(frozen=True)
@@ -174,9 +174,9 @@ class DeployConfig:
     delivery: DeliveryConfig = DeliveryConfig()
 
     @property
-    def agent_action(self) -> str:
+    def agent_action(self) -> Action:
         """What the agent does on each target: deploy, status or rollback."""
-        return self.mode if self.mode in ("status", "rollback") else "deploy"
+        return Action(self.mode) if self.mode in ("status", "rollback") else Action.DEPLOY
 
     @property
     def python_on_server(self) -> str:

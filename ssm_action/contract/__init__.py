@@ -13,12 +13,12 @@ The agent imports the modules themselves: its zipapp carries this file as an emp
 """
 
 from ssm_action.contract.checks import GIT_PROTOCOLS, PLATFORMS, parse_params, path_module, status_ok
-from ssm_action.contract.params import BY_NAME, PARAMS, AgentParams, Param, ParamProblem
+from ssm_action.contract.params import BY_NAME, PARAMS, Action, AgentParams, Param, ParamProblem
 from ssm_action.contract.result import RESULT_PREFIX, AgentResult, ExitCode, result_line
 from ssm_action.contract.secret_lines import LineError, parse_secret_lines
 from ssm_action.contract.secret_refs import REFERENCE_FORMS, SecretRef, parse_secret_ref, ref_texts
 
 # What callers import from ssm_action.contract (an explicit export, as mypy --strict wants it)
-__all__ = ["GIT_PROTOCOLS", "PLATFORMS", "path_module", "status_ok", "BY_NAME", "PARAMS", "AgentParams", "Param",
-           "ParamProblem", "parse_params", "RESULT_PREFIX", "AgentResult", "ExitCode", "result_line",
+__all__ = ["GIT_PROTOCOLS", "PLATFORMS", "path_module", "status_ok", "BY_NAME", "PARAMS", "Action", "AgentParams",
+           "Param", "ParamProblem", "parse_params", "RESULT_PREFIX", "AgentResult", "ExitCode", "result_line",
            "REFERENCE_FORMS", "LineError", "SecretRef", "parse_secret_lines", "parse_secret_ref", "ref_texts"]

@@ -8,10 +8,34 @@ the commit), so the action reports it on that input.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from ssm_action.contract.secret_refs import SecretRef, ref_texts
+
+
+class Action(str, enum.Enum):
+    """What the agent is asked to do on each server (the ``mode`` for the three that reach servers), and how
+    the action says it: a name, what is being done, what was done (``%s``: the commit's short sha)."""
+
+    DEPLOY = "deploy"
+    STATUS = "status"
+    ROLLBACK = "rollback"
+
+    @property
+    def noun(self) -> str:
+        return self.value.capitalize()
+
+    @property
+    def doing(self) -> str:
+        return {"deploy": "Deploying %s to", "status": "Reading the status of",
+                "rollback": "Putting the last good version back on"}[self.value]
+
+    @property
+    def done(self) -> str:
+        return {"deploy": "Deployed %s to", "status": "Status from",
+                "rollback": "Put the last good version back on"}[self.value]
 
 
 class Param(NamedTuple):
@@ -67,7 +91,7 @@ class AgentParams:
     health_timeout: float = _param("number", 60, "health-check-timeout")  # seconds the health check may take
     backup_dir: str = _param("str", "", "backup-directory")  # absolute; empty: <app_dir>-backups
     backup_retention: int = _param("int", 5, "backup-retention")  # backups kept
-    rollback: bool = _param("bool", True, "rollback-on-failure")  # put the previous version back on failure
+    rollback_on_failure: bool = _param("bool", True, "rollback-on-failure")  # put the previous version back
     installer: str = _param("str", "auto", "server-installer")  # auto, pip or uv
     hooks_dir: str = _param("str", "deploy/hooks", "hooks-directory")  # relative to app_dir
     stop_timeout: float = _param("number", 15, "stop-timeout")  # seconds for a graceful stop before a forced one

@@ -35,7 +35,7 @@ class AgentResult:
     running_sha: Optional[str] = None
     backup_path: Optional[str] = None
     health: str = "not_checked"  # healthy, unhealthy, not_checked
-    health_status: Optional[int] = None  # the health URL's HTTP status
+    health_code: Optional[int] = None  # the HTTP status the health URL answered (health_status: the accepted ones)
     pid: Optional[int] = None
     log_file: Optional[str] = None
     python: Optional[str] = None  # the server's Python version

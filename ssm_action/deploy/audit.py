@@ -87,7 +87,7 @@ class Record:
 def begin(cfg: DeployConfig, ctx: RunContext, environment: str) -> Record:
     return Record(actor=ctx.actor, repository=ctx.repository, ref=ctx.branch, sha=ctx.sha,
                   environment=environment, targets=cfg.targets.names(cfg.transport), transport=cfg.transport,
-                  run_url=ctx.run_url, started_at=utc_now(), action=cfg.agent_action)
+                  run_url=ctx.run_url, started_at=utc_now(), action=cfg.agent_action.value)
 
 
 def upload(cfg: AuditConfig, dry_run: bool, record: Record) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ssm_action.config.sections import ServerConfig, TargetsConfig
 from ssm_action.context import RunContext
-from ssm_action.contract import BY_NAME, AgentParams, AgentResult
+from ssm_action.contract import BY_NAME, Action, AgentParams, AgentResult
 from ssm_action.payload import Payload
 
 HEALTH_ORDER = ("unknown", "unhealthy", "not_checked", "healthy")  # worst first
@@ -149,8 +149,7 @@ def verdict(outcome: DeployOutcome, sha: str) -> Verdict:
     if outcome.dry_run:
         return Verdict("dry_run", "dry run: nothing was sent to the servers")
     total = len(outcome.results)
-    done = {"deploy": f"Deployed {sha[:12]} to", "rollback": "Put the last good version back on",
-            "status": "Status from"}[outcome.action]
+    done = Action(outcome.action).done.replace("%s", sha[:12])
     if outcome.ok:
         return Verdict("success", f"{done} {total}/{total} target(s)")
     if not total:

@@ -44,11 +44,11 @@ def agent_params(cfg: DeployConfig, ctx: RunContext) -> dict[str, Any]:
         "health_timeout": server.health_check_timeout,
         "backup_dir": server.backup_directory,
         "backup_retention": server.backup_retention,
-        "rollback": server.rollback_on_failure,
+        "rollback_on_failure": server.rollback_on_failure,
         "platform": cfg.targets.platform,
         "installer": server.server_installer,
         "hooks_dir": server.hooks_directory,
-        "action": cfg.agent_action,
+        "action": cfg.agent_action.value,
         **app_params(server),
     }
     if cfg.delivery.artifact:

@@ -69,7 +69,7 @@ def _log_cell(url: str) -> str:
 def _row(r: InstanceResult) -> list[str]:
     icon = ":white_check_mark:" if r.ok else ":x:" if r.started else ":white_circle:"
     seconds = f"{r.duration:.1f} s" if r.duration is not None else "-"
-    code = r.agent.health_status if r.agent else None
+    code = r.agent.health_code if r.agent else None
     health = r.health + (f" ({code})" if code else "")
     return [summary.code(r.instance_id), f"{icon} {summary.escape(r.status)}", seconds, summary.escape(health),
             "yes" if r.rolled_back else "no", _log_cell(r.log_url)]

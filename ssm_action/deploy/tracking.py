@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 from ssm_action.config.sections import DeployConfig
 from ssm_action.context import RunContext
+from ssm_action.contract import Action
 from ssm_action.deploy import audit, notify
 from ssm_action.deploy.model import DeployOutcome, Plan, Verdict, verdict
 from ssm_action.errors import ActionError, Cancelled
@@ -37,7 +38,7 @@ class Tracker:
         self.ctx = ctx
         self.record = audit.begin(cfg, ctx, environment)
         self.deployment = deployment.Deployment(cfg.github, ctx, environment, cfg.transport, cfg.dry_run)
-        if cfg.agent_action == "rollback":
+        if cfg.agent_action is Action.ROLLBACK:
             self.deployment.task = "deploy:rollback"
         self.outcome: DeployOutcome | None = None
         self.skipped = ""
@@ -69,9 +70,8 @@ class Tracker:
         self.record.finish(final, self.outcome, self.deployment.id)
         audit.publish(self.cfg, self.record, self._github_line())
         if not self.cfg.dry_run:
-            what = "Rollback" if self.cfg.agent_action == "rollback" else "Deploy"
             notify.send(self.cfg.notify_webhook, notify.message(
-                self.ctx, what, self.record.environment, final.result, final.line,
+                self.ctx, self.cfg.agent_action.noun, self.record.environment, final.result, final.line,
                 self.outcome.log_url if self.outcome else ""))
 
     def _github_line(self) -> str:

@@ -22,7 +22,7 @@ PY38 = next((p for p in ("/root/.pyenv/versions/3.8.18/bin/python", shutil.which
              if p and os.path.exists(p)), "")
 RESULT_KEYS = {
     "status", "deploy_id", "target_sha", "previous_sha", "running_sha", "backup_path",
-    "health_status", "health", "rolled_back", "pid", "steps", "log_file", "error",
+    "health_code", "health", "rolled_back", "pid", "steps", "log_file", "error",
     "discarded_changes", "python", "action", "since", "last_deploy", "lock", "warnings",
 }
 
@@ -40,7 +40,7 @@ def test_first_deploy_then_a_newer_commit(server: Server):
     assert set(result) == RESULT_KEYS
     assert result["status"] == "success" and result["previous_sha"] is None
     assert result["running_sha"] == v1 and result["health"] == "healthy"
-    assert result["health_status"] == 200 and result["backup_path"] is None
+    assert result["health_code"] == 200 and result["backup_path"] is None
     assert [s["name"] for s in result["steps"]] == list(STEPS)
     assert Path(result["log_file"]).is_file()
     assert server.get() == (200, "v1 tinydep-1.0")
@@ -134,7 +134,7 @@ def test_failed_rollback_exits_1(server: Server, tmp_path: Path):
 def test_crash_without_rollback_reports_failure(server: Server):
     v1 = server.commit("v1")
     assert server.deploy(v1).code == ExitCode.OK
-    run = server.deploy(server.commit("v2", crash=True), rollback=False)
+    run = server.deploy(server.commit("v2", crash=True), rollback_on_failure=False)
     assert run.code == ExitCode.FAILED, run.out
     assert run.result["status"] == "failed" and run.result["rolled_back"] is False
     assert "rollback is off" in run.result["error"]

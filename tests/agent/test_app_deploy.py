@@ -196,12 +196,12 @@ def test_accepted_statuses_and_the_text_the_answer_must_hold(server: Server, wor
     assert refused.code == ExitCode.FAILED and "answered 503 (accepted: 2xx)" in refused.result["error"]
     accepted = deploy(server, world, v1, health_status="2xx,503", health_contains='"mode": "prod"')
     assert accepted.code == ExitCode.OK, accepted.out
-    assert accepted.result["health"] == "healthy" and accepted.result["health_status"] == 503
+    assert accepted.result["health"] == "healthy" and accepted.result["health_code"] == 503
     # status judges as the deploy did: the same accepted codes and text make the same verdict
     status = deploy(server, world, v1, action="status", health_status="2xx,503", health_contains='"mode": "prod"')
-    assert (status.result["health"], status.result["health_status"]) == ("healthy", 503), status.out
+    assert (status.result["health"], status.result["health_code"]) == ("healthy", 503), status.out
     strict = deploy(server, world, v1, action="status", health_contains='"mode": "dev"')
-    assert (strict.result["health"], strict.result["health_status"]) == ("unhealthy", 503)
+    assert (strict.result["health"], strict.result["health_code"]) == ("unhealthy", 503)
     assert "health unhealthy (answered 503 (accepted: 2xx))" in strict.out
     assert deploy(server, world, commit(server, "v2")).code == ExitCode.OK
     # v3 answers without the text; v2, put back, answers with it

@@ -22,7 +22,7 @@ def test_defaults_are_filled():
     params = cli.validate(dict(BASE, sha="A" * 40), "linux")
     assert params.sha == "a" * 40
     assert (params.requirements_file, params.entry, params.installer) == ("requirements.txt", "app.py", "auto")
-    assert (params.health_timeout, params.backup_retention, params.rollback) == (60, 5, True)
+    assert (params.health_timeout, params.backup_retention, params.rollback_on_failure) == (60, 5, True)
     assert (params.stop_timeout, params.start_grace, params.app_env) == (15, 2, {})
     assert set(params.to_json()) == set(contract.BY_NAME)
 
@@ -32,7 +32,7 @@ def test_defaults_are_filled():
     ({"sha": None}, "sha must be a string"),
     ({"health_timeout": True}, "health_timeout must be a number"),
     ({"backup_retention": 2.5}, "backup_retention must be an integer"),
-    ({"rollback": "yes"}, "rollback must be true or false"),
+    ({"rollback_on_failure": "yes"}, "rollback_on_failure must be true or false"),
     ({"sha": "abc123"}, "sha must be a full 40-hex commit id"),
     ({"deploy_id": "../x"}, "deploy_id must be"),
     ({"app_dir": "srv/app"}, "app_dir must be an absolute path"),

@@ -29,7 +29,7 @@ def test_good_parameters_pass_with_defaults_filled(raw):
     assert errors == [] and params is not None
     assert params.sha == raw["sha"]  # lower-cased
     assert set(params.to_json()) == set(contract.BY_NAME)
-    assert (params.installer, params.rollback, params.stop_timeout) == ("auto", True, 15)
+    assert (params.installer, params.rollback_on_failure, params.stop_timeout) == ("auto", True, 15)
 
 
 def test_windows_paths_are_not_linux_paths():
@@ -43,7 +43,7 @@ def test_windows_paths_are_not_linux_paths():
     (LINUX, {"sha": None}, "sha must be a string"),
     (LINUX, {"health_timeout": True}, "health_timeout must be a number"),
     (LINUX, {"backup_retention": 2.5}, "backup_retention must be an integer"),
-    (LINUX, {"rollback": "yes"}, "rollback must be true or false"),
+    (LINUX, {"rollback_on_failure": "yes"}, "rollback_on_failure must be true or false"),
     (LINUX, {"app_env": []}, "app_env must be an object"),
     (LINUX, {"sha": "abc123"}, "sha must be a full 40-hex commit id"),
     (LINUX, {"deploy_id": "../x"}, "deploy_id must be 1-64 letters"),
@@ -138,7 +138,7 @@ def full_result() -> AgentResult:
     return AgentResult(
         "rolled_back", error="verify: answered 503 | `x` <b>", deploy_id="9-1",
         target_sha="c" * 40, previous_sha="d" * 40, running_sha="d" * 40,
-        backup_path="/srv/app-backups/app.zip", health="healthy", health_status=200, pid=42,
+        backup_path="/srv/app-backups/app.zip", health="healthy", health_code=200, pid=42,
         log_file="/srv/app.deploy/logs/x.log", python="3.8.18", rolled_back=True,
         steps=[{"name": "lock", "seconds": 0.01, "ok": True}], discarded_changes=["config.txt"])
 

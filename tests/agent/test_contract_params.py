@@ -77,3 +77,13 @@ def test_the_runner_reports_a_problem_on_the_input_it_names(tmp_path):
                                                               hooks_directory="/etc/hooks"))
     assert plan.input_errors(cfg) == [("hooks-directory", "hooks_dir must be relative to app_dir"),
                                       ("backup-directory", "backup_dir must be absolute (or empty)")]
+
+
+def test_an_action_and_its_wording():
+    from ssm_action.contract import Action
+    from ssm_action.contract.checks import ACTIONS
+
+    assert ACTIONS == ("deploy", "status", "rollback") and Action("rollback") is Action.ROLLBACK
+    assert [a.noun for a in Action] == ["Deploy", "Status", "Rollback"]
+    assert Action.DEPLOY.doing % "abc" == "Deploying abc to" and Action.DEPLOY.done % "abc" == "Deployed abc to"
+    assert Action.ROLLBACK.done == "Put the last good version back on"

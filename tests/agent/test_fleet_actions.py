@@ -39,7 +39,7 @@ def test_status_after_deploys_says_what_runs_since_when_and_how_the_last_deploy_
     assert run.code == ExitCode.OK, run.out + run.err
     result = run.result
     assert (result["running_sha"], result["target_sha"], result["health"]) == (v2, v2, "healthy")
-    assert result["health_status"] == 200 and result["pid"] == deployed.result["pid"]
+    assert result["health_code"] == 200 and result["pid"] == deployed.result["pid"]
     assert result["since"] == server.state("app.json")["started"]
     assert result["last_deploy"]["deploy_id"] == deployed.result["deploy_id"]
     assert (result["last_deploy"]["status"], result["last_deploy"]["sha"]) == ("success", v2)

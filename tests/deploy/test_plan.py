@@ -25,8 +25,9 @@ def test_every_parameter_comes_from_its_input(tmp_path):
     assert params == {**params, "deploy_id": "4242-1", "app_dir": "C:\\apps\\web", "sha": CTX.sha, "branch": "main",
                       "git_remote": "https://git.example/app.git", "entry": "src/app.py", "venv_dir": "venv",
                       "health_url": "http://localhost:8000/health", "health_timeout": 30,
-                      "backup_dir": "D:\\backups", "backup_retention": 3, "rollback": False, "installer": "uv",
-                      "hooks_dir": "hooks", "platform": "windows", "requirements_file": "requirements.txt"}
+                      "backup_dir": "D:\\backups", "backup_retention": 3, "rollback_on_failure": False,
+                      "installer": "uv", "hooks_dir": "hooks", "platform": "windows",
+                      "requirements_file": "requirements.txt"}
 
 
 def test_the_local_transport_owns_its_rules(tmp_path):

@@ -58,7 +58,7 @@ def real_runs(root: Path) -> dict[str, BootstrapRun]:
         runs["status"] = deploy_through_bootstrap(server, v2, action="status")
         runs["rollback"] = deploy_through_bootstrap(server, v2, action="rollback")
         runs["rolled_back"] = deploy_through_bootstrap(server, server.commit("v3", crash=True))
-        runs["failed"] = deploy_through_bootstrap(server, server.commit("v4", crash=True), rollback=False)
+        runs["failed"] = deploy_through_bootstrap(server, server.commit("v4", crash=True), rollback_on_failure=False)
     finally:
         kill_processes_under(root)
     for name, run in runs.items():

@@ -37,7 +37,7 @@ def params(value: str = "plain") -> dict:
     return {"deploy_id": "4242-1", "app_dir": f"C:\\apps\\{value}", "git_remote": value, "branch": value,
             "sha": SHA, "venv_dir": value, "requirements_file": value, "entry": value, "python": "",
             "health_url": value, "health_timeout": 60, "backup_dir": value, "backup_retention": 5,
-            "rollback": True, "platform": "windows", "installer": "auto", "hooks_dir": value}
+            "rollback_on_failure": True, "platform": "windows", "installer": "auto", "hooks_dir": value}
 
 
 def powershell_errors(text: str) -> list[str]:

@@ -29,7 +29,7 @@ def test_first_deploy_then_redeploy_stops_the_launcher_and_its_child(app: WinApp
     assert first.code == ExitCode.OK, first.out + first.err
     result = first.result
     assert result["status"] == "success" and result["python"] == "3.13.2"
-    assert result["running_sha"] == v1 and result["health_status"] == 200
+    assert result["running_sha"] == v1 and result["health_code"] == 200
     assert [s["name"] for s in result["steps"]] == STEPS
     assert result["log_file"].startswith(APP_DIR + ".deploy\\logs\\")
     assert app.get() == (200, "v1 tinydep-1.0")

@@ -77,7 +77,7 @@ def test_as_ssm_sets_the_job_the_app_stays_in_it_and_dies_when_it_closes(running
     run, report = deploy_in_job(running, "ssm-job", breakaway_ok=False)
     assert start_line(run.out).endswith(BREAKAWAY_REFUSED.strip())
     assert run.result["warnings"] == [BREAKAWAY_REFUSED[len(START_WARNING):]]  # the runner annotates it
-    assert run.result["health_status"] == 200  # healthy while the job was open
+    assert run.result["health_code"] == 200  # healthy while the job was open
     # The stand-in, the venv launcher (the recorded pid) and the interpreter it started.
     in_job = set(report["in_job"])
     assert {report["me"], run.result["pid"]} < in_job and len(in_job) == 3

@@ -87,7 +87,7 @@ def test_a_console_script_app_is_found_stopped_and_replaced_then_a_module_one(
     stop = step_line(second.out, "stop")
     assert stop.endswith("stopped pid %d" % first.result["pid"]), stop  # the launcher, gracefully
     assert running.path(STOP_MARKER % "wsgi-1").exists()  # its atexit ran: a clean exit
-    assert running.serving() == "wsgi-2" and second.result["health_status"] == 200
+    assert running.serving() == "wsgi-2" and second.result["health_code"] == 200
     assert len(wine_processes(running.wine.prefix, "waitress-serve")) == 3
     # A failed install keeps the old app: it is known as running (by its launcher's pid).
     missing = "missing @ file:///C:/nowhere/missing-1.0-py3-none-any.whl\n"
