@@ -289,7 +289,7 @@ def _absolute_for(platform: str, path: str) -> bool:
     return bool(WINDOWS_ABS.match(path)) if platform == "windows" else path.startswith("/")
 
 
-# -- artifact delivery (issue 15)
+# -- artifact delivery: the servers get a zip the runner packed instead of fetching the commit
 
 def _delivery(r: Reader, env: Mapping[str, str]) -> DeliveryConfig:
     return DeliveryConfig(

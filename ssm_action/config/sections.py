@@ -143,7 +143,7 @@ class AuditConfig:
 
 @dataclass(frozen=True)
 class DeliveryConfig:
-    """How the servers get the app (issue 15): git, or an artifact the runner packs and stores."""
+    """How the servers get the app: git, or an artifact the runner packs and stores."""
 
     source: str = "git"  # git or artifact
     wheelhouse: bool = False  # ship the requirements as wheels (artifact only)

@@ -56,7 +56,7 @@ def agent_params(cfg: DeployConfig, ctx: RunContext) -> dict[str, Any]:
     return transports.get(cfg.transport).adapt(params)
 
 
-# -- artifact delivery (issue 15): deploy/shipping.py puts the real reference in once the artifact is packed
+# -- artifact delivery: deploy/shipping.py puts the real reference in once the artifact is packed
 def artifact_stand_in(requirements_file: str) -> dict[str, Any]:
     """The artifact's parameters before it is packed; its root is working-directory, so requirements_file is
     relative to it."""
