@@ -6,14 +6,16 @@ and secrecy); ``checks`` the checks on them (run by the action at config time an
 agent on the server) and ``parse_params``; ``secret_refs`` the app secret references;
 ``result`` the result line, the exit codes and the parsed result; ``artifact`` the
 artifact's format (packed by the runner, unpacked by the agent); ``settings`` the server's AWS
-endpoint and region variables; ``secret_lines`` the ``app-secrets`` input's lines (the action's only).
+endpoint and region variables; ``secret_lines`` the ``app-secrets`` input's lines and ``action`` the
+Action enum with its wording (the action's only).
 
 The agent imports the modules themselves: its zipapp carries this file as an empty stub
 (payload.py), and only the modules the agent imports.
 """
 
+from ssm_action.contract.action import Action
 from ssm_action.contract.checks import GIT_PROTOCOLS, PLATFORMS, parse_params, path_module, status_ok
-from ssm_action.contract.params import BY_NAME, PARAMS, Action, AgentParams, Param, ParamProblem
+from ssm_action.contract.params import BY_NAME, PARAMS, AgentParams, Param, ParamProblem
 from ssm_action.contract.result import RESULT_PREFIX, AgentResult, ExitCode, result_line
 from ssm_action.contract.secret_lines import LineError, parse_secret_lines
 from ssm_action.contract.secret_refs import REFERENCE_FORMS, SecretRef, parse_secret_ref, ref_texts

@@ -12,7 +12,7 @@ import posixpath
 import re
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
-from ssm_action.contract.params import BY_NAME, KINDS, PARAMS, Action, AgentParams, ParamProblem
+from ssm_action.contract.params import BY_NAME, KINDS, PARAMS, AgentParams, ParamProblem
 from ssm_action.contract.secret_refs import REFERENCE_FORMS, VARIABLE, SecretRef, parse_secret_ref
 
 Check = Tuple[str, bool, str]  # (parameter, passed, message)
@@ -20,7 +20,7 @@ PLATFORMS = ("windows", "linux")
 SOURCES = ("git", "artifact")
 INSTALLERS = ("auto", "pip", "uv")
 APP_HOSTS = ("process", "service", "task")
-ACTIONS = tuple(action.value for action in Action)
+ACTIONS = ("deploy", "status", "rollback")  # action.Action's values
 GIT_PROTOCOLS = ("https", "http", "ssh", "git", "file")  # git's own transports; no helper (ext::, fd::, x://)
 
 

@@ -8,34 +8,10 @@ the commit), so the action reports it on that input.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from ssm_action.contract.secret_refs import SecretRef, ref_texts
-
-
-class Action(str, enum.Enum):
-    """What the agent is asked to do on each server (the ``mode`` for the three that reach servers), and how
-    the action says it: a name, what is being done, what was done (``%s``: the commit's short sha)."""
-
-    DEPLOY = "deploy"
-    STATUS = "status"
-    ROLLBACK = "rollback"
-
-    @property
-    def noun(self) -> str:
-        return self.value.capitalize()
-
-    @property
-    def doing(self) -> str:
-        return {"deploy": "Deploying %s to", "status": "Reading the status of",
-                "rollback": "Putting the last good version back on"}[self.value]
-
-    @property
-    def done(self) -> str:
-        return {"deploy": "Deployed %s to", "status": "Status from",
-                "rollback": "Put the last good version back on"}[self.value]
 
 
 class Param(NamedTuple):

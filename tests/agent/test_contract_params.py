@@ -83,7 +83,7 @@ def test_an_action_and_its_wording():
     from ssm_action.contract import Action
     from ssm_action.contract.checks import ACTIONS
 
-    assert ACTIONS == ("deploy", "status", "rollback") and Action("rollback") is Action.ROLLBACK
+    assert ACTIONS == tuple(a.value for a in Action) and Action("rollback") is Action.ROLLBACK
     assert [a.noun for a in Action] == ["Deploy", "Status", "Rollback"]
     assert Action.DEPLOY.doing % "abc" == "Deploying abc to" and Action.DEPLOY.done % "abc" == "Deployed abc to"
     assert Action.ROLLBACK.done == "Put the last good version back on"
