@@ -126,7 +126,7 @@ def wait_healthy(url: str, rule: Rule, timeout: float, alive: Callable[[], bool]
     def settled() -> bool:
         left = deadline - time.monotonic()
         last[:] = [check_once(url, rule, max(LAST_TRY, min(EACH_TRY, left)))]
-        return not last[0][1] and alive() or not alive()
+        return not alive() or not last[0][1]  # dead, or healthy while alive
 
     poll(settled, timeout, 0.05, 2.0)
     return last[0]
