@@ -25,7 +25,6 @@ Invocations carry the real agent's output, from a real run through the bootstrap
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import os
 import statistics
@@ -40,7 +39,6 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from moto.server import ThreadedMotoServer  # noqa: E402
 
 from ssm_action import config, runner  # noqa: E402
 from ssm_action.deploy import plan  # noqa: E402
@@ -147,25 +145,13 @@ def time_to_verdict(endpoint: str, workspace: str, size: int, output: str, code:
     return statistics.median(times)
 
 
-def start_moto() -> ThreadedMotoServer:
-    """One moto server over HTTP, boto3 pointed at it, the fake SSM actions installed; the caller stops it."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    os.environ.update({"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "bench",
-                       "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})
-    fake_ssm.install()
-    return server
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1,10,100,500")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rollout", type=int, default=500, help="instances in the rollout (waves of 10%%)")
     args = parser.parse_args()
-    server = start_moto()
+    server = fake_ssm.start_moto()
     endpoint = os.environ["AWS_ENDPOINT_URL"]
     try:
         with tempfile.TemporaryDirectory() as tmp:

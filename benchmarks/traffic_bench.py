@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from moto.cloudwatch.responses import CloudWatchResponse  # noqa: E402
 
-from benchmarks.ssm_bench import NO_SLEEP, fresh_fleet, make_cfg, rollout_quietly, start_moto  # noqa: E402
+from benchmarks.ssm_bench import NO_SLEEP, fresh_fleet, make_cfg, rollout_quietly  # noqa: E402
 from ssm_action.transports.ssm import traffic  # noqa: E402
 from tests.ssm import fake_elb, fake_ssm  # noqa: E402
 from tests.ssm.agent_runs import real_runs  # noqa: E402
@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=500)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    server = start_moto()
+    server = fake_ssm.start_moto()
     endpoint = os.environ["AWS_ENDPOINT_URL"]
     fake_elb.install()
     CloudWatchResponse.call_action = counted_cloudwatch

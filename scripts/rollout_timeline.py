@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import html
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -100,8 +99,6 @@ def svg(waves: list[dict[str, Any]], not_started: int, title: str,
 def demo() -> tuple[list[dict[str, Any]], int]:
     """A real rollout on moto: the waves and how many servers were not started."""
     sys.path.insert(0, str(ROOT))
-    from moto.server import ThreadedMotoServer
-
     from ssm_action import runner
     from ssm_action.deploy import plan
     from ssm_action.transports.ssm import SsmTransport
@@ -111,13 +108,7 @@ def demo() -> tuple[list[dict[str, Any]], int]:
     from tests.ssm.agent_runs import real_runs
     from tests.ssm.conftest import BASE_INPUTS, CTX
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    os.environ.update({"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "demo",
-                       "AWS_SECRET_ACCESS_KEY": "demo", "AWS_REGION": "us-east-1"})
-    fake_ssm.install()
+    server = fake_ssm.start_moto()
     fake = fake_ssm.reset()
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -146,7 +137,6 @@ def alb_demo() -> tuple[list[dict[str, Any]], int, str]:
     """The rollout behind a target group, with a canary, a bake and an alarm that rings in wave 3."""
     sys.path.insert(0, str(ROOT))
     import boto3
-    from moto.server import ThreadedMotoServer
 
     from ssm_action import runner
     from ssm_action.deploy import plan
@@ -157,13 +147,7 @@ def alb_demo() -> tuple[list[dict[str, Any]], int, str]:
     from tests.ssm.agent_runs import real_runs
     from tests.ssm.conftest import BASE_INPUTS, CTX
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    os.environ.update({"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "demo",
-                       "AWS_SECRET_ACCESS_KEY": "demo", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})
-    fake_ssm.install()
+    server = fake_ssm.start_moto()
     fake_elb.install()
     fake = fake_ssm.reset()
     now = [0.0]

@@ -53,6 +53,14 @@ def report_config_errors(errors: Sequence[config.ConfigError]) -> None:
     runner.set_output("result", "failure")
 
 
+def _agent_check(cfg: config.DeployConfig) -> list[tuple[str, str]]:
+    """The deploy agent's checks of the inputs, handed to config (which sits below deploy); deploy's modules
+    load only when the mode deploys."""
+    from ssm_action.deploy import plan
+
+    return plan.input_errors(cfg)
+
+
 def _fail(exc: ActionError) -> int:
     """The one way a run stops on a fatal error: one ::error, its summary section, result failure."""
     runner.error(f"{exc.message} See {exc.doc_url}", title=exc.title)
@@ -102,10 +110,8 @@ def _main(argv: Sequence[str] | None) -> int:
     raw.update(overrides)
     runner.save_state("started", "true")  # tells the post step that this runner passes state
     try:
-        from ssm_action.deploy import plan  # the agent's checks of the inputs (config sits below deploy)
-
         # inside the try: a value the checks missed is still one ::error, no traceback
-        cfg, errors = config.parse(raw, agent_check=plan.input_errors)
+        cfg, errors = config.parse(raw, agent_check=_agent_check)
         if cfg is None:
             report_config_errors(errors)
             return 1

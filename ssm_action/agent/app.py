@@ -55,6 +55,7 @@ class App:
         self.secrets: Dict[str, str] = {}  # values: in memory only, redacted from every line
         self.proc: Optional[subprocess.Popen[bytes]] = None  # the process this deploy started
         self.started = False
+        self.record: Dict[str, Any] = {}  # the started app's, as written to PID_FILE
         self.installed = False  # this deploy wrote the service's definition
         self.log_offset = 0  # where its output starts in the app log
         self.health_code: Optional[int] = None
@@ -233,11 +234,8 @@ class App:
                 if started.startswith(START_WARNING):  # e.g. the app stays in the SSM Agent's job
                     self.rep.warn(started[len(START_WARNING):])
         self.started = True
-        try:
-            self.records.write(PID_FILE, {"pid": pid, "sha": sha, "argv": argv, "start": pid and self.plat.started(pid),
-                                          "deploy_id": self.p.deploy_id, "started": utc_now()})
-        except OSError as exc:  # it runs: a rollback goes on to verify it; the next stop finds it by its command
-            self.rep.warn("the PID file could not be written (%s)" % exc)
+        self.record = {"sha": sha, "argv": argv, "deploy_id": self.p.deploy_id, "started": utc_now()}
+        self.write_record(pid)
         return "pid %s%s" % (pid, note)
 
     def start_service(self, sha: str, rollback: bool) -> str:
@@ -258,21 +256,20 @@ class App:
         proc, service = self.proc, self.service
         if service:
             detail = self.verify(service.alive, service.pid() or 0, self.p.start_grace) + service.settled()
-            self.note_pid(service.pid())
+            pid = service.pid()
+            if pid and pid != self.record.get("pid"):  # a Windows service writes it once it started the app
+                self.write_record(pid)
             return detail
         assert proc is not None  # nosec B101 # the start step ran before verify
         return self.verify(lambda: proc.poll() is None, proc.pid, self.p.start_grace)
 
-    def note_pid(self, pid: Optional[int]) -> None:
-        """The app's record with its pid, once known: a Windows service writes it only after it has started
-        the app, often after the start step recorded none (status reads the record)."""
-        record = self.records.read(PID_FILE)
-        if pid and record and record.get("pid") != pid:
-            record.update(pid=pid, start=self.plat.started(pid))
-            try:
-                self.records.write(PID_FILE, record)
-            except OSError as exc:
-                self.rep.warn("the PID file could not be written (%s)" % exc)
+    def write_record(self, pid: Optional[int]) -> None:
+        """The app's record with its pid and that process's start time (status and the next stop read it)."""
+        self.record.update(pid=pid, start=pid and self.plat.started(pid))
+        try:
+            self.records.write(PID_FILE, self.record)
+        except OSError as exc:  # it runs: a rollback goes on to verify it; the next stop finds it by its command
+            self.rep.warn("the PID file could not be written (%s)" % exc)
 
     def verify_kept(self, pid: int) -> str:
         """The app that was never stopped: still alive and healthy."""

@@ -24,8 +24,6 @@ from ssm_action.agent.venv import Environment
 from ssm_action.contract.params import AgentParams
 from ssm_action.contract.result import AgentResult, ExitCode
 
-STEPS = ("lock", "secrets", "record", "backup", "sync", "deps", "pre-stop", "stop", "start", "verify",
-         "post-start")  # a git deploy's (git_source.py)
 LOGS_KEPT = 20
 
 

@@ -18,6 +18,9 @@ from ssm_action.agent.output import cap_list, short
 from ssm_action.agent.pipeline import Pipeline, Step
 from ssm_action.contract.result import ExitCode
 
+STEPS = ("lock", "secrets", "record", "backup", "sync", "deps", "pre-stop", "stop", "start", "verify",
+         "post-start")  # a git deploy's lines, the pipeline's lock first (and "venv" after "stop" when deferred)
+
 
 class GitSource:
     def __init__(self, pipeline: Pipeline) -> None:

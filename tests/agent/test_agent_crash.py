@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ssm_action.agent.deploy import STEPS
+from ssm_action.agent.git_source import STEPS
 from ssm_action.contract import ExitCode
 from tests.agent.agent_fixtures import ROLLBACK_WAIT, Server, backup_manifest, run_agent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from ssm_action.agent.deploy import STEPS
+from ssm_action.agent.git_source import STEPS
 from ssm_action.agent.git_source import GitSource
 
 

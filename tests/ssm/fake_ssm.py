@@ -31,6 +31,8 @@ the registry); by-tag scenarios create exactly the tagged instances they need.
 from __future__ import annotations
 
 import datetime
+import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -40,6 +42,7 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import ServiceException
+from moto.server import ThreadedMotoServer
 from moto.core.responses import ActionResult, EmptyResult
 from moto.s3.models import s3_backends
 from moto.ssm.models import Command, ssm_backends
@@ -370,3 +373,16 @@ def install() -> None:
 def reset() -> FakeSSM:
     FAKE.__init__()  # type: ignore[misc]
     return FAKE
+
+
+def start_moto() -> ThreadedMotoServer:
+    """One moto server over HTTP with these actions installed, boto3 pointed at it (the benchmarks and the
+    docs' timeline script, outside pytest's fixtures); the caller stops it."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    os.environ.update({"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "local",
+                       "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})
+    install()
+    return server
